@@ -1,0 +1,5 @@
+pub mod cert;
+pub mod error;
+pub mod rtp;
+pub mod runtime;
+pub mod srtp;

@@ -3,3 +3,4 @@ pub mod error;
 pub mod rtp;
 pub mod runtime;
 pub mod srtp;
+pub mod dtls;

@@ -1,0 +1,433 @@
+//! DTLS 1.2 with the use_srtp extension (RFC 5764) over datagrams the caller moves: OpenSSL runs on
+//! an in-memory pipe, the session feeds it what the ICE transport received and sends what it
+//! wrote. The peer certificate is checked against the remote `a=fingerprint` during the
+//! handshake, so a mismatch aborts it with an alert and a message that says so.
+
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::sync::Arc;
+use std::time::Duration;
+
+use foreign_types::ForeignTypeRef;
+use openssl::ssl::{
+    ErrorCode, Ssl, SslContext, SslContextBuilder, SslMethod, SslOptions, SslStream, SslVerifyMode,
+    SslVersion,
+};
+use parking_lot::Mutex;
+
+use crate::cert::{Certificate, Fingerprint};
+use crate::error::{self, Result};
+use crate::srtp::{SrtpKeys, SrtpProfile};
+
+/// Largest datagram OpenSSL may write; fits every path MTU that carries WebRTC.
+const DTLS_MTU: u32 = 1200;
+/// OpenSSL's `DTLS_CTRL_GET_TIMEOUT` and `DTLS_CTRL_HANDLE_TIMEOUT` (the `DTLSv1_*` macros).
+const DTLS_CTRL_GET_TIMEOUT: libc::c_int = 73;
+const DTLS_CTRL_HANDLE_TIMEOUT: libc::c_int = 74;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DtlsRole {
+    Client,
+    Server,
+}
+
+/// Datagrams in both directions between OpenSSL and the session. OpenSSL writes one datagram per
+/// `write` call on a datagram BIO, and reads one per `read`.
+#[derive(Default)]
+struct DatagramPipe {
+    incoming: VecDeque<Vec<u8>>,
+    outgoing: Vec<Vec<u8>>,
+}
+
+impl Read for DatagramPipe {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.incoming.pop_front() {
+            Some(d) => {
+                let n = d.len().min(buf.len());
+                buf[..n].copy_from_slice(&d[..n]);
+                Ok(n)
+            }
+            None => Err(io::ErrorKind::WouldBlock.into()),
+        }
+    }
+}
+
+impl Write for DatagramPipe {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.outgoing.push(buf.to_vec());
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The per-session OpenSSL context: certificate, key and SRTP profile preference.
+pub struct DtlsContext {
+    ctx: SslContext,
+}
+
+impl DtlsContext {
+    pub fn new(cert: &Certificate, profiles: &[SrtpProfile]) -> Result<Self> {
+        if profiles.is_empty() {
+            return Err(error::invalid_argument("at least one SRTP profile is needed"));
+        }
+        let mut b = SslContextBuilder::new(SslMethod::dtls())?;
+        b.set_min_proto_version(Some(SslVersion::DTLS1_2))?;
+        b.set_certificate(&cert.cert)?;
+        b.set_private_key(&cert.key)?;
+        b.check_private_key()?;
+        let list: Vec<&str> = profiles.iter().map(|p| p.openssl_name()).collect();
+        b.set_tlsext_use_srtp(&list.join(":"))?;
+        b.set_options(SslOptions::NO_QUERY_MTU | SslOptions::NO_TICKET);
+        Ok(DtlsContext { ctx: b.build() })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Handshaking,
+    Connected,
+    Closed,
+    Failed,
+}
+
+/// What a call into the endpoint brought about.
+pub enum DtlsEvent {
+    Nothing,
+    /// The handshake completed, the fingerprint matched and SRTP keys were exported.
+    Connected(SrtpKeys),
+    /// The peer sent close_notify.
+    PeerClosed,
+}
+
+pub struct DtlsEndpoint {
+    stream: SslStream<DatagramPipe>,
+    role: DtlsRole,
+    state: State,
+    verify_failure: Arc<Mutex<Option<String>>>,
+}
+
+impl DtlsEndpoint {
+    pub fn new(ctx: &DtlsContext, role: DtlsRole, remote_fingerprint: Fingerprint) -> Result<Self> {
+        let mut ssl = Ssl::new(&ctx.ctx)?;
+        ssl.set_mtu(DTLS_MTU)?;
+        let verify_failure = Arc::new(Mutex::new(None));
+        let failure = Arc::clone(&verify_failure);
+        // Self-signed certificates are the norm: the only check that matters is the fingerprint
+        // signalled in SDP, done on the leaf certificate.
+        ssl.set_verify_callback(
+            SslVerifyMode::PEER | SslVerifyMode::FAIL_IF_NO_PEER_CERT,
+            move |_preverified, store| {
+                if store.error_depth() != 0 {
+                    return true;
+                }
+                let Some(cert) = store.current_cert() else {
+                    *failure.lock() = Some("the peer sent no certificate".into());
+                    return false;
+                };
+                if remote_fingerprint.matches(cert) {
+                    true
+                } else {
+                    let actual = Fingerprint::of(cert, remote_fingerprint.algorithm)
+                        .map(|f| f.to_string())
+                        .unwrap_or_default();
+                    *failure.lock() = Some(format!(
+                        "DTLS fingerprint mismatch: the remote description announced '{remote_fingerprint}' but the peer's certificate is '{actual}'"
+                    ));
+                    false
+                }
+            },
+        );
+        match role {
+            DtlsRole::Client => ssl.set_connect_state(),
+            DtlsRole::Server => ssl.set_accept_state(),
+        }
+        let stream = SslStream::new(ssl, DatagramPipe::default())?;
+        Ok(DtlsEndpoint { stream, role, state: State::Handshaking, verify_failure })
+    }
+
+    pub fn role(&self) -> DtlsRole {
+        self.role
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.state == State::Connected
+    }
+
+    /// The negotiated protocol version, e.g. "DTLSv1.2".
+    pub fn version(&self) -> &'static str {
+        self.stream.ssl().version_str()
+    }
+
+    /// Starts the handshake: the client writes its ClientHello, the server waits.
+    pub fn start(&mut self) -> Result<DtlsEvent> {
+        self.drive()
+    }
+
+    /// Feeds one received DTLS datagram.
+    pub fn handle_datagram(&mut self, datagram: &[u8]) -> Result<DtlsEvent> {
+        match self.state {
+            State::Closed | State::Failed => return Ok(DtlsEvent::Nothing),
+            _ => {}
+        }
+        self.stream.get_mut().incoming.push_back(datagram.to_vec());
+        self.drive()
+    }
+
+    fn drive(&mut self) -> Result<DtlsEvent> {
+        match self.state {
+            State::Handshaking => match self.stream.do_handshake() {
+                Ok(()) => self.on_handshake_done(),
+                Err(e) if e.code() == ErrorCode::WANT_READ || e.code() == ErrorCode::WANT_WRITE => {
+                    Ok(DtlsEvent::Nothing)
+                }
+                Err(e) => {
+                    self.state = State::Failed;
+                    Err(self.failure(format!("DTLS handshake failed: {e}")))
+                }
+            },
+            State::Connected => self.read_records(),
+            State::Closed | State::Failed => Ok(DtlsEvent::Nothing),
+        }
+    }
+
+    fn failure(&self, fallback: String) -> error::Error {
+        error::crypto(self.verify_failure.lock().take().unwrap_or(fallback))
+    }
+
+    fn on_handshake_done(&mut self) -> Result<DtlsEvent> {
+        let result = self.export_keys();
+        match result {
+            Ok(keys) => {
+                self.state = State::Connected;
+                // Records that arrived together with the last flight (none in DTLS-SRTP) are
+                // consumed so the pipe does not hold stale data.
+                let _ = self.read_records()?;
+                Ok(DtlsEvent::Connected(keys))
+            }
+            Err(e) => {
+                self.state = State::Failed;
+                let _ = self.stream.shutdown();
+                Err(e)
+            }
+        }
+    }
+
+    fn export_keys(&self) -> Result<SrtpKeys> {
+        let ssl = self.stream.ssl();
+        if ssl.peer_certificate().is_none() {
+            return Err(error::crypto("DTLS peer presented no certificate"));
+        }
+        // Checked again here: the verify callback is the guard, this is the invariant.
+        if let Some(f) = self.verify_failure.lock().take() {
+            return Err(error::crypto(f));
+        }
+        let profile = ssl
+            .selected_srtp_profile()
+            .ok_or_else(|| error::crypto("DTLS handshake completed without use_srtp: the peer negotiated no SRTP profile"))?;
+        let profile = SrtpProfile::from_id(profile.id().as_raw() as u64).ok_or_else(|| {
+            error::crypto(format!("the peer selected an unsupported SRTP profile {}", profile.name()))
+        })?;
+        let mut material = vec![0u8; profile.keying_material_len()];
+        ssl.export_keying_material(&mut material, "EXTRACTOR-dtls_srtp", None)?;
+        SrtpKeys::from_exported(profile, &material, self.role == DtlsRole::Client)
+    }
+
+    /// After the handshake only alerts and handshake retransmissions arrive: read until empty.
+    fn read_records(&mut self) -> Result<DtlsEvent> {
+        let mut buf = [0u8; 2048];
+        loop {
+            match self.stream.ssl_read(&mut buf) {
+                Ok(_) => continue, // application data is not used by DTLS-SRTP
+                Err(e) if e.code() == ErrorCode::ZERO_RETURN => {
+                    self.state = State::Closed;
+                    return Ok(DtlsEvent::PeerClosed);
+                }
+                Err(e) if e.code() == ErrorCode::WANT_READ || e.code() == ErrorCode::WANT_WRITE => {
+                    return Ok(DtlsEvent::Nothing)
+                }
+                Err(e) => {
+                    // A bad record after the handshake is dropped, as RFC 6347 §4.1.2.7 allows.
+                    if self.stream.get_ref().incoming.is_empty() {
+                        let _ = e;
+                        return Ok(DtlsEvent::Nothing);
+                    }
+                }
+            }
+        }
+    }
+
+    /// When the retransmission timer fires next, if it runs.
+    pub fn next_timeout(&self) -> Option<Duration> {
+        if self.state != State::Handshaking {
+            return None;
+        }
+        let mut tv = libc::timeval { tv_sec: 0, tv_usec: 0 };
+        // SAFETY: DTLSv1_get_timeout writes one struct timeval through parg.
+        let active = unsafe {
+            openssl_sys::SSL_ctrl(
+                self.stream.ssl().as_ptr(),
+                DTLS_CTRL_GET_TIMEOUT,
+                0,
+                &mut tv as *mut libc::timeval as *mut libc::c_void,
+            )
+        };
+        (active == 1).then(|| Duration::from_secs(tv.tv_sec as u64) + Duration::from_micros(tv.tv_usec as u64))
+    }
+
+    /// Retransmits the last flight if its timer expired.
+    pub fn handle_timeout(&mut self) -> Result<()> {
+        if self.state != State::Handshaking {
+            return Ok(());
+        }
+        // SAFETY: DTLSv1_handle_timeout takes no argument.
+        let r = unsafe {
+            openssl_sys::SSL_ctrl(self.stream.ssl().as_ptr(), DTLS_CTRL_HANDLE_TIMEOUT, 0, std::ptr::null_mut())
+        };
+        if r < 0 {
+            self.state = State::Failed;
+            return Err(error::crypto("DTLS handshake timed out: the peer did not answer the retransmissions"));
+        }
+        Ok(())
+    }
+
+    /// Sends close_notify (graceful close).
+    pub fn close(&mut self) {
+        if self.state == State::Connected {
+            let _ = self.stream.shutdown();
+        }
+        self.state = State::Closed;
+    }
+
+    /// Hands every datagram OpenSSL wrote to `send`.
+    pub fn drain_outgoing(&mut self, mut send: impl FnMut(&[u8])) {
+        for d in self.stream.get_mut().outgoing.drain(..) {
+            send(&d);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Peer {
+        ep: DtlsEndpoint,
+        keys: Option<SrtpKeys>,
+    }
+
+    fn pair(
+        client_profiles: &[SrtpProfile],
+        server_profiles: &[SrtpProfile],
+        tamper: bool,
+    ) -> (Peer, Peer) {
+        let cc = Certificate::generate().unwrap();
+        let sc = Certificate::generate().unwrap();
+        let server_fp = if tamper {
+            Fingerprint::of(&Certificate::generate().unwrap().cert, crate::cert::HashAlgorithm::Sha256).unwrap()
+        } else {
+            sc.fingerprint().clone()
+        };
+        let client = DtlsEndpoint::new(&DtlsContext::new(&cc, client_profiles).unwrap(), DtlsRole::Client, server_fp).unwrap();
+        let server = DtlsEndpoint::new(
+            &DtlsContext::new(&sc, server_profiles).unwrap(),
+            DtlsRole::Server,
+            cc.fingerprint().clone(),
+        )
+        .unwrap();
+        (Peer { ep: client, keys: None }, Peer { ep: server, keys: None })
+    }
+
+    /// Moves datagrams until both sides are quiet; `drop_first` drops the first n of the server.
+    fn run(c: &mut Peer, s: &mut Peer, mut drop_server: usize) -> Result<()> {
+        if let DtlsEvent::Connected(k) = c.ep.start()? {
+            c.keys = Some(k);
+        }
+        for _ in 0..50 {
+            let mut to_server = vec![];
+            c.ep.drain_outgoing(|d| to_server.push(d.to_vec()));
+            let mut to_client = vec![];
+            for d in to_server {
+                if let DtlsEvent::Connected(k) = s.ep.handle_datagram(&d)? {
+                    s.keys = Some(k);
+                }
+            }
+            s.ep.drain_outgoing(|d| to_client.push(d.to_vec()));
+            let quiet = to_client.is_empty();
+            for d in to_client {
+                if drop_server > 0 {
+                    drop_server -= 1;
+                    continue;
+                }
+                if let DtlsEvent::Connected(k) = c.ep.handle_datagram(&d)? {
+                    c.keys = Some(k);
+                }
+            }
+            if c.keys.is_some() && s.keys.is_some() {
+                return Ok(());
+            }
+            if quiet {
+                // Nothing in flight: let the retransmission timers act as if they expired.
+                assert!(c.ep.next_timeout().is_some() || s.ep.next_timeout().is_some());
+                std::thread::sleep(c.ep.next_timeout().unwrap_or_default());
+                c.ep.handle_timeout()?;
+                std::thread::sleep(s.ep.next_timeout().unwrap_or_default());
+                s.ep.handle_timeout()?;
+            }
+        }
+        panic!("handshake did not finish");
+    }
+
+    #[test]
+    fn handshake_exports_matching_keys_for_each_profile() {
+        for p in SrtpProfile::DEFAULT_PREFERENCE {
+            let (mut c, mut s) = pair(&[p], &SrtpProfile::DEFAULT_PREFERENCE, false);
+            run(&mut c, &mut s, 0).unwrap();
+            let (ck, sk) = (c.keys.unwrap(), s.keys.unwrap());
+            assert_eq!(ck.profile, p);
+            assert_eq!(sk.profile, p);
+            assert_eq!(ck.local_key, sk.remote_key);
+            assert_eq!(ck.remote_salt, sk.local_salt);
+            assert_ne!(ck.local_key, ck.remote_key);
+            assert_eq!(c.ep.version(), "DTLSv1.2");
+        }
+    }
+
+    #[test]
+    fn lost_server_flight_is_retransmitted() {
+        let (mut c, mut s) = pair(&SrtpProfile::DEFAULT_PREFERENCE, &SrtpProfile::DEFAULT_PREFERENCE, false);
+        run(&mut c, &mut s, 2).unwrap();
+        assert!(c.ep.is_connected() && s.ep.is_connected());
+    }
+
+    #[test]
+    fn fingerprint_mismatch_fails_with_a_clear_message() {
+        let (mut c, mut s) = pair(&SrtpProfile::DEFAULT_PREFERENCE, &SrtpProfile::DEFAULT_PREFERENCE, true);
+        let err = run(&mut c, &mut s, 0).err().expect("must fail");
+        assert!(err.message().contains("fingerprint mismatch"), "{}", err.message());
+        assert!(c.keys.is_none());
+    }
+
+    #[test]
+    fn no_common_srtp_profile_fails() {
+        let (mut c, mut s) = pair(&[SrtpProfile::AeadAes128Gcm], &[SrtpProfile::Aes128CmHmacSha1_80], false);
+        let err = run(&mut c, &mut s, 0).err().expect("must fail");
+        assert!(err.message().contains("SRTP") || err.message().contains("srtp"), "{}", err.message());
+    }
+
+    #[test]
+    fn close_notify_reaches_the_peer() {
+        let (mut c, mut s) = pair(&SrtpProfile::DEFAULT_PREFERENCE, &SrtpProfile::DEFAULT_PREFERENCE, false);
+        run(&mut c, &mut s, 0).unwrap();
+        c.ep.close();
+        let mut out = vec![];
+        c.ep.drain_outgoing(|d| out.push(d.to_vec()));
+        assert!(!out.is_empty());
+        let mut closed = false;
+        for d in out {
+            closed |= matches!(s.ep.handle_datagram(&d).unwrap(), DtlsEvent::PeerClosed);
+        }
+        assert!(closed);
+    }
+}

@@ -4,3 +4,4 @@ pub mod rtp;
 pub mod runtime;
 pub mod srtp;
 pub mod dtls;
+pub mod negotiation;

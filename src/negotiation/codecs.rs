@@ -1,0 +1,215 @@
+//! The codec table: what this library can negotiate, with the payload types and parameters it
+//! offers, and the matching rules used when answering an offer from someone else.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaKind {
+    Audio,
+    Video,
+}
+
+impl MediaKind {
+    pub fn sdp_name(self) -> &'static str {
+        match self {
+            MediaKind::Audio => "audio",
+            MediaKind::Video => "video",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Codec {
+    Pcmu,
+    Pcma,
+    G722,
+    Opus,
+    Vp8,
+    Vp9,
+    H264,
+    Av1,
+}
+
+impl Codec {
+    pub const ALL: [Codec; 8] =
+        [Codec::Opus, Codec::G722, Codec::Pcmu, Codec::Pcma, Codec::Vp8, Codec::Vp9, Codec::H264, Codec::Av1];
+
+    pub fn kind(self) -> MediaKind {
+        match self {
+            Codec::Pcmu | Codec::Pcma | Codec::G722 | Codec::Opus => MediaKind::Audio,
+            _ => MediaKind::Video,
+        }
+    }
+    pub fn encoding_name(self) -> &'static str {
+        match self {
+            Codec::Pcmu => "PCMU",
+            Codec::Pcma => "PCMA",
+            Codec::G722 => "G722",
+            Codec::Opus => "opus",
+            Codec::Vp8 => "VP8",
+            Codec::Vp9 => "VP9",
+            Codec::H264 => "H264",
+            Codec::Av1 => "AV1",
+        }
+    }
+    /// RTP clock rate (G722's is 8000 by the RFC 3551 erratum every stack follows).
+    pub fn clock_rate(self) -> u32 {
+        match self {
+            Codec::Pcmu | Codec::Pcma | Codec::G722 => 8000,
+            Codec::Opus => 48000,
+            _ => 90000,
+        }
+    }
+    pub fn channels(self) -> Option<u8> {
+        (self == Codec::Opus).then_some(2)
+    }
+    /// The payload type used when this library offers (static ones fixed by RFC 3551, dynamic
+    /// ones as Chromium numbers them, which keeps answers from browsers unsurprising).
+    pub fn default_payload_type(self) -> u8 {
+        match self {
+            Codec::Pcmu => 0,
+            Codec::Pcma => 8,
+            Codec::G722 => 9,
+            Codec::Opus => 111,
+            Codec::Vp8 => 96,
+            Codec::Vp9 => 98,
+            Codec::H264 => 108,
+            Codec::Av1 => 45,
+        }
+    }
+    pub fn default_fmtp(self) -> Option<&'static str> {
+        match self {
+            Codec::Opus => Some("minptime=10;useinbandfec=1"),
+            Codec::Vp9 => Some("profile-id=0"),
+            Codec::H264 => Some("level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"),
+            Codec::Av1 => Some("level-idx=5;profile=0;tier=0"),
+            _ => None,
+        }
+    }
+    /// RTCP feedback the host can honour with `send_rtcp`: NACK, PLI and FIR for video.
+    pub fn feedback(self) -> &'static [&'static str] {
+        match self.kind() {
+            MediaKind::Video => &["nack", "nack pli", "ccm fir"],
+            MediaKind::Audio => &[],
+        }
+    }
+
+    /// Whether a remote `a=rtpmap`/`a=fmtp` pair describes this codec in a form we can handle.
+    pub fn matches(self, name: &str, clock_rate: u32, channels: Option<u8>, fmtp: Option<&str>) -> bool {
+        if !name.eq_ignore_ascii_case(self.encoding_name()) || clock_rate != self.clock_rate() {
+            return false;
+        }
+        match self {
+            Codec::Opus => channels == Some(2),
+            Codec::H264 => {
+                // Same packetization mode and the same profile_idc (constrained baseline and
+                // baseline interoperate at the levels WebRTC uses).
+                let mode = fmtp_param(fmtp, "packetization-mode").unwrap_or("0");
+                let profile = fmtp_param(fmtp, "profile-level-id").unwrap_or("42001f");
+                mode == "1" && profile.len() == 6 && profile[..2].eq_ignore_ascii_case("42")
+            }
+            Codec::Vp9 => fmtp_param(fmtp, "profile-id").unwrap_or("0") == "0",
+            Codec::Av1 => fmtp_param(fmtp, "profile").unwrap_or("0") == "0",
+            _ => channels.unwrap_or(1) == 1,
+        }
+    }
+}
+
+/// The value of `key` in an fmtp parameter list `a=1;b=2`.
+pub fn fmtp_param<'a>(fmtp: Option<&'a str>, key: &str) -> Option<&'a str> {
+    fmtp?.split(';').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        (k.trim().eq_ignore_ascii_case(key)).then_some(v.trim())
+    })
+}
+
+/// A codec as negotiated for one m-section: the payload type both sides use for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NegotiatedCodec {
+    pub codec: Codec,
+    pub payload_type: u8,
+    pub fmtp: Option<String>,
+    pub feedback: Vec<String>,
+}
+
+impl NegotiatedCodec {
+    pub fn local_default(codec: Codec) -> Self {
+        NegotiatedCodec {
+            codec,
+            payload_type: codec.default_payload_type(),
+            fmtp: codec.default_fmtp().map(str::to_owned),
+            feedback: codec.feedback().iter().map(|s| s.to_string()).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    SendRecv,
+    SendOnly,
+    RecvOnly,
+    Inactive,
+}
+
+impl Direction {
+    pub fn from_flags(send: bool, recv: bool) -> Self {
+        match (send, recv) {
+            (true, true) => Direction::SendRecv,
+            (true, false) => Direction::SendOnly,
+            (false, true) => Direction::RecvOnly,
+            (false, false) => Direction::Inactive,
+        }
+    }
+    pub fn sends(self) -> bool {
+        matches!(self, Direction::SendRecv | Direction::SendOnly)
+    }
+    pub fn receives(self) -> bool {
+        matches!(self, Direction::SendRecv | Direction::RecvOnly)
+    }
+    /// The direction as the other side sees it.
+    pub fn reversed(self) -> Self {
+        Direction::from_flags(self.receives(), self.sends())
+    }
+    pub fn sdp_name(self) -> &'static str {
+        match self {
+            Direction::SendRecv => "sendrecv",
+            Direction::SendOnly => "sendonly",
+            Direction::RecvOnly => "recvonly",
+            Direction::Inactive => "inactive",
+        }
+    }
+    pub fn from_sdp(name: &str) -> Option<Self> {
+        Some(match name {
+            "sendrecv" => Direction::SendRecv,
+            "sendonly" => Direction::SendOnly,
+            "recvonly" => Direction::RecvOnly,
+            "inactive" => Direction::Inactive,
+            _ => return None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn h264_matching_follows_packetization_mode_and_profile() {
+        let h = Codec::H264;
+        assert!(h.matches("H264", 90000, None, Some("level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f")));
+        assert!(h.matches("h264", 90000, None, Some("packetization-mode=1;profile-level-id=42001f")));
+        assert!(!h.matches("H264", 90000, None, Some("packetization-mode=0;profile-level-id=42e01f")));
+        assert!(!h.matches("H264", 90000, None, Some("packetization-mode=1;profile-level-id=64001f")));
+        assert!(!Codec::Vp9.matches("VP9", 90000, None, Some("profile-id=2")));
+        assert!(Codec::Opus.matches("opus", 48000, Some(2), None));
+        assert!(!Codec::Opus.matches("opus", 48000, None, None));
+        assert!(Codec::Pcmu.matches("PCMU", 8000, None, None));
+        assert_eq!(fmtp_param(Some("a=1; b = 2"), "b"), Some("2"));
+    }
+
+    #[test]
+    fn direction_algebra() {
+        assert_eq!(Direction::SendOnly.reversed(), Direction::RecvOnly);
+        assert_eq!(Direction::SendRecv.reversed(), Direction::SendRecv);
+        assert_eq!(Direction::from_sdp("inactive"), Some(Direction::Inactive));
+        assert!(Direction::from_sdp("bogus").is_none());
+    }
+}

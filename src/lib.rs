@@ -1,7 +1,9 @@
 pub mod cert;
 pub mod error;
+pub mod ice;
 pub mod rtp;
 pub mod runtime;
 pub mod srtp;
 pub mod dtls;
 pub mod negotiation;
+pub mod session;

@@ -61,6 +61,8 @@ pub struct RemoteMedia {
     pub mid: String,
     pub media_type: MediaType,
     pub protocol: String,
+    /// The m= line's format list, echoed when the section is rejected.
+    pub formats: Vec<String>,
     pub rejected: bool,
     pub direction: Direction,
     pub codecs: Vec<RemoteCodec>,
@@ -239,6 +241,7 @@ pub fn parse(text: &str) -> Result<RemoteDescription> {
             mid,
             media_type,
             protocol,
+            formats: name.formats.clone(),
             rejected,
             direction,
             codecs,

@@ -1,0 +1,551 @@
+//! The ICE transport: one UDP socket per session, shared by every bundled m-section. webrtc-ice
+//! runs gathering, connectivity checks and consent over it through a UDP mux; the socket wrapper
+//! below hands it only STUN, and passes DTLS and SRTP datagrams straight to the session
+//! (RFC 7983 demultiplexing) without a hop through the agent's buffers. Sending is a direct
+//! `sendto` on the caller's thread to the selected pair's remote address.
+
+pub mod stun;
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use once_cell::sync::OnceCell;
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::mpsc;
+use webrtc_ice::agent::agent_config::AgentConfig;
+use webrtc_ice::agent::Agent;
+use webrtc_ice::candidate::candidate_base::unmarshal_candidate;
+use webrtc_ice::candidate::{Candidate, CandidateType};
+use webrtc_ice::mdns::MulticastDnsMode;
+use webrtc_ice::network_type::NetworkType;
+use webrtc_ice::state::ConnectionState;
+use webrtc_ice::udp_mux::{UDPMux, UDPMuxDefault, UDPMuxParams};
+use webrtc_ice::udp_network::UDPNetwork;
+use webrtc_util::Conn;
+
+use crate::error::{self, Result};
+use crate::rtp::{classify, DatagramKind};
+use crate::runtime;
+
+/// Largest datagram accepted from the network.
+pub const RECEIVE_MTU: usize = 1500;
+
+#[derive(Debug, Clone)]
+pub struct IceConfig {
+    /// Addresses to gather host candidates on; empty means every non-loopback IPv4 address.
+    pub local_addresses: Vec<IpAddr>,
+    pub port_min: u16,
+    pub port_max: u16,
+    /// `stun:host[:port]` URLs used to learn server-reflexive candidates.
+    pub stun_servers: Vec<String>,
+    pub disconnected_timeout: Duration,
+    pub failed_timeout: Duration,
+    pub keepalive_interval: Duration,
+}
+
+impl Default for IceConfig {
+    fn default() -> Self {
+        IceConfig {
+            local_addresses: vec![],
+            port_min: 0,
+            port_max: 0,
+            stun_servers: vec![],
+            disconnected_timeout: Duration::from_secs(5),
+            failed_timeout: Duration::from_secs(25),
+            keepalive_interval: Duration::from_secs(2),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IceState {
+    New,
+    Checking,
+    Connected,
+    Disconnected,
+    Failed,
+    Closed,
+}
+
+/// What the transport reports to its owner. Called on runtime threads.
+pub trait TransportHandler: Send + Sync {
+    /// A DTLS, RTP or RTCP datagram arrived.
+    fn on_datagram(&self, datagram: &[u8], from: SocketAddr);
+    /// A local candidate, as a `candidate:` line.
+    fn on_local_candidate(&self, candidate: String);
+    fn on_gathering_complete(&self);
+    fn on_ice_state(&self, state: IceState);
+    /// The remote address media now goes to.
+    fn on_selected_pair(&self, local: String, remote: String);
+}
+
+/// The socket: async receive for the mux, synchronous send for everyone.
+struct Socket {
+    recv: tokio::net::UdpSocket,
+    send: UdpSocket,
+    local: SocketAddr,
+    handler: OnceCell<Weak<dyn TransportHandler>>,
+    /// Binding requests sent to STUN servers, answered here rather than by the agent.
+    stun_queries: Mutex<HashMap<stun::TransactionId, mpsc::UnboundedSender<SocketAddr>>>,
+    closed: AtomicBool,
+    pub datagrams_dropped: AtomicUsize,
+}
+
+impl Socket {
+    fn send_to(&self, data: &[u8], to: SocketAddr) -> io::Result<usize> {
+        loop {
+            match self.send.send_to(data, to) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    // The send buffer is full: wait (briefly) until the kernel drains it.
+                    let mut pfd = libc::pollfd { fd: self.send.as_raw_fd(), events: libc::POLLOUT, revents: 0 };
+                    // SAFETY: one valid pollfd for the duration of the call.
+                    let n = unsafe { libc::poll(&mut pfd, 1, 100) };
+                    if n <= 0 {
+                        return Err(e);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => return r,
+            }
+        }
+    }
+}
+
+/// What the UDP mux reads and writes through.
+struct MuxSocket(Arc<Socket>);
+
+#[async_trait]
+impl Conn for MuxSocket {
+    async fn connect(&self, _addr: SocketAddr) -> webrtc_util::Result<()> {
+        Err(io::Error::from(io::ErrorKind::Unsupported).into())
+    }
+    async fn recv(&self, buf: &mut [u8]) -> webrtc_util::Result<usize> {
+        self.recv_from(buf).await.map(|(n, _)| n)
+    }
+    /// Returns only STUN for the agent; everything else is dispatched here, inline.
+    async fn recv_from(&self, buf: &mut [u8]) -> webrtc_util::Result<(usize, SocketAddr)> {
+        let s = &self.0;
+        loop {
+            if s.closed.load(Ordering::Acquire) {
+                return Err(io::Error::from(io::ErrorKind::NotConnected).into());
+            }
+            let (n, from) = s.recv.recv_from(buf).await?;
+            let datagram = &buf[..n];
+            match classify(datagram) {
+                DatagramKind::Stun => {
+                    if let Some(id) = stun::transaction_id(datagram) {
+                        if let Some(tx) = s.stun_queries.lock().remove(&id) {
+                            if let Some(mapped) = stun::parse_binding_success(datagram) {
+                                let _ = tx.send(mapped);
+                            }
+                            continue;
+                        }
+                    }
+                    return Ok((n, from));
+                }
+                DatagramKind::Unknown => {
+                    s.datagrams_dropped.fetch_add(1, Ordering::Relaxed);
+                }
+                _ => {
+                    if let Some(h) = s.handler.get().and_then(Weak::upgrade) {
+                        h.on_datagram(datagram, from);
+                    }
+                }
+            }
+        }
+    }
+    async fn send(&self, _buf: &[u8]) -> webrtc_util::Result<usize> {
+        Err(io::Error::from(io::ErrorKind::NotConnected).into())
+    }
+    async fn send_to(&self, buf: &[u8], target: SocketAddr) -> webrtc_util::Result<usize> {
+        Ok(self.0.send_to(buf, target)?)
+    }
+    fn local_addr(&self) -> webrtc_util::Result<SocketAddr> {
+        Ok(self.0.local)
+    }
+    fn remote_addr(&self) -> Option<SocketAddr> {
+        None
+    }
+    async fn close(&self) -> webrtc_util::Result<()> {
+        self.0.closed.store(true, Ordering::Release);
+        Ok(())
+    }
+    fn as_any(&self) -> &(dyn std::any::Any + Send + Sync) {
+        self
+    }
+}
+
+pub struct IceTransport {
+    socket: Arc<Socket>,
+    agent: Arc<Agent>,
+    mux: Arc<UDPMuxDefault>,
+    config: IceConfig,
+    pub local_ufrag: String,
+    pub local_pwd: String,
+    remote: RwLock<Option<SocketAddr>>,
+    selected: Mutex<Option<(String, String)>>,
+    started: AtomicBool,
+    gathering: AtomicBool,
+    cancel: Mutex<Option<mpsc::Sender<()>>>,
+}
+
+fn random_ice_string(len: usize) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut bytes = vec![0u8; len];
+    let _ = openssl::rand::rand_bytes(&mut bytes);
+    bytes.iter().map(|b| ALPHABET[(*b & 63) as usize] as char).collect()
+}
+
+fn bind(config: &IceConfig) -> Result<UdpSocket> {
+    let ip = match config.local_addresses.as_slice() {
+        [one] => *one,
+        list if list.iter().any(IpAddr::is_ipv6) && !list.iter().any(IpAddr::is_ipv4) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        _ => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+    };
+    if config.port_min == 0 && config.port_max == 0 {
+        return Ok(UdpSocket::bind(SocketAddr::new(ip, 0))?);
+    }
+    let (lo, hi) = (config.port_min.max(1), if config.port_max == 0 { u16::MAX } else { config.port_max });
+    let span = (hi - lo) as u32 + 1;
+    let mut r = [0u8; 4];
+    let _ = openssl::rand::rand_bytes(&mut r);
+    let start = u32::from_be_bytes(r) % span;
+    let mut last = None;
+    for i in 0..span {
+        let port = lo + ((start + i) % span) as u16;
+        match UdpSocket::bind(SocketAddr::new(ip, port)) {
+            Ok(s) => return Ok(s),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(error::io(format!(
+        "no free UDP port on {ip} in {lo}..={hi}: {}",
+        last.map(|e| e.to_string()).unwrap_or_default()
+    )))
+}
+
+fn map_state(s: ConnectionState) -> IceState {
+    match s {
+        ConnectionState::Unspecified | ConnectionState::New => IceState::New,
+        ConnectionState::Checking => IceState::Checking,
+        ConnectionState::Connected | ConnectionState::Completed => IceState::Connected,
+        ConnectionState::Disconnected => IceState::Disconnected,
+        ConnectionState::Failed => IceState::Failed,
+        ConnectionState::Closed => IceState::Closed,
+    }
+}
+
+impl IceTransport {
+    /// Binds the socket and creates the agent. Must run on the library runtime.
+    pub async fn new(config: IceConfig) -> Result<Self> {
+        let std_socket = bind(&config)?;
+        std_socket.set_nonblocking(true)?;
+        let local = std_socket.local_addr()?;
+        let send = std_socket.try_clone()?;
+        let recv = tokio::net::UdpSocket::from_std(std_socket)?;
+        let socket = Arc::new(Socket {
+            recv,
+            send,
+            local,
+            handler: OnceCell::new(),
+            stun_queries: Mutex::new(HashMap::new()),
+            closed: AtomicBool::new(false),
+            datagrams_dropped: AtomicUsize::new(0),
+        });
+        let mux = UDPMuxDefault::new(UDPMuxParams::new(MuxSocket(Arc::clone(&socket))));
+
+        let wanted = config.local_addresses.clone();
+        let include_loopback = wanted.iter().any(IpAddr::is_loopback);
+        let network_types = if local.is_ipv6() { vec![NetworkType::Udp6] } else { vec![NetworkType::Udp4] };
+        let local_ufrag = random_ice_string(8);
+        let local_pwd = random_ice_string(24);
+        let agent = Agent::new(AgentConfig {
+            udp_network: UDPNetwork::Muxed(Arc::clone(&mux) as Arc<dyn UDPMux + Send + Sync>),
+            local_ufrag: local_ufrag.clone(),
+            local_pwd: local_pwd.clone(),
+            multicast_dns_mode: MulticastDnsMode::Disabled,
+            network_types,
+            candidate_types: vec![CandidateType::Host],
+            include_loopback,
+            ip_filter: Arc::new(if wanted.is_empty() {
+                None
+            } else {
+                Some(Box::new(move |ip: IpAddr| wanted.contains(&ip)))
+            }),
+            disconnected_timeout: Some(config.disconnected_timeout),
+            failed_timeout: Some(config.failed_timeout),
+            keepalive_interval: Some(config.keepalive_interval),
+            check_interval: Duration::from_millis(50),
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| error::ice(format!("ICE agent: {e}")))?;
+        let agent = Arc::new(agent);
+        Ok(IceTransport {
+            socket,
+            agent,
+            mux,
+            config,
+            local_ufrag,
+            local_pwd,
+            remote: RwLock::new(None),
+            selected: Mutex::new(None),
+            started: AtomicBool::new(false),
+            gathering: AtomicBool::new(false),
+            cancel: Mutex::new(None),
+        })
+    }
+
+    /// Connects the transport to its owner; done once, right after `new`.
+    pub fn attach(&self, handler: Weak<dyn TransportHandler>) {
+        let h = handler.clone();
+        self.agent.on_connection_state_change(Box::new(move |s| {
+            if let Some(h) = h.upgrade() {
+                h.on_ice_state(map_state(s));
+            }
+            Box::pin(async {})
+        }));
+        let _ = self.socket.handler.set(handler);
+    }
+
+    pub fn local_address(&self) -> SocketAddr {
+        self.socket.local
+    }
+
+    /// Starts gathering host candidates (the agent) and server-reflexive ones (our STUN
+    /// queries); `on_gathering_complete` follows once both are done. Runs once.
+    pub fn gather(self: &Arc<Self>) -> Result<()> {
+        if self.gathering.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let handler = self.socket.handler.get().cloned().ok_or_else(|| error::ice("no handler"))?;
+        // One for the agent's host gathering, one per STUN server.
+        let pending = Arc::new(AtomicUsize::new(1 + self.config.stun_servers.len()));
+        let finish = {
+            let pending = Arc::clone(&pending);
+            let handler = handler.clone();
+            move || {
+                if pending.fetch_sub(1, Ordering::AcqRel) == 1 {
+                    if let Some(h) = handler.upgrade() {
+                        h.on_gathering_complete();
+                    }
+                }
+            }
+        };
+        let h = handler.clone();
+        let host_done = finish.clone();
+        self.agent.on_candidate(Box::new(move |c: Option<Arc<dyn Candidate + Send + Sync>>| {
+            match c {
+                Some(c) => {
+                    if let Some(h) = h.upgrade() {
+                        h.on_local_candidate(format!("candidate:{}", c.marshal()));
+                    }
+                }
+                None => host_done(),
+            }
+            Box::pin(async {})
+        }));
+        let this = Arc::clone(self);
+        self.agent.on_selected_candidate_pair_change(Box::new(move |local, remote| {
+            *this.remote.write() = Some(remote.addr());
+            let pair = (format!("candidate:{}", local.marshal()), format!("candidate:{}", remote.marshal()));
+            *this.selected.lock() = Some(pair.clone());
+            if let Some(h) = this.socket.handler.get().and_then(Weak::upgrade) {
+                h.on_selected_pair(pair.0, pair.1);
+            }
+            Box::pin(async {})
+        }));
+        let _guard = runtime::handle().enter();
+        self.agent.gather_candidates().map_err(|e| error::ice(format!("ICE gathering: {e}")))?;
+        for url in self.config.stun_servers.clone() {
+            let this = Arc::clone(self);
+            let done = finish.clone();
+            runtime::spawn(async move {
+                if let Some(c) = this.query_stun_server(&url).await {
+                    if let Some(h) = this.socket.handler.get().and_then(Weak::upgrade) {
+                        h.on_local_candidate(c);
+                    }
+                }
+                done();
+            });
+        }
+        Ok(())
+    }
+
+    /// Sends Binding requests to one STUN server (RFC 8489 retransmission, 3 tries) and returns
+    /// the server-reflexive candidate line, if the server answered.
+    async fn query_stun_server(&self, url: &str) -> Option<String> {
+        let server = resolve_stun_url(url).await?;
+        if server.is_ipv4() != self.socket.local.is_ipv4() {
+            return None;
+        }
+        let mut id = [0u8; 12];
+        openssl::rand::rand_bytes(&mut id).ok()?;
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        self.socket.stun_queries.lock().insert(id, tx);
+        let request = stun::binding_request(&id);
+        let mut rto = Duration::from_millis(250);
+        let mut mapped = None;
+        for _ in 0..3 {
+            if self.socket.send_to(&request, server).is_err() {
+                break;
+            }
+            if let Ok(Some(addr)) = tokio::time::timeout(rto, rx.recv()).await {
+                mapped = Some(addr);
+                break;
+            }
+            rto *= 2;
+        }
+        self.socket.stun_queries.lock().remove(&id);
+        let mapped = mapped?;
+        let base = self.socket.local;
+        // RFC 8445 §5.1.2: type preference 100 for server-reflexive, local preference 65535.
+        let priority: u32 = (100 << 24) | (65535 << 8) | 255;
+        let foundation = fnv1a(format!("srflx{}{}", base.ip(), server).as_bytes());
+        Some(format!(
+            "candidate:{foundation} 1 udp {priority} {} {} typ srflx raddr {} rport {}",
+            mapped.ip(),
+            mapped.port(),
+            base.ip(),
+            base.port()
+        ))
+    }
+
+    /// Adds a remote candidate (trickled or from SDP). Candidates this transport cannot use
+    /// (TCP, another address family, mDNS names) are ignored, as browsers do.
+    pub fn add_remote_candidate(&self, line: &str) -> Result<bool> {
+        let line = line.trim();
+        let body = line.strip_prefix("a=").unwrap_or(line);
+        let body = body.strip_prefix("candidate:").ok_or_else(|| {
+            error::invalid_argument(format!("'{line}' is not a candidate line (it must start with 'candidate:')"))
+        })?;
+        let fields: Vec<&str> = body.split_whitespace().collect();
+        if fields.len() < 8 || fields[6] != "typ" {
+            return Err(error::invalid_argument(format!(
+                "candidate '{line}' needs foundation, component, transport, priority, address, port and 'typ <type>'"
+            )));
+        }
+        if !fields[2].eq_ignore_ascii_case("udp") || fields[4].ends_with(".local") {
+            return Ok(false);
+        }
+        let c = unmarshal_candidate(body).map_err(|e| error::invalid_argument(format!("candidate '{line}': {e}")))?;
+        if c.addr().is_ipv4() != self.socket.local.is_ipv4() {
+            return Ok(false);
+        }
+        let c: Arc<dyn Candidate + Send + Sync> = Arc::new(c);
+        let _guard = runtime::handle().enter();
+        self.agent.add_remote_candidate(&c).map_err(|e| error::ice(format!("candidate '{line}': {e}")))?;
+        Ok(true)
+    }
+
+    /// Starts connectivity checks once both descriptions are applied. Runs once.
+    pub fn start(&self, controlling: bool, remote_ufrag: String, remote_pwd: String) {
+        if self.started.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (tx, rx) = mpsc::channel(1);
+        *self.cancel.lock() = Some(tx);
+        let agent = Arc::clone(&self.agent);
+        runtime::spawn(async move {
+            // Success and failure are both reported through the state callback.
+            let _ = if controlling {
+                agent.dial(rx, remote_ufrag, remote_pwd).await.map(|_| ())
+            } else {
+                agent.accept(rx, remote_ufrag, remote_pwd).await.map(|_| ())
+            };
+        });
+    }
+
+    /// The remote address of the selected pair, once there is one.
+    pub fn remote_address(&self) -> Option<SocketAddr> {
+        *self.remote.read()
+    }
+
+    pub fn selected_pair(&self) -> Option<(String, String)> {
+        self.selected.lock().clone()
+    }
+
+    /// Sends to the selected pair's remote address.
+    pub fn send(&self, data: &[u8]) -> Result<()> {
+        let to = self.remote_address().ok_or_else(|| error::not_connected("ICE has no selected candidate pair yet"))?;
+        self.send_to(data, to)
+    }
+
+    pub fn send_to(&self, data: &[u8], to: SocketAddr) -> Result<()> {
+        if self.socket.closed.load(Ordering::Acquire) {
+            return Err(error::closed("the transport is closed"));
+        }
+        self.socket.send_to(data, to).map(|_| ()).map_err(|e| error::io(format!("sendto {to}: {e}")))
+    }
+
+    pub fn datagrams_dropped(&self) -> usize {
+        self.socket.datagrams_dropped.load(Ordering::Relaxed)
+    }
+
+    /// Stops checks, closes the agent and the socket. Idempotent.
+    pub async fn close(&self) {
+        if self.socket.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.cancel.lock().take();
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.agent.close()).await;
+        let _ = self.mux.close().await;
+    }
+}
+
+async fn resolve_stun_url(url: &str) -> Option<SocketAddr> {
+    let rest = url.strip_prefix("stun:")?;
+    let target = if rest.starts_with('[') || rest.matches(':').count() == 1 {
+        rest.to_string()
+    } else {
+        format!("{rest}:3478")
+    };
+    tokio::net::lookup_host(target).await.ok()?.next()
+}
+
+/// Validates a `stun:` URL without resolving it.
+pub fn check_stun_url(url: &str) -> Result<()> {
+    let rest = url
+        .strip_prefix("stun:")
+        .ok_or_else(|| error::invalid_argument(format!("ICE server '{url}' is not a stun: URL (TURN is not supported yet)")))?;
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, _)) if !h.ends_with(']') && h.contains(':') => (rest, None),
+        Some((h, p)) => (h, Some(p)),
+        None => (rest, None),
+    };
+    if host.is_empty() || host.contains('/') || host.contains('?') {
+        return Err(error::invalid_argument(format!("ICE server '{url}' has no valid host")));
+    }
+    if let Some(p) = port {
+        p.parse::<u16>()
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| error::invalid_argument(format!("ICE server '{url}' has an invalid port '{p}'")))?;
+    }
+    Ok(())
+}
+
+fn fnv1a(data: &[u8]) -> u32 {
+    data.iter().fold(0x811c_9dc5u32, |h, b| (h ^ *b as u32).wrapping_mul(0x0100_0193))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stun_urls_are_checked() {
+        assert!(check_stun_url("stun:127.0.0.1:3478").is_ok());
+        assert!(check_stun_url("stun:stun.example.org").is_ok());
+        assert!(check_stun_url("stun:[::1]:3478").is_ok());
+        assert!(check_stun_url("turn:x:1").is_err());
+        assert!(check_stun_url("stun:host:0").is_err());
+        assert!(check_stun_url("stun:").is_err());
+    }
+}

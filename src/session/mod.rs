@@ -1,0 +1,913 @@
+//! The session: the RTCPeerConnection state machine. It owns the transceivers and the signaling
+//! state, applies descriptions, and drives ICE → DTLS → SRTP as the transport progresses. The
+//! media fast paths (`send_*`, datagram receive) take only short, uncontended locks.
+
+mod events;
+mod negotiate;
+
+pub use events::{Event, EventHandler};
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::cert::Certificate;
+use crate::dtls::{DtlsContext, DtlsEndpoint, DtlsEvent, DtlsRole};
+use crate::error::{self, Result};
+use crate::ice::{IceConfig, IceState, IceTransport, TransportHandler, RECEIVE_MTU};
+use crate::negotiation::{Codec, Direction, LocalDescription, MediaKind, RemoteDescription};
+use crate::rtp::{self, classify, DatagramKind, RtpHeader};
+use crate::runtime;
+use crate::srtp::{self, SrtpProfile, SrtpReceiver, SrtpSender};
+use events::{Emitter, OwnedEvent};
+
+/// Largest RTP/RTCP packet accepted for sending, before SRTP adds its tag (fits a 1500-byte MTU
+/// with IPv6 and UDP headers).
+pub const MAX_PACKET_LEN: usize = 1400;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionState {
+    New,
+    Connecting,
+    Connected,
+    Disconnected,
+    Failed,
+    Closed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GatheringState {
+    New,
+    Gathering,
+    Complete,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignalingState {
+    Stable,
+    HaveLocalOffer,
+    HaveRemoteOffer,
+    Closed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SdpType {
+    Offer,
+    Answer,
+    Rollback,
+}
+
+/// Which DTLS role to take when this side answers an `actpass` offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DtlsRolePreference {
+    /// Active (DTLS client), as browsers do.
+    Auto,
+    Client,
+    Server,
+}
+
+#[derive(Clone)]
+pub struct SessionConfig {
+    pub ice: IceConfig,
+    pub certificate: Option<Certificate>,
+    pub srtp_profiles: Vec<SrtpProfile>,
+    pub dtls_role: DtlsRolePreference,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            ice: IceConfig::default(),
+            certificate: None,
+            srtp_profiles: SrtpProfile::DEFAULT_PREFERENCE.to_vec(),
+            dtls_role: DtlsRolePreference::Auto,
+        }
+    }
+}
+
+/// Counters, readable at any time.
+#[derive(Default)]
+pub struct Stats {
+    pub rtp_packets_sent: AtomicU64,
+    pub rtp_bytes_sent: AtomicU64,
+    pub rtp_packets_received: AtomicU64,
+    pub rtp_bytes_received: AtomicU64,
+    pub rtcp_packets_sent: AtomicU64,
+    pub rtcp_packets_received: AtomicU64,
+    /// SRTP/SRTCP packets that failed authentication or replay checks.
+    pub srtp_unprotect_failures: AtomicU64,
+    /// Decrypted RTP packets that no track claims (unknown SSRC, mid and payload type).
+    pub rtp_unroutable: AtomicU64,
+    /// Media datagrams that arrived before SRTP keys existed, or were malformed.
+    pub datagrams_dropped: AtomicU64,
+}
+
+/// The send side of a track as the fast path sees it.
+struct SendTrack {
+    ssrc: u32,
+    can_send: bool,
+    negotiated: bool,
+    direction: Direction,
+    payload_types: Vec<u8>,
+    mid: String,
+    mid_extension_id: Option<u8>,
+    sequence: AtomicU16,
+}
+
+/// Routing tables, rebuilt whenever a negotiation completes.
+#[derive(Default)]
+struct Routes {
+    tracks: HashMap<u32, Arc<SendTrack>>,
+    by_ssrc: HashMap<u32, u32>,
+    by_mid: HashMap<Vec<u8>, u32>,
+    /// Payload types that belong to exactly one receiving track.
+    by_payload_type: HashMap<u8, u32>,
+    mid_extension_id: Option<u8>,
+}
+
+/// Facts about the connection, for getters and state transitions.
+struct Transport {
+    state: ConnectionState,
+    ice_state: IceState,
+    dtls_connected: bool,
+    dtls_started: bool,
+    failure: Option<String>,
+    srtp_profile: Option<SrtpProfile>,
+    dtls_role: Option<DtlsRole>,
+    dtls_version: Option<&'static str>,
+    /// Where the last DTLS datagram came from: replies go there until ICE selects a pair.
+    dtls_peer: Option<SocketAddr>,
+    /// DTLS datagrams that arrived before the remote description set up the endpoint.
+    early_dtls: Vec<(Vec<u8>, SocketAddr)>,
+}
+
+struct Gathering {
+    state: GatheringState,
+    candidates: Vec<String>,
+}
+
+pub struct Session {
+    config: SessionConfig,
+    certificate: Certificate,
+    dtls_context: DtlsContext,
+    ice: Arc<IceTransport>,
+    emitter: Emitter,
+    signaling: Mutex<negotiate::Signaling>,
+    routes: RwLock<Routes>,
+    dtls: Mutex<Option<DtlsEndpoint>>,
+    srtp_tx: Mutex<Option<SrtpSender>>,
+    srtp_rx: Mutex<Option<SrtpReceiver>>,
+    transport: Mutex<Transport>,
+    gathering: Mutex<Gathering>,
+    closed: AtomicBool,
+    me: once_cell::sync::OnceCell<Weak<Session>>,
+    pub stats: Stats,
+}
+
+impl Session {
+    pub fn new(config: SessionConfig) -> Result<Arc<Self>> {
+        let certificate = match &config.certificate {
+            Some(c) => c.clone(),
+            None => Certificate::generate()?,
+        };
+        let dtls_context = DtlsContext::new(&certificate, &config.srtp_profiles)?;
+        let ice = Arc::new(runtime::block_on(IceTransport::new(config.ice.clone()))?);
+        let signaling = negotiate::Signaling::new(&ice.local_ufrag, &ice.local_pwd, certificate.fingerprint().to_string());
+        let session = Arc::new(Session {
+            config,
+            certificate,
+            dtls_context,
+            ice,
+            emitter: Emitter::new(),
+            signaling: Mutex::new(signaling),
+            routes: RwLock::new(Routes::default()),
+            dtls: Mutex::new(None),
+            srtp_tx: Mutex::new(None),
+            srtp_rx: Mutex::new(None),
+            transport: Mutex::new(Transport {
+                state: ConnectionState::New,
+                ice_state: IceState::New,
+                dtls_connected: false,
+                dtls_started: false,
+                failure: None,
+                srtp_profile: None,
+                dtls_role: None,
+                dtls_version: None,
+                dtls_peer: None,
+                early_dtls: Vec::new(),
+            }),
+            gathering: Mutex::new(Gathering { state: GatheringState::New, candidates: Vec::new() }),
+            closed: AtomicBool::new(false),
+            me: once_cell::sync::OnceCell::new(),
+            stats: Stats::default(),
+        });
+        let _ = session.me.set(Arc::downgrade(&session));
+        let weak: Weak<dyn TransportHandler> = Arc::downgrade(&session) as Weak<dyn TransportHandler>;
+        session.ice.attach(weak);
+        Ok(session)
+    }
+
+    pub fn set_event_handler(&self, handler: Option<Arc<dyn EventHandler>>) {
+        self.emitter.set_handler(handler);
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            Err(error::closed("the session is closed"))
+        } else {
+            Ok(())
+        }
+    }
+
+    // ---- tracks and descriptions ----------------------------------------------------------
+
+    /// Adds a track that sends and/or receives `codecs` (in preference order); returns its id.
+    pub fn add_track(&self, kind: MediaKind, codecs: &[Codec], direction: Direction) -> Result<u32> {
+        self.check_open()?;
+        if codecs.is_empty() {
+            return Err(error::invalid_argument("a track needs at least one codec"));
+        }
+        if let Some(c) = codecs.iter().find(|c| c.kind() != kind) {
+            return Err(error::invalid_argument(format!(
+                "codec {} is {} but the track is {}",
+                c.encoding_name(),
+                c.kind().sdp_name(),
+                kind.sdp_name()
+            )));
+        }
+        if direction == Direction::Inactive {
+            return Err(error::invalid_argument("a track must send, receive or both"));
+        }
+        let mut sig = self.signaling.lock();
+        let id = sig.add_track(kind, codecs, direction)?;
+        let routes = self.build_routes(&sig);
+        drop(sig);
+        *self.routes.write() = routes;
+        Ok(id)
+    }
+
+    pub fn create_offer(&self) -> Result<String> {
+        self.check_open()?;
+        let mut sig = self.signaling.lock();
+        let d = sig.create_offer()?;
+        Ok(self.render(&d))
+    }
+
+    pub fn create_answer(&self) -> Result<String> {
+        self.check_open()?;
+        let mut sig = self.signaling.lock();
+        let d = sig.create_answer(self.config.dtls_role)?;
+        Ok(self.render(&d))
+    }
+
+    fn render(&self, d: &LocalDescription) -> String {
+        let g = self.gathering.lock();
+        d.render(&g.candidates, g.state == GatheringState::Complete)
+    }
+
+    /// The local description currently applied, with every candidate gathered so far.
+    pub fn local_description(&self) -> Result<String> {
+        let sig = self.signaling.lock();
+        let d = sig.local_description().ok_or_else(|| error::not_available("no local description is set"))?;
+        Ok(self.render(d))
+    }
+
+    pub fn remote_description(&self) -> Result<String> {
+        let sig = self.signaling.lock();
+        sig.remote_text().map(str::to_owned).ok_or_else(|| error::not_available("no remote description is set"))
+    }
+
+    pub fn set_local_description(&self, kind: SdpType, sdp: Option<&str>) -> Result<()> {
+        self.check_open()?;
+        let mut sig = self.signaling.lock();
+        let outcome = sig.set_local(kind, sdp)?;
+        self.after_negotiation_step(sig, outcome)
+    }
+
+    pub fn set_remote_description(&self, kind: SdpType, sdp: &str) -> Result<()> {
+        self.check_open()?;
+        let mut sig = self.signaling.lock();
+        let outcome = sig.set_remote(kind, sdp)?;
+        self.after_negotiation_step(sig, outcome)
+    }
+
+    /// Applies what a description step decided: routes, transport start, candidates, events.
+    fn after_negotiation_step(
+        &self,
+        sig: parking_lot::MutexGuard<'_, negotiate::Signaling>,
+        outcome: negotiate::Outcome,
+    ) -> Result<()> {
+        let routes = self.build_routes(&sig);
+        let remote = sig.remote_description().cloned();
+        drop(sig);
+        *self.routes.write() = routes;
+        let mut events: Vec<OwnedEvent> = outcome.events;
+        if outcome.gather {
+            let started = {
+                let mut g = self.gathering.lock();
+                let first = g.state == GatheringState::New;
+                if first {
+                    g.state = GatheringState::Gathering;
+                }
+                first
+            };
+            if started {
+                events.push(OwnedEvent::GatheringState(GatheringState::Gathering));
+                self.ice.gather()?;
+            }
+        }
+        if let Some(remote) = &remote {
+            if outcome.add_remote_candidates {
+                self.add_candidates_from(remote);
+            }
+        }
+        if let (Some(start), Some(remote)) = (outcome.start_transport, &remote) {
+            self.start_transport(start, remote)?;
+        }
+        self.emitter.emit_owned(events);
+        Ok(())
+    }
+
+    fn add_candidates_from(&self, remote: &RemoteDescription) {
+        for m in remote.media.iter().filter(|m| !m.rejected) {
+            for c in &m.candidates {
+                // A candidate the agent cannot parse is skipped, as a browser skips it.
+                let _ = self.ice.add_remote_candidate(c);
+            }
+        }
+    }
+
+    fn start_transport(&self, start: negotiate::TransportStart, remote: &RemoteDescription) -> Result<()> {
+        let created = {
+            let mut dtls = self.dtls.lock();
+            if dtls.is_none() {
+                *dtls = Some(DtlsEndpoint::new(&self.dtls_context, start.dtls_role, remote.fingerprint.clone())?);
+                true
+            } else {
+                false
+            }
+        };
+        if created {
+            let early = {
+                let mut t = self.transport.lock();
+                t.dtls_role = Some(start.dtls_role);
+                std::mem::take(&mut t.early_dtls)
+            };
+            for (d, from) in early {
+                self.handle_dtls(&d, from);
+            }
+        }
+        self.ice.start(start.ice_controlling, remote.ice_ufrag.clone(), remote.ice_pwd.clone());
+        self.set_state(|t| {
+            if t.state == ConnectionState::New {
+                t.state = ConnectionState::Connecting;
+            }
+        });
+        // ICE may have connected already (the peer's checks reach us first).
+        if self.ice.remote_address().is_some() {
+            self.start_dtls_if_ready();
+        }
+        Ok(())
+    }
+
+    /// Adds a trickled remote candidate; an empty line (or `end-of-candidates`) ends trickling.
+    pub fn add_remote_candidate(&self, candidate: &str) -> Result<()> {
+        self.check_open()?;
+        let c = candidate.trim();
+        if c.is_empty() || c == "end-of-candidates" || c == "a=end-of-candidates" {
+            return Ok(());
+        }
+        if self.signaling.lock().remote_description().is_none() {
+            return Err(error::invalid_state("add_remote_candidate needs a remote description first"));
+        }
+        self.ice.add_remote_candidate(c).map(|_| ())
+    }
+
+    fn build_routes(&self, sig: &negotiate::Signaling) -> Routes {
+        let old = self.routes.read();
+        let mut r = Routes::default();
+        let mut pt_owner: HashMap<u8, Option<u32>> = HashMap::new();
+        for t in sig.transceivers() {
+            let negotiated = t.current.as_ref();
+            let direction = negotiated.map(|n| n.direction).unwrap_or(t.direction);
+            let payload_types: Vec<u8> = negotiated.map(|n| n.codecs.iter().map(|c| c.payload_type).collect()).unwrap_or_default();
+            let mid_extension_id = negotiated.and_then(|n| n.mid_extension_id);
+            // Keep the sequence counter across renegotiations.
+            let seq = old.tracks.get(&t.id).map(|s| s.sequence.load(Ordering::Relaxed)).unwrap_or_else(random_u16);
+            r.tracks.insert(
+                t.id,
+                Arc::new(SendTrack {
+                    ssrc: t.ssrc,
+                    can_send: negotiated.is_some() && direction.sends() && !payload_types.is_empty(),
+                    negotiated: negotiated.is_some(),
+                    direction,
+                    payload_types: payload_types.clone(),
+                    mid: t.mid.clone().unwrap_or_default(),
+                    mid_extension_id,
+                    sequence: AtomicU16::new(seq),
+                }),
+            );
+            let Some(n) = negotiated else { continue };
+            if !n.direction.receives() {
+                continue;
+            }
+            if mid_extension_id.is_some() {
+                r.mid_extension_id = mid_extension_id;
+            }
+            if let Some(mid) = &t.mid {
+                r.by_mid.insert(mid.as_bytes().to_vec(), t.id);
+            }
+            for ssrc in &n.remote_ssrcs {
+                r.by_ssrc.insert(*ssrc, t.id);
+            }
+            for pt in payload_types {
+                pt_owner.entry(pt).and_modify(|o| *o = None).or_insert(Some(t.id));
+            }
+        }
+        // SSRCs learned from traffic stay routed while their track still receives.
+        for (ssrc, id) in &old.by_ssrc {
+            if r.by_mid.values().any(|t| t == id) || r.by_ssrc.values().any(|t| t == id) {
+                r.by_ssrc.entry(*ssrc).or_insert(*id);
+            }
+        }
+        r.by_payload_type = pt_owner.into_iter().filter_map(|(pt, o)| o.map(|id| (pt, id))).collect();
+        r
+    }
+
+    // ---- sending ----------------------------------------------------------------------------
+
+    fn send_track(&self, track: u32) -> Result<Arc<SendTrack>> {
+        let routes = self.routes.read();
+        let t = routes.tracks.get(&track).ok_or_else(|| error::unknown_track(format!("track {track} does not exist in this session")))?;
+        if !t.can_send {
+            return Err(if !t.negotiated {
+                error::invalid_state(format!("track {track} is not negotiated yet: complete an offer/answer first"))
+            } else {
+                error::invalid_state(format!("track {track} does not send (negotiated direction {})", t.direction.sdp_name()))
+            });
+        }
+        Ok(Arc::clone(t))
+    }
+
+    /// Protects and sends a host-built RTP packet on `track`. The SSRC is set to the track's; the
+    /// payload type must be one negotiated for the track.
+    pub fn send_rtp(&self, track: u32, packet: &[u8]) -> Result<()> {
+        self.check_open()?;
+        let t = self.send_track(track)?;
+        let header = RtpHeader::parse(packet)?;
+        if !t.payload_types.contains(&header.payload_type()) {
+            return Err(error::packet_rejected(format!(
+                "payload type {} is not negotiated for track {track} (negotiated: {:?})",
+                header.payload_type(),
+                t.payload_types
+            )));
+        }
+        if packet.len() > MAX_PACKET_LEN {
+            return Err(error::packet_rejected(format!(
+                "RTP packet of {} bytes exceeds the {MAX_PACKET_LEN}-byte limit",
+                packet.len()
+            )));
+        }
+        let mut buf = [0u8; MAX_PACKET_LEN];
+        let buf = &mut buf[..packet.len()];
+        buf.copy_from_slice(packet);
+        rtp::set_ssrc(buf, t.ssrc);
+        self.protect_and_send_rtp(buf)
+    }
+
+    /// Builds the RTP header (sequence number, SSRC, first negotiated payload type, mid
+    /// extension) around `payload` and sends it on `track`.
+    pub fn send_media(&self, track: u32, payload: &[u8], timestamp: u32, marker: bool) -> Result<()> {
+        self.check_open()?;
+        let t = self.send_track(track)?;
+        let mut buf = [0u8; MAX_PACKET_LEN];
+        let mid = t.mid_extension_id.map(|id| (id, t.mid.as_bytes()));
+        let header_room = rtp::RTP_HEADER_LEN + 4 + 4 * (1 + t.mid.len()).div_ceil(4);
+        if payload.len() + header_room > MAX_PACKET_LEN {
+            return Err(error::packet_rejected(format!(
+                "payload of {} bytes does not fit a {MAX_PACKET_LEN}-byte RTP packet",
+                payload.len()
+            )));
+        }
+        let seq = t.sequence.fetch_add(1, Ordering::Relaxed);
+        let n = rtp::write_header(&mut buf, t.payload_types[0], marker, seq, timestamp, t.ssrc, mid);
+        buf[n..n + payload.len()].copy_from_slice(payload);
+        self.protect_and_send_rtp(&buf[..n + payload.len()])
+    }
+
+    fn protect_and_send_rtp(&self, packet: &[u8]) -> Result<()> {
+        let protected = {
+            let mut tx = self.srtp_tx.lock();
+            let tx = tx.as_mut().ok_or_else(|| error::not_connected("media can be sent once DTLS-SRTP is established"))?;
+            tx.protect_rtp(packet)?
+        };
+        self.ice.send(&protected)?;
+        self.stats.rtp_packets_sent.fetch_add(1, Ordering::Relaxed);
+        self.stats.rtp_bytes_sent.fetch_add(packet.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Protects and sends a compound RTCP packet.
+    pub fn send_rtcp(&self, packet: &[u8]) -> Result<()> {
+        self.check_open()?;
+        rtp::validate_rtcp(packet)?;
+        if packet.len() > MAX_PACKET_LEN {
+            return Err(error::packet_rejected(format!("RTCP packet of {} bytes is too large", packet.len())));
+        }
+        let protected = {
+            let mut tx = self.srtp_tx.lock();
+            let tx = tx.as_mut().ok_or_else(|| error::not_connected("RTCP can be sent once DTLS-SRTP is established"))?;
+            tx.protect_rtcp(packet)?
+        };
+        self.ice.send(&protected)?;
+        self.stats.rtcp_packets_sent.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    // ---- receiving --------------------------------------------------------------------------
+
+    fn handle_rtp(&self, datagram: &[u8]) {
+        let plain = {
+            let mut rx = self.srtp_rx.lock();
+            let Some(rx) = rx.as_mut() else {
+                self.stats.datagrams_dropped.fetch_add(1, Ordering::Relaxed);
+                return;
+            };
+            match rx.unprotect_rtp(datagram) {
+                Ok(p) => p,
+                Err(_) => {
+                    self.stats.srtp_unprotect_failures.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+            }
+        };
+        let Ok(header) = RtpHeader::parse(&plain) else {
+            self.stats.datagrams_dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        let Some(track) = self.route(&header) else {
+            self.stats.rtp_unroutable.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        self.stats.rtp_packets_received.fetch_add(1, Ordering::Relaxed);
+        self.stats.rtp_bytes_received.fetch_add(plain.len() as u64, Ordering::Relaxed);
+        self.emitter.emit(Event::Rtp { track, packet: &plain });
+    }
+
+    /// SSRC first, then the mid header extension, then a payload type unique to one track
+    /// (RFC 8843 §9.2); what mid or payload type resolved is remembered by SSRC.
+    fn route(&self, header: &RtpHeader<'_>) -> Option<u32> {
+        let ssrc = header.ssrc();
+        let learned = {
+            let r = self.routes.read();
+            if let Some(t) = r.by_ssrc.get(&ssrc) {
+                return Some(*t);
+            }
+            let by_mid = r.mid_extension_id.and_then(|id| header.extension(id)).and_then(|mid| r.by_mid.get(mid).copied());
+            by_mid.or_else(|| r.by_payload_type.get(&header.payload_type()).copied())?
+        };
+        self.routes.write().by_ssrc.insert(ssrc, learned);
+        Some(learned)
+    }
+
+    fn handle_rtcp(&self, datagram: &[u8]) {
+        let plain = {
+            let mut rx = self.srtp_rx.lock();
+            let Some(rx) = rx.as_mut() else {
+                self.stats.datagrams_dropped.fetch_add(1, Ordering::Relaxed);
+                return;
+            };
+            match rx.unprotect_rtcp(datagram) {
+                Ok(p) => p,
+                Err(_) => {
+                    self.stats.srtp_unprotect_failures.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+            }
+        };
+        self.stats.rtcp_packets_received.fetch_add(1, Ordering::Relaxed);
+        self.emitter.emit(Event::Rtcp { packet: &plain });
+    }
+
+    // ---- DTLS -------------------------------------------------------------------------------
+
+    fn handle_dtls(&self, datagram: &[u8], from: SocketAddr) {
+        let mut out: Vec<Vec<u8>> = Vec::new();
+        let result = {
+            let mut dtls = self.dtls.lock();
+            let Some(ep) = dtls.as_mut() else {
+                let mut t = self.transport.lock();
+                if t.early_dtls.len() < 16 {
+                    t.early_dtls.push((datagram.to_vec(), from));
+                }
+                return;
+            };
+            let r = ep.handle_datagram(datagram);
+            ep.drain_outgoing(|d| out.push(d.to_vec()));
+            r
+        };
+        self.transport.lock().dtls_peer = Some(from);
+        for d in &out {
+            let _ = self.ice.send_to(d, from);
+        }
+        self.on_dtls_result(result);
+    }
+
+    fn on_dtls_result(&self, result: Result<DtlsEvent>) {
+        match result {
+            Ok(DtlsEvent::Nothing) => {}
+            Ok(DtlsEvent::Connected(keys)) => match srtp::contexts(&keys) {
+                Ok((tx, rx)) => {
+                    *self.srtp_tx.lock() = Some(tx);
+                    *self.srtp_rx.lock() = Some(rx);
+                    let version = self.dtls.lock().as_ref().map(|d| d.version());
+                    self.set_state(|t| {
+                        t.dtls_connected = true;
+                        t.srtp_profile = Some(keys.profile);
+                        t.dtls_version = version;
+                        if t.ice_state == IceState::Connected {
+                            t.state = ConnectionState::Connected;
+                        }
+                    });
+                }
+                Err(e) => self.fail(e.message().to_string()),
+            },
+            Ok(DtlsEvent::PeerClosed) => self.set_state(|t| {
+                t.failure.get_or_insert_with(|| "the peer closed the DTLS association".into());
+                t.state = ConnectionState::Closed;
+            }),
+            Err(e) => self.fail(e.message().to_string()),
+        }
+    }
+
+    fn fail(&self, reason: String) {
+        *self.srtp_tx.lock() = None;
+        *self.srtp_rx.lock() = None;
+        self.set_state(|t| {
+            t.failure.get_or_insert(reason);
+            t.state = ConnectionState::Failed;
+        });
+    }
+
+    /// Starts the DTLS handshake once ICE has a pair and the endpoint exists; as client this
+    /// sends the ClientHello. Both roles run the retransmission timer task.
+    fn start_dtls_if_ready(&self) {
+        let begin = {
+            let dtls = self.dtls.lock();
+            let mut t = self.transport.lock();
+            if dtls.is_none() || t.dtls_started {
+                false
+            } else {
+                t.dtls_started = true;
+                true
+            }
+        };
+        if !begin {
+            return;
+        }
+        let mut out = Vec::new();
+        let result = {
+            let mut dtls = self.dtls.lock();
+            let Some(ep) = dtls.as_mut() else { return };
+            let r = if ep.role() == DtlsRole::Client { ep.start() } else { Ok(DtlsEvent::Nothing) };
+            ep.drain_outgoing(|d| out.push(d.to_vec()));
+            r
+        };
+        for d in &out {
+            let _ = self.ice.send(d);
+        }
+        self.on_dtls_result(result);
+        self.spawn_dtls_timer();
+    }
+
+    fn spawn_dtls_timer(&self) {
+        let weak = self.self_weak();
+        runtime::spawn(async move {
+            loop {
+                let wait = {
+                    let Some(s) = weak.upgrade() else { return };
+                    if s.closed.load(Ordering::Acquire) {
+                        return;
+                    }
+                    let dtls = s.dtls.lock();
+                    match dtls.as_ref() {
+                        Some(ep) if !ep.is_connected() => ep.next_timeout().unwrap_or(Duration::from_millis(100)),
+                        _ => return,
+                    }
+                };
+                tokio::time::sleep(wait.max(Duration::from_millis(1))).await;
+                let Some(s) = weak.upgrade() else { return };
+                let mut out = Vec::new();
+                let result = {
+                    let mut dtls = s.dtls.lock();
+                    let Some(ep) = dtls.as_mut() else { return };
+                    if ep.is_connected() {
+                        return;
+                    }
+                    let r = ep.handle_timeout();
+                    ep.drain_outgoing(|d| out.push(d.to_vec()));
+                    r
+                };
+                let peer = s.transport.lock().dtls_peer;
+                for d in &out {
+                    let _ = match peer {
+                        Some(p) => s.ice.send_to(d, p),
+                        None => s.ice.send(d),
+                    };
+                }
+                if let Err(e) = result {
+                    s.fail(e.message().to_string());
+                    return;
+                }
+            }
+        });
+    }
+
+    fn self_weak(&self) -> Weak<Session> {
+        self.me.get().cloned().unwrap_or_default()
+    }
+
+    // ---- state ------------------------------------------------------------------------------
+
+    /// Applies `change` to the transport facts and emits the connection state if it changed.
+    /// Failed and Closed are final (Failed may still become Closed).
+    fn set_state(&self, change: impl FnOnce(&mut Transport)) {
+        let (before, after) = {
+            let mut t = self.transport.lock();
+            let before = t.state;
+            change(&mut t);
+            if before == ConnectionState::Closed || (before == ConnectionState::Failed && t.state != ConnectionState::Closed) {
+                t.state = before;
+            }
+            (before, t.state)
+        };
+        if before != after {
+            self.emitter.emit(Event::ConnectionState(after));
+        }
+    }
+
+    pub fn connection_state(&self) -> ConnectionState {
+        self.transport.lock().state
+    }
+    pub fn gathering_state(&self) -> GatheringState {
+        self.gathering.lock().state
+    }
+    pub fn signaling_state(&self) -> SignalingState {
+        self.signaling.lock().state()
+    }
+    /// Why the connection failed or closed, if it did.
+    pub fn failure_reason(&self) -> Option<String> {
+        self.transport.lock().failure.clone()
+    }
+    pub fn selected_candidate_pair(&self) -> Result<(String, String)> {
+        self.ice.selected_pair().ok_or_else(|| error::not_available("ICE has not selected a candidate pair yet"))
+    }
+    pub fn local_fingerprint(&self) -> String {
+        self.certificate.fingerprint().to_string()
+    }
+    pub fn remote_fingerprint(&self) -> Result<String> {
+        self.signaling
+            .lock()
+            .remote_description()
+            .map(|r| r.fingerprint.to_string())
+            .ok_or_else(|| error::not_available("no remote description is set"))
+    }
+    pub fn srtp_profile(&self) -> Result<SrtpProfile> {
+        self.transport.lock().srtp_profile.ok_or_else(|| error::not_available("DTLS-SRTP is not established yet"))
+    }
+    pub fn dtls_role(&self) -> Result<DtlsRole> {
+        self.transport.lock().dtls_role.ok_or_else(|| error::not_available("the DTLS role is known once offer and answer are applied"))
+    }
+    pub fn dtls_version(&self) -> Result<&'static str> {
+        self.transport.lock().dtls_version.ok_or_else(|| error::not_available("DTLS is not established yet"))
+    }
+    pub fn local_address(&self) -> SocketAddr {
+        self.ice.local_address()
+    }
+    pub fn track_mid(&self, track: u32) -> Result<Option<String>> {
+        let sig = self.signaling.lock();
+        let t = sig.transceiver(track).ok_or_else(|| error::unknown_track(format!("track {track} does not exist in this session")))?;
+        Ok(t.mid.clone())
+    }
+    pub fn track_ssrc(&self, track: u32) -> Result<u32> {
+        let sig = self.signaling.lock();
+        Ok(sig.transceiver(track).ok_or_else(|| error::unknown_track(format!("track {track} does not exist in this session")))?.ssrc)
+    }
+    pub fn track_payload_types(&self, track: u32) -> Result<Vec<u8>> {
+        let r = self.routes.read();
+        let t = r.tracks.get(&track).ok_or_else(|| error::unknown_track(format!("track {track} does not exist in this session")))?;
+        Ok(t.payload_types.clone())
+    }
+
+    /// Graceful close: DTLS close_notify, ICE and socket closed, state Closed. Idempotent.
+    pub fn close(&self) {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let mut out = Vec::new();
+        if let Some(ep) = self.dtls.lock().as_mut() {
+            ep.close();
+            ep.drain_outgoing(|d| out.push(d.to_vec()));
+        }
+        for d in &out {
+            let _ = self.ice.send(d);
+        }
+        *self.srtp_tx.lock() = None;
+        *self.srtp_rx.lock() = None;
+        let ice = Arc::clone(&self.ice);
+        if tokio::runtime::Handle::try_current().is_ok() {
+            // On a library thread (inside a callback): the agent may be the caller; close later.
+            runtime::spawn(async move { ice.close().await });
+        } else {
+            runtime::block_on(async move { ice.close().await });
+        }
+        let signaling_changed = self.signaling.lock().close();
+        if signaling_changed {
+            self.emitter.emit(Event::SignalingState(SignalingState::Closed));
+        }
+        self.set_state(|t| t.state = ConnectionState::Closed);
+    }
+
+    /// Stops all event delivery; returns once no callback of this session is running on
+    /// another thread.
+    pub fn shutdown_events(&self) {
+        self.emitter.shutdown();
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if !self.closed.load(Ordering::Acquire) {
+            self.closed.store(true, Ordering::Release);
+            let ice = Arc::clone(&self.ice);
+            runtime::spawn(async move { ice.close().await });
+        }
+    }
+}
+
+fn random_u16() -> u16 {
+    let mut b = [0u8; 2];
+    let _ = openssl::rand::rand_bytes(&mut b);
+    u16::from_be_bytes(b)
+}
+
+impl TransportHandler for Session {
+    fn on_datagram(&self, datagram: &[u8], from: SocketAddr) {
+        if datagram.len() > RECEIVE_MTU {
+            self.stats.datagrams_dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        match classify(datagram) {
+            DatagramKind::Dtls => self.handle_dtls(datagram, from),
+            DatagramKind::Rtp => self.handle_rtp(datagram),
+            DatagramKind::Rtcp => self.handle_rtcp(datagram),
+            DatagramKind::Stun | DatagramKind::Unknown => {
+                self.stats.datagrams_dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn on_local_candidate(&self, candidate: String) {
+        if self.closed.load(Ordering::Acquire) {
+            return;
+        }
+        self.gathering.lock().candidates.push(candidate.clone());
+        let mid = self.signaling.lock().first_mid().unwrap_or_else(|| "0".into());
+        self.emitter.emit(Event::LocalCandidate { candidate: &candidate, mid: &mid });
+    }
+
+    fn on_gathering_complete(&self) {
+        self.gathering.lock().state = GatheringState::Complete;
+        self.emitter.emit(Event::GatheringState(GatheringState::Complete));
+    }
+
+    fn on_ice_state(&self, state: IceState) {
+        if self.closed.load(Ordering::Acquire) {
+            return;
+        }
+        self.set_state(|t| {
+            t.ice_state = state;
+            match state {
+                IceState::Checking if t.state == ConnectionState::New => t.state = ConnectionState::Connecting,
+                IceState::Connected if t.dtls_connected => t.state = ConnectionState::Connected,
+                IceState::Disconnected => t.state = ConnectionState::Disconnected,
+                IceState::Failed => {
+                    t.failure.get_or_insert_with(|| "ICE failed: no candidate pair answered (or consent expired)".into());
+                    t.state = ConnectionState::Failed;
+                }
+                _ => {}
+            }
+        });
+        if state == IceState::Connected {
+            self.start_dtls_if_ready();
+        }
+    }
+
+    fn on_selected_pair(&self, _local: String, _remote: String) {
+        self.start_dtls_if_ready();
+    }
+}

@@ -7,3 +7,4 @@ pub mod srtp;
 pub mod dtls;
 pub mod negotiation;
 pub mod session;
+pub mod capi;

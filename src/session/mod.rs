@@ -785,6 +785,10 @@ impl Session {
     pub fn dtls_version(&self) -> Result<&'static str> {
         self.transport.lock().dtls_version.ok_or_else(|| error::not_available("DTLS is not established yet"))
     }
+    /// Datagrams the transport dropped before they reached the session (unknown kind).
+    pub fn transport_datagrams_dropped(&self) -> u64 {
+        self.ice.datagrams_dropped() as u64
+    }
     pub fn local_address(&self) -> SocketAddr {
         self.ice.local_address()
     }

@@ -1,0 +1,102 @@
+//! C callbacks: the per-session table of function pointers and the event handler that calls
+//! them. The session's event gate serializes the calls; this table only maps events to them.
+#![allow(non_camel_case_types)]
+
+use std::ffi::{c_char, c_void, CString};
+
+use parking_lot::Mutex;
+
+use super::types::{wrs_connection_state, wrs_gathering_state, wrs_media_kind, wrs_signaling_state};
+use crate::session::{Event, EventHandler};
+
+/// A decrypted RTP packet for `track`. `packet` is borrowed for the call.
+pub type wrs_rtp_callback = Option<unsafe extern "C" fn(user_data: *mut c_void, track: u32, packet: *const u8, len: usize)>;
+/// A decrypted RTCP (compound) packet. `packet` is borrowed for the call.
+pub type wrs_rtcp_callback = Option<unsafe extern "C" fn(user_data: *mut c_void, packet: *const u8, len: usize)>;
+/// A local ICE candidate (`candidate:...`, without `a=`) and the mid to signal it with.
+pub type wrs_ice_candidate_callback =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, candidate: *const c_char, mid: *const c_char)>;
+pub type wrs_connection_state_callback = Option<unsafe extern "C" fn(user_data: *mut c_void, state: wrs_connection_state)>;
+pub type wrs_gathering_state_callback = Option<unsafe extern "C" fn(user_data: *mut c_void, state: wrs_gathering_state)>;
+pub type wrs_signaling_state_callback = Option<unsafe extern "C" fn(user_data: *mut c_void, state: wrs_signaling_state)>;
+/// A track the remote side sends on (new tracks created for a remote offer included).
+pub type wrs_track_callback =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, track: u32, kind: wrs_media_kind, mid: *const c_char)>;
+
+/// One registered callback and its user data (kept as an address: the host owns it).
+#[derive(Clone, Copy)]
+pub(crate) struct Slot<F> {
+    pub f: F,
+    pub user_data: usize,
+}
+
+#[derive(Default)]
+pub(crate) struct Table {
+    pub rtp: Option<Slot<wrs_rtp_callback>>,
+    pub rtcp: Option<Slot<wrs_rtcp_callback>>,
+    pub ice_candidate: Option<Slot<wrs_ice_candidate_callback>>,
+    pub connection_state: Option<Slot<wrs_connection_state_callback>>,
+    pub gathering_state: Option<Slot<wrs_gathering_state_callback>>,
+    pub signaling_state: Option<Slot<wrs_signaling_state_callback>>,
+    pub track: Option<Slot<wrs_track_callback>>,
+}
+
+#[derive(Default)]
+pub(crate) struct Callbacks {
+    pub table: Mutex<Table>,
+}
+
+fn c_string(s: &str) -> CString {
+    CString::new(s.replace('\0', " ")).unwrap_or_default()
+}
+
+impl EventHandler for Callbacks {
+    fn on_event(&self, event: Event<'_>) {
+        // Copy the slot out, then call without holding the table lock.
+        macro_rules! slot {
+            ($field:ident) => {{
+                let t = self.table.lock();
+                match t.$field {
+                    Some(Slot { f: Some(f), user_data }) => (f, user_data as *mut c_void),
+                    _ => return,
+                }
+            }};
+        }
+        // SAFETY (all calls): the host registered `f` with this signature and promised that
+        // `user_data` stays valid while registered; pointers passed are valid for the call.
+        unsafe {
+            match event {
+                Event::Rtp { track, packet } => {
+                    let (f, ud) = slot!(rtp);
+                    f(ud, track, packet.as_ptr(), packet.len());
+                }
+                Event::Rtcp { packet } => {
+                    let (f, ud) = slot!(rtcp);
+                    f(ud, packet.as_ptr(), packet.len());
+                }
+                Event::LocalCandidate { candidate, mid } => {
+                    let (f, ud) = slot!(ice_candidate);
+                    let (c, m) = (c_string(candidate), c_string(mid));
+                    f(ud, c.as_ptr(), m.as_ptr());
+                }
+                Event::ConnectionState(s) => {
+                    let (f, ud) = slot!(connection_state);
+                    f(ud, s.into());
+                }
+                Event::GatheringState(s) => {
+                    let (f, ud) = slot!(gathering_state);
+                    f(ud, s.into());
+                }
+                Event::SignalingState(s) => {
+                    let (f, ud) = slot!(signaling_state);
+                    f(ud, s.into());
+                }
+                Event::Track { track, kind, mid } => {
+                    let (f, ud) = slot!(track);
+                    let m = c_string(mid);
+                    f(ud, track, kind.into(), m.as_ptr());
+                }
+            }
+        }
+    }
+}

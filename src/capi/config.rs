@@ -1,0 +1,222 @@
+//! `wrs_config_*`: session configuration built through functions, so that new options never
+//! change the ABI.
+
+use std::ffi::c_char;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use once_cell::sync::Lazy;
+use parking_lot::Mutex;
+
+use super::error::{wrs_result, FfiError};
+use super::guard::{bytes_arg, guard, guard_void, null, str_arg, write_out};
+use super::handle::Registry;
+use super::types;
+use crate::cert::Certificate;
+use crate::ice::check_stun_url;
+use crate::session::SessionConfig;
+
+/// Configuration for new sessions (opaque). Create with `wrs_config_new`, release with
+/// `wrs_config_free`. A config can be used for any number of sessions; sessions copy it.
+#[allow(non_camel_case_types)]
+pub struct wrs_config {
+    _private: [u8; 0],
+}
+
+pub(crate) static CONFIGS: Lazy<Registry<Mutex<SessionConfig>>> = Lazy::new(|| Registry::new("wrs_config"));
+
+pub(crate) fn config_snapshot(cfg: *const wrs_config) -> super::error::FfiResult<SessionConfig> {
+    Ok(CONFIGS.get(cfg)?.lock().clone())
+}
+
+fn with_config(
+    cfg: *mut wrs_config,
+    f: impl FnOnce(&mut SessionConfig) -> super::error::FfiResult<()>,
+) -> super::error::FfiResult<()> {
+    let c = CONFIGS.get(cfg)?;
+    let mut c = c.lock();
+    f(&mut c)
+}
+
+/// Creates a configuration with the defaults: gather on every non-loopback IPv4 address, any
+/// UDP port, no STUN server, a generated ECDSA P-256 certificate per session, SRTP profiles
+/// AEAD_AES_128_GCM, AEAD_AES_256_GCM, AES_CM_128_HMAC_SHA1_80 (in that order), DTLS role
+/// AUTO, ICE timeouts 5 s (disconnected) / 25 s (failed) / 2 s (keepalive).
+///
+/// On success writes the new handle to `*out`. Thread-safe.
+#[no_mangle]
+pub extern "C" fn wrs_config_new(out: *mut *mut wrs_config) -> wrs_result {
+    guard(|| {
+        if out.is_null() {
+            return Err(null("out"));
+        }
+        let handle = CONFIGS.insert(Arc::new(Mutex::new(SessionConfig::default())));
+        // SAFETY: checked non-NULL; the caller provides a writable pointer.
+        unsafe { write_out(out, handle, "out") }
+    })
+}
+
+/// Releases a configuration. NULL is a no-op; sessions created from it are not affected.
+#[no_mangle]
+pub extern "C" fn wrs_config_free(cfg: *mut wrs_config) {
+    guard_void(|| {
+        CONFIGS.remove(cfg);
+    })
+}
+
+/// Adds an ICE server URL. Only `stun:host[:port]` is supported (TURN gives
+/// WRS_RESULT_INVALID_ARGUMENT); the session asks it for a server-reflexive candidate.
+#[no_mangle]
+pub extern "C" fn wrs_config_add_ice_server(cfg: *mut wrs_config, url: *const c_char) -> wrs_result {
+    guard(|| {
+        // SAFETY: NUL-terminated string borrowed for the call.
+        let url = unsafe { str_arg(url, "url") }?;
+        check_stun_url(url)?;
+        with_config(cfg, |c| {
+            c.ice.stun_servers.push(url.to_string());
+            Ok(())
+        })
+    })
+}
+
+/// Restricts host candidates to this local IP address (call again to add more). The first
+/// address's family decides the socket family. Tests use "127.0.0.1".
+#[no_mangle]
+pub extern "C" fn wrs_config_add_local_address(cfg: *mut wrs_config, ip: *const c_char) -> wrs_result {
+    guard(|| {
+        // SAFETY: NUL-terminated string borrowed for the call.
+        let text = unsafe { str_arg(ip, "ip") }?;
+        let ip: IpAddr = text
+            .parse()
+            .map_err(|_| FfiError::new(wrs_result::InvalidArgument, format!("'{text}' is not an IP address")))?;
+        with_config(cfg, |c| {
+            if !c.ice.local_addresses.contains(&ip) {
+                c.ice.local_addresses.push(ip);
+            }
+            Ok(())
+        })
+    })
+}
+
+/// Limits the session's UDP port to `min..=max` (0, 0 = any port).
+#[no_mangle]
+pub extern "C" fn wrs_config_set_port_range(cfg: *mut wrs_config, min: u16, max: u16) -> wrs_result {
+    guard(|| {
+        if (min == 0) != (max == 0) || min > max {
+            return Err(FfiError::new(
+                wrs_result::InvalidArgument,
+                format!("port range {min}..={max} is invalid (both 0, or 1 <= min <= max)"),
+            ));
+        }
+        with_config(cfg, |c| {
+            c.ice.port_min = min;
+            c.ice.port_max = max;
+            Ok(())
+        })
+    })
+}
+
+fn set_certificate(cfg: *mut wrs_config, cert: &[u8], key: &[u8]) -> super::error::FfiResult<()> {
+    let certificate = Certificate::from_pem(cert, key)?;
+    with_config(cfg, |c| {
+        c.certificate = Some(certificate);
+        Ok(())
+    })
+}
+
+/// Uses the certificate and private key in these PEM files for every session made from this
+/// config (instead of a generated one). Errors: WRS_RESULT_IO (unreadable file),
+/// WRS_RESULT_CRYPTO (bad PEM, or key not matching the certificate).
+#[no_mangle]
+pub extern "C" fn wrs_config_set_certificate_pem_files(
+    cfg: *mut wrs_config,
+    cert_path: *const c_char,
+    key_path: *const c_char,
+) -> wrs_result {
+    guard(|| {
+        // SAFETY: NUL-terminated strings borrowed for the call.
+        let (cp, kp) = unsafe { (str_arg(cert_path, "cert_path")?, str_arg(key_path, "key_path")?) };
+        let read = |p: &str| {
+            std::fs::read(p).map_err(|e| FfiError::new(wrs_result::Io, format!("cannot read '{p}': {e}")))
+        };
+        set_certificate(cfg, &read(cp)?, &read(kp)?)
+    })
+}
+
+/// Like `wrs_config_set_certificate_pem_files`, with the PEM text itself.
+#[no_mangle]
+pub extern "C" fn wrs_config_set_certificate_pem(
+    cfg: *mut wrs_config,
+    cert_pem: *const c_char,
+    key_pem: *const c_char,
+) -> wrs_result {
+    guard(|| {
+        // SAFETY: NUL-terminated strings borrowed for the call.
+        let (c, k) = unsafe { (str_arg(cert_pem, "cert_pem")?, str_arg(key_pem, "key_pem")?) };
+        set_certificate(cfg, c.as_bytes(), k.as_bytes())
+    })
+}
+
+/// Sets the SRTP profiles offered in DTLS, most preferred first (`wrs_srtp_profile` values).
+/// `profiles` points to `count` values; count must be at least 1.
+#[no_mangle]
+pub extern "C" fn wrs_config_set_srtp_profiles(cfg: *mut wrs_config, profiles: *const u32, count: usize) -> wrs_result {
+    guard(|| {
+        if count == 0 {
+            return Err(FfiError::new(wrs_result::InvalidArgument, "at least one SRTP profile is needed"));
+        }
+        // SAFETY: `count` readable values, borrowed for the call.
+        let raw = unsafe { bytes_arg(profiles as *const u8, count * 4, "profiles") }?;
+        let mut list = Vec::with_capacity(count);
+        for chunk in raw.chunks_exact(4) {
+            let p = types::srtp_profile(u32::from_ne_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]))?;
+            if !list.contains(&p) {
+                list.push(p);
+            }
+        }
+        with_config(cfg, |c| {
+            c.srtp_profiles = list;
+            Ok(())
+        })
+    })
+}
+
+/// DTLS role to take when answering an `actpass` offer: WRS_DTLS_ROLE_CLIENT (a=setup:active,
+/// the default with AUTO) or WRS_DTLS_ROLE_SERVER (a=setup:passive). Offers always say actpass.
+#[no_mangle]
+pub extern "C" fn wrs_config_set_dtls_role(cfg: *mut wrs_config, role: u32) -> wrs_result {
+    guard(|| {
+        let role = types::dtls_role_preference(role)?;
+        with_config(cfg, |c| {
+            c.dtls_role = role;
+            Ok(())
+        })
+    })
+}
+
+/// ICE timers in milliseconds: no answer from the peer for `disconnected_ms` → disconnected,
+/// for `failed_ms` → failed; keepalive/consent checks every `keepalive_ms`. Each must be > 0,
+/// and disconnected_ms <= failed_ms.
+#[no_mangle]
+pub extern "C" fn wrs_config_set_ice_timeouts(
+    cfg: *mut wrs_config,
+    disconnected_ms: u32,
+    failed_ms: u32,
+    keepalive_ms: u32,
+) -> wrs_result {
+    guard(|| {
+        if disconnected_ms == 0 || failed_ms == 0 || keepalive_ms == 0 || disconnected_ms > failed_ms {
+            return Err(FfiError::new(
+                wrs_result::InvalidArgument,
+                format!("ICE timeouts {disconnected_ms}/{failed_ms}/{keepalive_ms} ms: all must be > 0 and disconnected <= failed"),
+            ));
+        }
+        with_config(cfg, |c| {
+            c.ice.disconnected_timeout = Duration::from_millis(disconnected_ms as u64);
+            c.ice.failed_timeout = Duration::from_millis(failed_ms as u64);
+            c.ice.keepalive_interval = Duration::from_millis(keepalive_ms as u64);
+            Ok(())
+        })
+    })
+}

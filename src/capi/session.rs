@@ -1,0 +1,460 @@
+//! `wrs_session_*`: the peer connection.
+
+use std::ffi::{c_char, c_void};
+use std::sync::Arc;
+
+use once_cell::sync::Lazy;
+
+use super::callbacks::*;
+use super::config::{config_snapshot, wrs_config};
+use super::error::{wrs_result, FfiError, FfiResult};
+use super::guard::{bytes_arg, check_out, guard, guard_void, null, opt_str_arg, out_string, write_out};
+use super::handle::Registry;
+use super::types::{self, *};
+use crate::session::{Session, SessionConfig};
+
+/// A WebRTC session (opaque): the equivalent of an RTCPeerConnection.
+#[allow(non_camel_case_types)]
+pub struct wrs_session {
+    _private: [u8; 0],
+}
+
+pub(crate) struct SessionHandle {
+    session: Arc<Session>,
+    callbacks: Arc<Callbacks>,
+}
+
+static SESSIONS: Lazy<Registry<SessionHandle>> = Lazy::new(|| Registry::new("wrs_session"));
+
+fn session(s: *const wrs_session) -> FfiResult<Arc<SessionHandle>> {
+    SESSIONS.get(s)
+}
+
+/// Runs `f` on the session and writes its string result to `*out` (freed with wrs_string_free).
+fn string_getter(
+    s: *mut wrs_session,
+    out: *mut *mut c_char,
+    f: impl FnOnce(&Session) -> crate::error::Result<String>,
+) -> wrs_result {
+    guard(|| {
+        check_out(out, "out")?;
+        let h = session(s)?;
+        let text = f(&h.session)?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, out_string(text), "out") }
+    })
+}
+
+/// Creates a session from `cfg` (NULL = defaults) and writes its handle to `*out`. This binds
+/// the UDP socket and prepares the ICE agent and certificate; nothing is sent until a
+/// description is set. Errors: WRS_RESULT_INVALID_HANDLE (cfg), WRS_RESULT_IO (no port),
+/// WRS_RESULT_CRYPTO, WRS_RESULT_ICE. Thread-safe.
+#[no_mangle]
+pub extern "C" fn wrs_session_new(cfg: *const wrs_config, out: *mut *mut wrs_session) -> wrs_result {
+    guard(|| {
+        check_out(out, "out")?;
+        let config = if cfg.is_null() { SessionConfig::default() } else { config_snapshot(cfg)? };
+        let session = Session::new(config)?;
+        let callbacks = Arc::new(Callbacks::default());
+        session.set_event_handler(Some(Arc::clone(&callbacks) as Arc<dyn crate::session::EventHandler>));
+        let handle = SESSIONS.insert(Arc::new(SessionHandle { session, callbacks }));
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, handle, "out") }
+    })
+}
+
+/// Closes the session gracefully: DTLS close_notify to the peer, ICE stopped, socket closed,
+/// connection and signaling state CLOSED (their callbacks fire). Idempotent. The handle stays
+/// valid (getters work) until `wrs_session_free`. May be called from a callback.
+#[no_mangle]
+pub extern "C" fn wrs_session_close(s: *mut wrs_session) -> wrs_result {
+    guard(|| {
+        session(s)?.session.close();
+        Ok(())
+    })
+}
+
+/// Closes (if needed) and releases the session. NULL is a no-op; a handle that is not live is
+/// ignored. When called outside a callback, no callback of this session runs after it
+/// returns (it waits for one running on another thread to finish). Called from inside one of
+/// this session's callbacks, the release completes once that callback returns.
+#[no_mangle]
+pub extern "C" fn wrs_session_free(s: *mut wrs_session) {
+    guard_void(|| {
+        if s.is_null() {
+            return;
+        }
+        if let Some(h) = SESSIONS.remove(s) {
+            h.session.close();
+            h.session.shutdown_events();
+        }
+    })
+}
+
+/// Adds a track of `kind` (a `wrs_media_kind`) that can use `codecs` (`count` `wrs_codec`
+/// values, most preferred first) in `direction` (a `wrs_direction`), and writes its id to
+/// `*out_track`. While a remote offer is pending, a section of that offer with the same kind
+/// that no track sends on yet takes the track (its id is the one `on_track` reported).
+/// Errors: WRS_RESULT_INVALID_ARGUMENT (enum values, empty list, codec of the other kind),
+/// WRS_RESULT_INVALID_STATE.
+#[no_mangle]
+pub extern "C" fn wrs_session_add_track(
+    s: *mut wrs_session,
+    kind: u32,
+    codecs: *const u32,
+    count: usize,
+    direction: u32,
+    out_track: *mut u32,
+) -> wrs_result {
+    guard(|| {
+        check_out(out_track, "out_track")?;
+        let h = session(s)?;
+        let kind = types::media_kind(kind)?;
+        let direction = types::direction(direction)?;
+        if codecs.is_null() {
+            return Err(null("codecs"));
+        }
+        if count == 0 || count > 64 {
+            return Err(FfiError::new(wrs_result::InvalidArgument, format!("codec count {count} must be 1..=64")));
+        }
+        // SAFETY: `count` readable values, borrowed for the call.
+        let raw = unsafe { std::slice::from_raw_parts(codecs, count) };
+        let list = raw.iter().map(|c| types::codec(*c)).collect::<FfiResult<Vec<_>>>()?;
+        let id = h.session.add_track(kind, &list, direction)?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out_track, id, "out_track") }
+    })
+}
+
+/// Creates an offer covering every track and writes it to `*out` (free with
+/// `wrs_string_free`). Candidates gathered so far are included. Allowed in stable and
+/// have-local-offer. Errors: WRS_RESULT_INVALID_STATE (no track, wrong state).
+#[no_mangle]
+pub extern "C" fn wrs_session_create_offer(s: *mut wrs_session, out: *mut *mut c_char) -> wrs_result {
+    string_getter(s, out, Session::create_offer)
+}
+
+/// Creates the answer to the remote offer (the intersection of its codecs with the tracks')
+/// and writes it to `*out`. Allowed in have-remote-offer.
+#[no_mangle]
+pub extern "C" fn wrs_session_create_answer(s: *mut wrs_session, out: *mut *mut c_char) -> wrs_result {
+    string_getter(s, out, Session::create_answer)
+}
+
+/// Applies this side's description: `sdp` must be what create_offer/create_answer returned
+/// (candidate lines may differ), or NULL for that one. Starts ICE gathering (candidates arrive
+/// through the ice-candidate callback) and, for an answer, connectivity checks and DTLS.
+/// `type` is a `wrs_sdp_type`; ROLLBACK discards a pending local offer.
+#[no_mangle]
+pub extern "C" fn wrs_session_set_local_description(s: *mut wrs_session, r#type: u32, sdp: *const c_char) -> wrs_result {
+    guard(|| {
+        let h = session(s)?;
+        let kind = types::sdp_type(r#type)?;
+        // SAFETY: NULL or a NUL-terminated string borrowed for the call.
+        let sdp = unsafe { opt_str_arg(sdp, "sdp") }?;
+        h.session.set_local_description(kind, sdp)?;
+        Ok(())
+    })
+}
+
+/// Applies the peer's description (`type` a `wrs_sdp_type`; for ROLLBACK `sdp` may be NULL).
+/// An offer may create receive-only tracks (reported by the track callback); an answer starts
+/// ICE checks and DTLS. Candidates in the SDP are used. Errors: WRS_RESULT_INVALID_SDP with a
+/// message naming the problem, WRS_RESULT_INVALID_STATE, WRS_RESULT_UNSUPPORTED (ICE restart);
+/// the session is unchanged after an error.
+#[no_mangle]
+pub extern "C" fn wrs_session_set_remote_description(s: *mut wrs_session, r#type: u32, sdp: *const c_char) -> wrs_result {
+    guard(|| {
+        let h = session(s)?;
+        let kind = types::sdp_type(r#type)?;
+        // SAFETY: NULL or a NUL-terminated string borrowed for the call.
+        let sdp = unsafe { opt_str_arg(sdp, "sdp") }?;
+        let sdp = match (kind, sdp) {
+            (_, Some(t)) => t,
+            (crate::session::SdpType::Rollback, None) => "",
+            (_, None) => return Err(null("sdp")),
+        };
+        h.session.set_remote_description(kind, sdp)?;
+        Ok(())
+    })
+}
+
+/// The applied local description with every candidate gathered so far (and
+/// a=end-of-candidates once gathering completed): what to send a peer that does not trickle.
+/// WRS_RESULT_NOT_AVAILABLE before set_local_description.
+#[no_mangle]
+pub extern "C" fn wrs_session_local_description(s: *mut wrs_session, out: *mut *mut c_char) -> wrs_result {
+    string_getter(s, out, Session::local_description)
+}
+
+/// The applied remote description, as given. WRS_RESULT_NOT_AVAILABLE before one is set.
+#[no_mangle]
+pub extern "C" fn wrs_session_remote_description(s: *mut wrs_session, out: *mut *mut c_char) -> wrs_result {
+    string_getter(s, out, Session::remote_description)
+}
+
+/// Adds a trickled remote candidate (`candidate:...`, with or without `a=`). NULL or "" means
+/// end-of-candidates. TCP, mDNS and other-family candidates are ignored (WRS_RESULT_OK).
+/// Errors: WRS_RESULT_INVALID_ARGUMENT (malformed), WRS_RESULT_INVALID_STATE (no remote
+/// description yet).
+#[no_mangle]
+pub extern "C" fn wrs_session_add_remote_candidate(s: *mut wrs_session, candidate: *const c_char) -> wrs_result {
+    guard(|| {
+        let h = session(s)?;
+        // SAFETY: NULL or a NUL-terminated string borrowed for the call.
+        let c = unsafe { opt_str_arg(candidate, "candidate") }?.unwrap_or("");
+        h.session.add_remote_candidate(c)?;
+        Ok(())
+    })
+}
+
+/// Sends a host-built RTP packet on `track`: the library sets the track's SSRC, checks that the
+/// payload type was negotiated for the track, protects it with SRTP and sends it. At most 1400
+/// bytes. Thread-safe; may be called from any thread, including callbacks.
+/// Errors: WRS_RESULT_UNKNOWN_TRACK, WRS_RESULT_PACKET_REJECTED, WRS_RESULT_INVALID_STATE
+/// (track not negotiated or not sending), WRS_RESULT_NOT_CONNECTED, WRS_RESULT_IO.
+#[no_mangle]
+pub extern "C" fn wrs_session_send_rtp(s: *mut wrs_session, track: u32, packet: *const u8, len: usize) -> wrs_result {
+    guard(|| {
+        let h = session(s)?;
+        // SAFETY: `len` readable bytes, borrowed for the call.
+        let p = unsafe { bytes_arg(packet, len, "packet") }?;
+        h.session.send_rtp(track, p)?;
+        Ok(())
+    })
+}
+
+/// Sends `payload` on `track` in an RTP packet the library builds: next sequence number, the
+/// track's SSRC, its first negotiated payload type, the mid header extension when negotiated,
+/// `rtp_timestamp` and `marker` as given. Same errors as `wrs_session_send_rtp`.
+#[no_mangle]
+pub extern "C" fn wrs_session_send_media(
+    s: *mut wrs_session,
+    track: u32,
+    payload: *const u8,
+    len: usize,
+    rtp_timestamp: u32,
+    marker: bool,
+) -> wrs_result {
+    guard(|| {
+        let h = session(s)?;
+        // SAFETY: `len` readable bytes, borrowed for the call.
+        let p = unsafe { bytes_arg(payload, len, "payload") }?;
+        h.session.send_media(track, p, rtp_timestamp, marker)?;
+        Ok(())
+    })
+}
+
+/// Sends a (compound) RTCP packet, protected with SRTCP. Thread-safe.
+#[no_mangle]
+pub extern "C" fn wrs_session_send_rtcp(s: *mut wrs_session, packet: *const u8, len: usize) -> wrs_result {
+    guard(|| {
+        let h = session(s)?;
+        // SAFETY: `len` readable bytes, borrowed for the call.
+        let p = unsafe { bytes_arg(packet, len, "packet") }?;
+        h.session.send_rtcp(p)?;
+        Ok(())
+    })
+}
+
+/// Defines a `wrs_session_on_<event>` registration function.
+macro_rules! callback_setter {
+    ($(#[$doc:meta])* $name:ident, $field:ident, $ty:ty) => {
+        $(#[$doc])*
+        ///
+        /// `cb` NULL unregisters. `user_data` is passed back as the first argument and must stay
+        /// valid while registered. Callbacks of one session run one at a time, on library
+        /// threads (or on the thread of the API call that caused a state change); they may
+        /// call the API, but should return quickly.
+        #[no_mangle]
+        pub extern "C" fn $name(s: *mut wrs_session, cb: $ty, user_data: *mut c_void) -> wrs_result {
+            guard(|| {
+                let h = session(s)?;
+                h.callbacks.table.lock().$field = cb.map(|f| Slot { f: Some(f), user_data: user_data as usize });
+                Ok(())
+            })
+        }
+    };
+}
+
+callback_setter!(
+    /// Registers the callback for decrypted RTP packets (with the track they belong to, found
+    /// by SSRC, mid header extension or payload type).
+    wrs_session_on_rtp, rtp, wrs_rtp_callback
+);
+callback_setter!(
+    /// Registers the callback for decrypted RTCP packets.
+    wrs_session_on_rtcp, rtcp, wrs_rtcp_callback
+);
+callback_setter!(
+    /// Registers the callback for local ICE candidates (trickle ICE): send each to the peer.
+    wrs_session_on_ice_candidate, ice_candidate, wrs_ice_candidate_callback
+);
+callback_setter!(
+    /// Registers the callback for connection state changes.
+    wrs_session_on_connection_state, connection_state, wrs_connection_state_callback
+);
+callback_setter!(
+    /// Registers the callback for ICE gathering state changes (COMPLETE: the local description
+    /// now holds every candidate).
+    wrs_session_on_gathering_state, gathering_state, wrs_gathering_state_callback
+);
+callback_setter!(
+    /// Registers the callback for signaling state changes.
+    wrs_session_on_signaling_state, signaling_state, wrs_signaling_state_callback
+);
+callback_setter!(
+    /// Registers the callback for tracks the remote side sends on.
+    wrs_session_on_track, track, wrs_track_callback
+);
+
+/// Writes the connection state to `*out`.
+#[no_mangle]
+pub extern "C" fn wrs_session_connection_state(s: *mut wrs_session, out: *mut wrs_connection_state) -> wrs_result {
+    guard(|| {
+        let st = session(s)?.session.connection_state();
+        // SAFETY: NULL is rejected; otherwise a writable pointer.
+        unsafe { write_out(out, st.into(), "out") }
+    })
+}
+
+/// Writes the ICE gathering state to `*out`.
+#[no_mangle]
+pub extern "C" fn wrs_session_gathering_state(s: *mut wrs_session, out: *mut wrs_gathering_state) -> wrs_result {
+    guard(|| {
+        let st = session(s)?.session.gathering_state();
+        // SAFETY: as above.
+        unsafe { write_out(out, st.into(), "out") }
+    })
+}
+
+/// Writes the signaling state to `*out`.
+#[no_mangle]
+pub extern "C" fn wrs_session_signaling_state(s: *mut wrs_session, out: *mut wrs_signaling_state) -> wrs_result {
+    guard(|| {
+        let st = session(s)?.session.signaling_state();
+        // SAFETY: as above.
+        unsafe { write_out(out, st.into(), "out") }
+    })
+}
+
+/// Why the connection failed or closed (e.g. "DTLS fingerprint mismatch: ..."), to `*out`.
+/// WRS_RESULT_NOT_AVAILABLE while nothing failed.
+#[no_mangle]
+pub extern "C" fn wrs_session_failure_reason(s: *mut wrs_session, out: *mut *mut c_char) -> wrs_result {
+    string_getter(s, out, |s| s.failure_reason().ok_or_else(|| crate::error::not_available("the connection has not failed")))
+}
+
+/// The selected ICE candidate pair as two `candidate:` lines (free both with
+/// wrs_string_free). WRS_RESULT_NOT_AVAILABLE before ICE selects one.
+#[no_mangle]
+pub extern "C" fn wrs_session_selected_candidate_pair(
+    s: *mut wrs_session,
+    out_local: *mut *mut c_char,
+    out_remote: *mut *mut c_char,
+) -> wrs_result {
+    guard(|| {
+        check_out(out_local, "out_local")?;
+        check_out(out_remote, "out_remote")?;
+        let (l, r) = session(s)?.session.selected_candidate_pair()?;
+        // SAFETY: both checked non-NULL above.
+        unsafe {
+            write_out(out_local, out_string(l), "out_local")?;
+            write_out(out_remote, out_string(r), "out_remote")
+        }
+    })
+}
+
+/// This side's certificate fingerprint ("sha-256 AB:CD:...").
+#[no_mangle]
+pub extern "C" fn wrs_session_local_fingerprint(s: *mut wrs_session, out: *mut *mut c_char) -> wrs_result {
+    string_getter(s, out, |s| Ok(s.local_fingerprint()))
+}
+
+/// The peer's fingerprint from its description. WRS_RESULT_NOT_AVAILABLE before one is set.
+#[no_mangle]
+pub extern "C" fn wrs_session_remote_fingerprint(s: *mut wrs_session, out: *mut *mut c_char) -> wrs_result {
+    string_getter(s, out, Session::remote_fingerprint)
+}
+
+/// The negotiated DTLS version ("DTLSv1.2"). WRS_RESULT_NOT_AVAILABLE before DTLS completes.
+#[no_mangle]
+pub extern "C" fn wrs_session_dtls_version(s: *mut wrs_session, out: *mut *mut c_char) -> wrs_result {
+    string_getter(s, out, |s| s.dtls_version().map(str::to_owned))
+}
+
+/// The negotiated SRTP profile. WRS_RESULT_NOT_AVAILABLE before DTLS completes.
+#[no_mangle]
+pub extern "C" fn wrs_session_srtp_profile(s: *mut wrs_session, out: *mut wrs_srtp_profile) -> wrs_result {
+    guard(|| {
+        let p = session(s)?.session.srtp_profile()?;
+        // SAFETY: NULL is rejected; otherwise a writable pointer.
+        unsafe { write_out(out, p.into(), "out") }
+    })
+}
+
+/// This side's DTLS role (CLIENT or SERVER). WRS_RESULT_NOT_AVAILABLE before offer and answer
+/// are both applied.
+#[no_mangle]
+pub extern "C" fn wrs_session_dtls_role(s: *mut wrs_session, out: *mut wrs_dtls_role) -> wrs_result {
+    guard(|| {
+        let r = session(s)?.session.dtls_role()?;
+        // SAFETY: as above.
+        unsafe { write_out(out, r.into(), "out") }
+    })
+}
+
+/// The mid of `track` (assigned by create_offer or by a remote offer).
+/// WRS_RESULT_NOT_AVAILABLE before it has one.
+#[no_mangle]
+pub extern "C" fn wrs_session_track_mid(s: *mut wrs_session, track: u32, out: *mut *mut c_char) -> wrs_result {
+    string_getter(s, out, |s| s.track_mid(track)?.ok_or_else(|| crate::error::not_available(format!("track {track} has no mid yet"))))
+}
+
+/// The SSRC `track` sends with.
+#[no_mangle]
+pub extern "C" fn wrs_session_track_ssrc(s: *mut wrs_session, track: u32, out: *mut u32) -> wrs_result {
+    guard(|| {
+        let v = session(s)?.session.track_ssrc(track)?;
+        // SAFETY: NULL is rejected; otherwise a writable pointer.
+        unsafe { write_out(out, v, "out") }
+    })
+}
+
+/// The first (preferred) payload type negotiated for `track`: what a host building its own
+/// RTP packets puts in them. WRS_RESULT_NOT_AVAILABLE before negotiation.
+#[no_mangle]
+pub extern "C" fn wrs_session_track_payload_type(s: *mut wrs_session, track: u32, out: *mut u8) -> wrs_result {
+    guard(|| {
+        let pts = session(s)?.session.track_payload_types(track)?;
+        let pt = *pts
+            .first()
+            .ok_or_else(|| FfiError::new(wrs_result::NotAvailable, format!("track {track} has no negotiated codec yet")))?;
+        // SAFETY: NULL is rejected; otherwise a writable pointer.
+        unsafe { write_out(out, pt, "out") }
+    })
+}
+
+/// Reads one counter (`which` a `wrs_stat`).
+#[no_mangle]
+pub extern "C" fn wrs_session_stat(s: *mut wrs_session, which: u32, out: *mut u64) -> wrs_result {
+    guard(|| {
+        let h = session(s)?;
+        let st = &h.session.stats;
+        use std::sync::atomic::Ordering::Relaxed;
+        let v = match which {
+            0 => st.rtp_packets_sent.load(Relaxed),
+            1 => st.rtp_bytes_sent.load(Relaxed),
+            2 => st.rtp_packets_received.load(Relaxed),
+            3 => st.rtp_bytes_received.load(Relaxed),
+            4 => st.rtcp_packets_sent.load(Relaxed),
+            5 => st.rtcp_packets_received.load(Relaxed),
+            6 => st.srtp_unprotect_failures.load(Relaxed),
+            7 => st.rtp_unroutable.load(Relaxed),
+            8 => st.datagrams_dropped.load(Relaxed) + h.session.transport_datagrams_dropped(),
+            _ => return Err(FfiError::new(wrs_result::InvalidArgument, format!("{which} is not a valid wrs_stat value"))),
+        };
+        // SAFETY: NULL is rejected; otherwise a writable pointer.
+        unsafe { write_out(out, v, "out") }
+    })
+}

@@ -1,0 +1,236 @@
+//! The enums of the C API. Enum values passed *in* are taken as plain integers and checked, so
+//! an out-of-range value is an error, not undefined behaviour.
+#![allow(non_camel_case_types)]
+
+use super::error::{wrs_result, FfiError, FfiResult};
+use crate::dtls::DtlsRole;
+use crate::negotiation::{Codec, Direction, MediaKind};
+use crate::session::{ConnectionState, DtlsRolePreference, GatheringState, SdpType, SignalingState};
+use crate::srtp::SrtpProfile;
+
+/// Kind of a track.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum wrs_media_kind {
+    Audio = 0,
+    Video = 1,
+}
+
+/// Codecs of the codec table. Audio: PCMU, PCMA, G722, Opus; video: VP8, VP9, H264
+/// (constrained baseline, packetization-mode 1), AV1.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum wrs_codec {
+    Pcmu = 0,
+    Pcma = 1,
+    G722 = 2,
+    Opus = 3,
+    Vp8 = 4,
+    Vp9 = 5,
+    H264 = 6,
+    Av1 = 7,
+}
+
+/// Direction of a track, as this side wants it.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum wrs_direction {
+    SendRecv = 0,
+    SendOnly = 1,
+    RecvOnly = 2,
+}
+
+/// Type of a session description.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum wrs_sdp_type {
+    Offer = 0,
+    Answer = 1,
+    /// Discards a local or remote offer that is not answered yet (sdp may be NULL).
+    Rollback = 2,
+}
+
+/// Overall connection state (ICE + DTLS), as RTCPeerConnection.connectionState.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum wrs_connection_state {
+    New = 0,
+    Connecting = 1,
+    /// ICE has a pair and DTLS-SRTP is established: media can flow.
+    Connected = 2,
+    Disconnected = 3,
+    Failed = 4,
+    Closed = 5,
+}
+
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum wrs_gathering_state {
+    New = 0,
+    Gathering = 1,
+    Complete = 2,
+}
+
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum wrs_signaling_state {
+    Stable = 0,
+    HaveLocalOffer = 1,
+    HaveRemoteOffer = 2,
+    Closed = 3,
+}
+
+/// SRTP protection profiles, numbered as their DTLS-SRTP ids (RFC 5764, RFC 7714).
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum wrs_srtp_profile {
+    Aes128CmHmacSha1_80 = 1,
+    AeadAes128Gcm = 7,
+    AeadAes256Gcm = 8,
+}
+
+/// DTLS role. AUTO is for configuration only (answer as DTLS client, as browsers do).
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum wrs_dtls_role {
+    Auto = 0,
+    Client = 1,
+    Server = 2,
+}
+
+/// Counters read with `wrs_session_stat`.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum wrs_stat {
+    RtpPacketsSent = 0,
+    RtpBytesSent = 1,
+    RtpPacketsReceived = 2,
+    RtpBytesReceived = 3,
+    RtcpPacketsSent = 4,
+    RtcpPacketsReceived = 5,
+    /// SRTP/SRTCP packets dropped for a failed authentication tag or a replay.
+    SrtpUnprotectFailures = 6,
+    /// Decrypted RTP packets that no track claimed.
+    RtpUnroutable = 7,
+    /// Datagrams dropped before keys existed, malformed, or of an unknown kind.
+    DatagramsDropped = 8,
+}
+
+fn bad(what: &str, v: u32) -> FfiError {
+    FfiError::new(wrs_result::InvalidArgument, format!("{v} is not a valid {what} value"))
+}
+
+pub(crate) fn media_kind(v: u32) -> FfiResult<MediaKind> {
+    match v {
+        0 => Ok(MediaKind::Audio),
+        1 => Ok(MediaKind::Video),
+        _ => Err(bad("wrs_media_kind", v)),
+    }
+}
+
+pub(crate) fn codec(v: u32) -> FfiResult<Codec> {
+    Ok(match v {
+        0 => Codec::Pcmu,
+        1 => Codec::Pcma,
+        2 => Codec::G722,
+        3 => Codec::Opus,
+        4 => Codec::Vp8,
+        5 => Codec::Vp9,
+        6 => Codec::H264,
+        7 => Codec::Av1,
+        _ => return Err(bad("wrs_codec", v)),
+    })
+}
+
+pub(crate) fn direction(v: u32) -> FfiResult<Direction> {
+    match v {
+        0 => Ok(Direction::SendRecv),
+        1 => Ok(Direction::SendOnly),
+        2 => Ok(Direction::RecvOnly),
+        _ => Err(bad("wrs_direction", v)),
+    }
+}
+
+pub(crate) fn sdp_type(v: u32) -> FfiResult<SdpType> {
+    match v {
+        0 => Ok(SdpType::Offer),
+        1 => Ok(SdpType::Answer),
+        2 => Ok(SdpType::Rollback),
+        _ => Err(bad("wrs_sdp_type", v)),
+    }
+}
+
+pub(crate) fn srtp_profile(v: u32) -> FfiResult<SrtpProfile> {
+    SrtpProfile::from_id(v as u64).ok_or_else(|| bad("wrs_srtp_profile", v))
+}
+
+pub(crate) fn dtls_role_preference(v: u32) -> FfiResult<DtlsRolePreference> {
+    match v {
+        0 => Ok(DtlsRolePreference::Auto),
+        1 => Ok(DtlsRolePreference::Client),
+        2 => Ok(DtlsRolePreference::Server),
+        _ => Err(bad("wrs_dtls_role", v)),
+    }
+}
+
+impl From<MediaKind> for wrs_media_kind {
+    fn from(k: MediaKind) -> Self {
+        match k {
+            MediaKind::Audio => Self::Audio,
+            MediaKind::Video => Self::Video,
+        }
+    }
+}
+
+impl From<ConnectionState> for wrs_connection_state {
+    fn from(s: ConnectionState) -> Self {
+        match s {
+            ConnectionState::New => Self::New,
+            ConnectionState::Connecting => Self::Connecting,
+            ConnectionState::Connected => Self::Connected,
+            ConnectionState::Disconnected => Self::Disconnected,
+            ConnectionState::Failed => Self::Failed,
+            ConnectionState::Closed => Self::Closed,
+        }
+    }
+}
+
+impl From<GatheringState> for wrs_gathering_state {
+    fn from(s: GatheringState) -> Self {
+        match s {
+            GatheringState::New => Self::New,
+            GatheringState::Gathering => Self::Gathering,
+            GatheringState::Complete => Self::Complete,
+        }
+    }
+}
+
+impl From<SignalingState> for wrs_signaling_state {
+    fn from(s: SignalingState) -> Self {
+        match s {
+            SignalingState::Stable => Self::Stable,
+            SignalingState::HaveLocalOffer => Self::HaveLocalOffer,
+            SignalingState::HaveRemoteOffer => Self::HaveRemoteOffer,
+            SignalingState::Closed => Self::Closed,
+        }
+    }
+}
+
+impl From<SrtpProfile> for wrs_srtp_profile {
+    fn from(p: SrtpProfile) -> Self {
+        match p {
+            SrtpProfile::Aes128CmHmacSha1_80 => Self::Aes128CmHmacSha1_80,
+            SrtpProfile::AeadAes128Gcm => Self::AeadAes128Gcm,
+            SrtpProfile::AeadAes256Gcm => Self::AeadAes256Gcm,
+        }
+    }
+}
+
+impl From<DtlsRole> for wrs_dtls_role {
+    fn from(r: DtlsRole) -> Self {
+        match r {
+            DtlsRole::Client => Self::Client,
+            DtlsRole::Server => Self::Server,
+        }
+    }
+}

@@ -153,6 +153,29 @@ typedef uint32_t wrs_connection_state;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+/**
+ * State of the ICE transport alone (RTCPeerConnection.iceConnectionState).
+ */
+enum wrs_ice_state
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  WRS_ICE_STATE_NEW = 0,
+  WRS_ICE_STATE_CHECKING = 1,
+  WRS_ICE_STATE_CONNECTED = 2,
+  WRS_ICE_STATE_DISCONNECTED = 3,
+  WRS_ICE_STATE_FAILED = 4,
+  WRS_ICE_STATE_CLOSED = 5,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum wrs_ice_state wrs_ice_state;
+#else
+typedef uint32_t wrs_ice_state;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 enum wrs_gathering_state
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
   : uint32_t
@@ -586,6 +609,11 @@ wrs_result wrs_session_send_rtcp(wrs_session *s, const uint8_t *packet, size_t l
  * Writes the connection state to `*out`.
  */
 wrs_result wrs_session_connection_state(wrs_session *s, wrs_connection_state *out);
+
+/**
+ * Writes the ICE transport state to `*out`.
+ */
+wrs_result wrs_session_ice_state(wrs_session *s, wrs_ice_state *out);
 
 /**
  * Writes the ICE gathering state to `*out`.

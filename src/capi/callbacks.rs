@@ -6,7 +6,7 @@ use std::ffi::{c_char, c_void, CString};
 
 use parking_lot::Mutex;
 
-use super::types::{wrs_connection_state, wrs_gathering_state, wrs_media_kind, wrs_signaling_state};
+use super::types::{wrs_connection_state, wrs_gathering_state, wrs_ice_state, wrs_media_kind, wrs_signaling_state};
 use crate::session::{Event, EventHandler};
 
 /// A decrypted RTP packet for `track`. `packet` is borrowed for the call.
@@ -17,6 +17,7 @@ pub type wrs_rtcp_callback = Option<unsafe extern "C" fn(user_data: *mut c_void,
 pub type wrs_ice_candidate_callback =
     Option<unsafe extern "C" fn(user_data: *mut c_void, candidate: *const c_char, mid: *const c_char)>;
 pub type wrs_connection_state_callback = Option<unsafe extern "C" fn(user_data: *mut c_void, state: wrs_connection_state)>;
+pub type wrs_ice_state_callback = Option<unsafe extern "C" fn(user_data: *mut c_void, state: wrs_ice_state)>;
 pub type wrs_gathering_state_callback = Option<unsafe extern "C" fn(user_data: *mut c_void, state: wrs_gathering_state)>;
 pub type wrs_signaling_state_callback = Option<unsafe extern "C" fn(user_data: *mut c_void, state: wrs_signaling_state)>;
 /// A track the remote side sends on (new tracks created for a remote offer included).
@@ -36,6 +37,7 @@ pub(crate) struct Table {
     pub rtcp: Option<Slot<wrs_rtcp_callback>>,
     pub ice_candidate: Option<Slot<wrs_ice_candidate_callback>>,
     pub connection_state: Option<Slot<wrs_connection_state_callback>>,
+    pub ice_state: Option<Slot<wrs_ice_state_callback>>,
     pub gathering_state: Option<Slot<wrs_gathering_state_callback>>,
     pub signaling_state: Option<Slot<wrs_signaling_state_callback>>,
     pub track: Option<Slot<wrs_track_callback>>,
@@ -81,6 +83,10 @@ impl EventHandler for Callbacks {
                 }
                 Event::ConnectionState(s) => {
                     let (f, ud) = slot!(connection_state);
+                    f(ud, s.into());
+                }
+                Event::IceState(s) => {
+                    let (f, ud) = slot!(ice_state);
                     f(ud, s.into());
                 }
                 Event::GatheringState(s) => {

@@ -295,6 +295,11 @@ callback_setter!(
     wrs_session_on_connection_state, connection_state, wrs_connection_state_callback
 );
 callback_setter!(
+    /// Registers the callback for ICE transport state changes (CONNECTED: a candidate pair
+    /// works; DTLS follows).
+    wrs_session_on_ice_state, ice_state, wrs_ice_state_callback
+);
+callback_setter!(
     /// Registers the callback for ICE gathering state changes (COMPLETE: the local description
     /// now holds every candidate).
     wrs_session_on_gathering_state, gathering_state, wrs_gathering_state_callback
@@ -313,6 +318,16 @@ callback_setter!(
 pub extern "C" fn wrs_session_connection_state(s: *mut wrs_session, out: *mut wrs_connection_state) -> wrs_result {
     guard(|| {
         let st = session(s)?.session.connection_state();
+        // SAFETY: NULL is rejected; otherwise a writable pointer.
+        unsafe { write_out(out, st.into(), "out") }
+    })
+}
+
+/// Writes the ICE transport state to `*out`.
+#[no_mangle]
+pub extern "C" fn wrs_session_ice_state(s: *mut wrs_session, out: *mut wrs_ice_state) -> wrs_result {
+    guard(|| {
+        let st = session(s)?.session.ice_state();
         // SAFETY: NULL is rejected; otherwise a writable pointer.
         unsafe { write_out(out, st.into(), "out") }
     })

@@ -4,6 +4,7 @@
 
 use super::error::{wrs_result, FfiError, FfiResult};
 use crate::dtls::DtlsRole;
+use crate::ice::IceState;
 use crate::negotiation::{Codec, Direction, MediaKind};
 use crate::session::{ConnectionState, DtlsRolePreference, GatheringState, SdpType, SignalingState};
 use crate::srtp::SrtpProfile;
@@ -57,6 +58,18 @@ pub enum wrs_connection_state {
     New = 0,
     Connecting = 1,
     /// ICE has a pair and DTLS-SRTP is established: media can flow.
+    Connected = 2,
+    Disconnected = 3,
+    Failed = 4,
+    Closed = 5,
+}
+
+/// State of the ICE transport alone (RTCPeerConnection.iceConnectionState).
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum wrs_ice_state {
+    New = 0,
+    Checking = 1,
     Connected = 2,
     Disconnected = 3,
     Failed = 4,
@@ -191,6 +204,19 @@ impl From<ConnectionState> for wrs_connection_state {
             ConnectionState::Disconnected => Self::Disconnected,
             ConnectionState::Failed => Self::Failed,
             ConnectionState::Closed => Self::Closed,
+        }
+    }
+}
+
+impl From<IceState> for wrs_ice_state {
+    fn from(s: IceState) -> Self {
+        match s {
+            IceState::New => Self::New,
+            IceState::Checking => Self::Checking,
+            IceState::Connected => Self::Connected,
+            IceState::Disconnected => Self::Disconnected,
+            IceState::Failed => Self::Failed,
+            IceState::Closed => Self::Closed,
         }
     }
 }

@@ -230,6 +230,24 @@ fn bind(config: &IceConfig) -> Result<UdpSocket> {
     )))
 }
 
+/// Bytes of kernel receive buffer asked for: a video key frame burst (hundreds of packets)
+/// must not overflow the default ~200 KB while the receive task is busy.
+const RECEIVE_BUFFER: libc::c_int = 4 * 1024 * 1024;
+
+fn grow_receive_buffer(socket: &UdpSocket) {
+    let fd = socket.as_raw_fd();
+    let size = RECEIVE_BUFFER;
+    let len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    let ptr = &size as *const libc::c_int as *const libc::c_void;
+    // SAFETY: fd is a live socket; option value is one c_int. SO_RCVBUFFORCE needs
+    // CAP_NET_ADMIN and exceeds net.core.rmem_max; without it SO_RCVBUF is capped there.
+    unsafe {
+        if libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, ptr, len) != 0 {
+            libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, ptr, len);
+        }
+    }
+}
+
 fn map_state(s: ConnectionState) -> IceState {
     match s {
         ConnectionState::Unspecified | ConnectionState::New => IceState::New,
@@ -246,6 +264,7 @@ impl IceTransport {
     pub async fn new(config: IceConfig) -> Result<Self> {
         let std_socket = bind(&config)?;
         std_socket.set_nonblocking(true)?;
+        grow_receive_buffer(&std_socket);
         let local = std_socket.local_addr()?;
         let send = std_socket.try_clone()?;
         let recv = tokio::net::UdpSocket::from_std(std_socket)?;

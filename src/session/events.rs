@@ -7,6 +7,7 @@ use std::sync::Arc;
 use parking_lot::ReentrantMutex;
 
 use super::{ConnectionState, GatheringState, SignalingState};
+use crate::ice::IceState;
 use crate::negotiation::MediaKind;
 
 #[derive(Debug)]
@@ -18,6 +19,8 @@ pub enum Event<'a> {
     /// A local ICE candidate (`candidate:` line) for the m-section `mid`.
     LocalCandidate { candidate: &'a str, mid: &'a str },
     ConnectionState(ConnectionState),
+    /// The ICE transport's own state (connection state combines it with DTLS).
+    IceState(IceState),
     GatheringState(GatheringState),
     SignalingState(SignalingState),
     /// A track the remote side sends on, first known when a description was applied.

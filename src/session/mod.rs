@@ -753,6 +753,9 @@ impl Session {
     pub fn connection_state(&self) -> ConnectionState {
         self.transport.lock().state
     }
+    pub fn ice_state(&self) -> IceState {
+        self.transport.lock().ice_state
+    }
     pub fn gathering_state(&self) -> GatheringState {
         self.gathering.lock().state
     }
@@ -906,6 +909,7 @@ impl TransportHandler for Session {
                 _ => {}
             }
         });
+        self.emitter.emit(Event::IceState(state));
         if state == IceState::Connected {
             self.start_dtls_if_ready();
         }

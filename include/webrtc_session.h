@@ -212,6 +212,25 @@ typedef uint32_t wrs_signaling_state;
 #endif // __cplusplus
 
 /**
+ * Kind of a track.
+ */
+enum wrs_media_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  WRS_MEDIA_KIND_AUDIO = 0,
+  WRS_MEDIA_KIND_VIDEO = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum wrs_media_kind wrs_media_kind;
+#else
+typedef uint32_t wrs_media_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * SRTP protection profiles, numbered as their DTLS-SRTP ids (RFC 5764, RFC 7714).
  */
 enum wrs_srtp_profile
@@ -248,25 +267,6 @@ enum wrs_dtls_role
 typedef enum wrs_dtls_role wrs_dtls_role;
 #else
 typedef uint32_t wrs_dtls_role;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
-
-/**
- * Kind of a track.
- */
-enum wrs_media_kind
-#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : uint32_t
-#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
- {
-  WRS_MEDIA_KIND_AUDIO = 0,
-  WRS_MEDIA_KIND_VIDEO = 1,
-};
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum wrs_media_kind wrs_media_kind;
-#else
-typedef uint32_t wrs_media_kind;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -391,6 +391,37 @@ typedef struct wrs_config wrs_config;
  * A WebRTC session (opaque): the equivalent of an RTCPeerConnection.
  */
 typedef struct wrs_session wrs_session;
+
+/**
+ * A decrypted RTP packet for `track`. `packet` is borrowed for the call.
+ */
+typedef void (*wrs_rtp_callback)(void *user_data, uint32_t track, const uint8_t *packet, size_t len);
+
+/**
+ * A decrypted RTCP (compound) packet. `packet` is borrowed for the call.
+ */
+typedef void (*wrs_rtcp_callback)(void *user_data, const uint8_t *packet, size_t len);
+
+/**
+ * A local ICE candidate (`candidate:...`, without `a=`) and the mid to signal it with.
+ */
+typedef void (*wrs_ice_candidate_callback)(void *user_data, const char *candidate, const char *mid);
+
+typedef void (*wrs_connection_state_callback)(void *user_data, wrs_connection_state state);
+
+typedef void (*wrs_ice_state_callback)(void *user_data, wrs_ice_state state);
+
+typedef void (*wrs_gathering_state_callback)(void *user_data, wrs_gathering_state state);
+
+typedef void (*wrs_signaling_state_callback)(void *user_data, wrs_signaling_state state);
+
+/**
+ * A track the remote side sends on (new tracks created for a remote offer included).
+ */
+typedef void (*wrs_track_callback)(void *user_data,
+                                   uint32_t track,
+                                   wrs_media_kind kind,
+                                   const char *mid);
 
 
 
@@ -604,6 +635,97 @@ wrs_result wrs_session_send_media(wrs_session *s,
  * Sends a (compound) RTCP packet, protected with SRTCP. Thread-safe.
  */
 wrs_result wrs_session_send_rtcp(wrs_session *s, const uint8_t *packet, size_t len);
+
+/**
+ * Registers the callback for decrypted RTP packets (with the track they belong to, found
+ * by SSRC, mid header extension or payload type).
+ *
+ * `cb` NULL unregisters. `user_data` is passed back as the first argument and must stay valid
+ * while registered. Callbacks of one session run one at a time, on library threads (or on the
+ * thread of the API call that caused a state change); they may call the API, but should
+ * return quickly.
+ */
+wrs_result wrs_session_on_rtp(wrs_session *s, wrs_rtp_callback cb, void *user_data);
+
+/**
+ * Registers the callback for decrypted RTCP packets.
+ *
+ * `cb` NULL unregisters. `user_data` is passed back as the first argument and must stay valid
+ * while registered. Callbacks of one session run one at a time, on library threads (or on the
+ * thread of the API call that caused a state change); they may call the API, but should
+ * return quickly.
+ */
+wrs_result wrs_session_on_rtcp(wrs_session *s, wrs_rtcp_callback cb, void *user_data);
+
+/**
+ * Registers the callback for local ICE candidates (trickle ICE): send each to the peer.
+ *
+ * `cb` NULL unregisters. `user_data` is passed back as the first argument and must stay valid
+ * while registered. Callbacks of one session run one at a time, on library threads (or on the
+ * thread of the API call that caused a state change); they may call the API, but should
+ * return quickly.
+ */
+wrs_result wrs_session_on_ice_candidate(wrs_session *s,
+                                        wrs_ice_candidate_callback cb,
+                                        void *user_data);
+
+/**
+ * Registers the callback for connection state changes.
+ *
+ * `cb` NULL unregisters. `user_data` is passed back as the first argument and must stay valid
+ * while registered. Callbacks of one session run one at a time, on library threads (or on the
+ * thread of the API call that caused a state change); they may call the API, but should
+ * return quickly.
+ */
+wrs_result wrs_session_on_connection_state(wrs_session *s,
+                                           wrs_connection_state_callback cb,
+                                           void *user_data);
+
+/**
+ * Registers the callback for ICE transport state changes (CONNECTED: a candidate pair
+ * works; DTLS follows).
+ *
+ * `cb` NULL unregisters. `user_data` is passed back as the first argument and must stay valid
+ * while registered. Callbacks of one session run one at a time, on library threads (or on the
+ * thread of the API call that caused a state change); they may call the API, but should
+ * return quickly.
+ */
+wrs_result wrs_session_on_ice_state(wrs_session *s, wrs_ice_state_callback cb, void *user_data);
+
+/**
+ * Registers the callback for ICE gathering state changes (COMPLETE: the local description
+ * now holds every candidate).
+ *
+ * `cb` NULL unregisters. `user_data` is passed back as the first argument and must stay valid
+ * while registered. Callbacks of one session run one at a time, on library threads (or on the
+ * thread of the API call that caused a state change); they may call the API, but should
+ * return quickly.
+ */
+wrs_result wrs_session_on_gathering_state(wrs_session *s,
+                                          wrs_gathering_state_callback cb,
+                                          void *user_data);
+
+/**
+ * Registers the callback for signaling state changes.
+ *
+ * `cb` NULL unregisters. `user_data` is passed back as the first argument and must stay valid
+ * while registered. Callbacks of one session run one at a time, on library threads (or on the
+ * thread of the API call that caused a state change); they may call the API, but should
+ * return quickly.
+ */
+wrs_result wrs_session_on_signaling_state(wrs_session *s,
+                                          wrs_signaling_state_callback cb,
+                                          void *user_data);
+
+/**
+ * Registers the callback for tracks the remote side sends on.
+ *
+ * `cb` NULL unregisters. `user_data` is passed back as the first argument and must stay valid
+ * while registered. Callbacks of one session run one at a time, on library threads (or on the
+ * thread of the API call that caused a state change); they may call the API, but should
+ * return quickly.
+ */
+wrs_result wrs_session_on_track(wrs_session *s, wrs_track_callback cb, void *user_data);
 
 /**
  * Writes the connection state to `*out`.

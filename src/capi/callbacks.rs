@@ -31,6 +31,13 @@ pub(crate) struct Slot<F> {
     pub user_data: usize,
 }
 
+impl<F> Slot<Option<F>> {
+    /// A registration, or None to unregister when `f` is NULL.
+    pub fn new(f: Option<F>, user_data: *mut c_void) -> Option<Self> {
+        f.is_some().then_some(Slot { f, user_data: user_data as usize })
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct Table {
     pub rtp: Option<Slot<wrs_rtp_callback>>,

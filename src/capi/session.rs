@@ -257,61 +257,105 @@ pub extern "C" fn wrs_session_send_rtcp(s: *mut wrs_session, packet: *const u8, 
     })
 }
 
-/// Defines a `wrs_session_on_<event>` registration function.
-macro_rules! callback_setter {
-    ($(#[$doc:meta])* $name:ident, $field:ident, $ty:ty) => {
-        $(#[$doc])*
-        ///
-        /// `cb` NULL unregisters. `user_data` is passed back as the first argument and must stay
-        /// valid while registered. Callbacks of one session run one at a time, on library
-        /// threads (or on the thread of the API call that caused a state change); they may
-        /// call the API, but should return quickly.
-        #[no_mangle]
-        pub extern "C" fn $name(s: *mut wrs_session, cb: $ty, user_data: *mut c_void) -> wrs_result {
-            guard(|| {
-                let h = session(s)?;
-                h.callbacks.table.lock().$field = cb.map(|f| Slot { f: Some(f), user_data: user_data as usize });
-                Ok(())
-            })
-        }
-    };
+/// Stores a callback registration in the session's table.
+fn register(s: *mut wrs_session, set: impl FnOnce(&mut Table)) -> wrs_result {
+    guard(|| {
+        let h = session(s)?;
+        set(&mut h.callbacks.table.lock());
+        Ok(())
+    })
 }
 
-callback_setter!(
-    /// Registers the callback for decrypted RTP packets (with the track they belong to, found
-    /// by SSRC, mid header extension or payload type).
-    wrs_session_on_rtp, rtp, wrs_rtp_callback
-);
-callback_setter!(
-    /// Registers the callback for decrypted RTCP packets.
-    wrs_session_on_rtcp, rtcp, wrs_rtcp_callback
-);
-callback_setter!(
-    /// Registers the callback for local ICE candidates (trickle ICE): send each to the peer.
-    wrs_session_on_ice_candidate, ice_candidate, wrs_ice_candidate_callback
-);
-callback_setter!(
-    /// Registers the callback for connection state changes.
-    wrs_session_on_connection_state, connection_state, wrs_connection_state_callback
-);
-callback_setter!(
-    /// Registers the callback for ICE transport state changes (CONNECTED: a candidate pair
-    /// works; DTLS follows).
-    wrs_session_on_ice_state, ice_state, wrs_ice_state_callback
-);
-callback_setter!(
-    /// Registers the callback for ICE gathering state changes (COMPLETE: the local description
-    /// now holds every candidate).
-    wrs_session_on_gathering_state, gathering_state, wrs_gathering_state_callback
-);
-callback_setter!(
-    /// Registers the callback for signaling state changes.
-    wrs_session_on_signaling_state, signaling_state, wrs_signaling_state_callback
-);
-callback_setter!(
-    /// Registers the callback for tracks the remote side sends on.
-    wrs_session_on_track, track, wrs_track_callback
-);
+/// Registers the callback for decrypted RTP packets (with the track they belong to, found
+/// by SSRC, mid header extension or payload type).
+///
+/// `cb` NULL unregisters. `user_data` is passed back as the first argument and must stay valid
+/// while registered. Callbacks of one session run one at a time, on library threads (or on the
+/// thread of the API call that caused a state change); they may call the API, but should
+/// return quickly.
+#[no_mangle]
+pub extern "C" fn wrs_session_on_rtp(s: *mut wrs_session, cb: wrs_rtp_callback, user_data: *mut c_void) -> wrs_result {
+    register(s, |t| t.rtp = Slot::new(cb, user_data))
+}
+
+/// Registers the callback for decrypted RTCP packets.
+///
+/// `cb` NULL unregisters. `user_data` is passed back as the first argument and must stay valid
+/// while registered. Callbacks of one session run one at a time, on library threads (or on the
+/// thread of the API call that caused a state change); they may call the API, but should
+/// return quickly.
+#[no_mangle]
+pub extern "C" fn wrs_session_on_rtcp(s: *mut wrs_session, cb: wrs_rtcp_callback, user_data: *mut c_void) -> wrs_result {
+    register(s, |t| t.rtcp = Slot::new(cb, user_data))
+}
+
+/// Registers the callback for local ICE candidates (trickle ICE): send each to the peer.
+///
+/// `cb` NULL unregisters. `user_data` is passed back as the first argument and must stay valid
+/// while registered. Callbacks of one session run one at a time, on library threads (or on the
+/// thread of the API call that caused a state change); they may call the API, but should
+/// return quickly.
+#[no_mangle]
+pub extern "C" fn wrs_session_on_ice_candidate(s: *mut wrs_session, cb: wrs_ice_candidate_callback, user_data: *mut c_void) -> wrs_result {
+    register(s, |t| t.ice_candidate = Slot::new(cb, user_data))
+}
+
+/// Registers the callback for connection state changes.
+///
+/// `cb` NULL unregisters. `user_data` is passed back as the first argument and must stay valid
+/// while registered. Callbacks of one session run one at a time, on library threads (or on the
+/// thread of the API call that caused a state change); they may call the API, but should
+/// return quickly.
+#[no_mangle]
+pub extern "C" fn wrs_session_on_connection_state(s: *mut wrs_session, cb: wrs_connection_state_callback, user_data: *mut c_void) -> wrs_result {
+    register(s, |t| t.connection_state = Slot::new(cb, user_data))
+}
+
+/// Registers the callback for ICE transport state changes (CONNECTED: a candidate pair
+/// works; DTLS follows).
+///
+/// `cb` NULL unregisters. `user_data` is passed back as the first argument and must stay valid
+/// while registered. Callbacks of one session run one at a time, on library threads (or on the
+/// thread of the API call that caused a state change); they may call the API, but should
+/// return quickly.
+#[no_mangle]
+pub extern "C" fn wrs_session_on_ice_state(s: *mut wrs_session, cb: wrs_ice_state_callback, user_data: *mut c_void) -> wrs_result {
+    register(s, |t| t.ice_state = Slot::new(cb, user_data))
+}
+
+/// Registers the callback for ICE gathering state changes (COMPLETE: the local description
+/// now holds every candidate).
+///
+/// `cb` NULL unregisters. `user_data` is passed back as the first argument and must stay valid
+/// while registered. Callbacks of one session run one at a time, on library threads (or on the
+/// thread of the API call that caused a state change); they may call the API, but should
+/// return quickly.
+#[no_mangle]
+pub extern "C" fn wrs_session_on_gathering_state(s: *mut wrs_session, cb: wrs_gathering_state_callback, user_data: *mut c_void) -> wrs_result {
+    register(s, |t| t.gathering_state = Slot::new(cb, user_data))
+}
+
+/// Registers the callback for signaling state changes.
+///
+/// `cb` NULL unregisters. `user_data` is passed back as the first argument and must stay valid
+/// while registered. Callbacks of one session run one at a time, on library threads (or on the
+/// thread of the API call that caused a state change); they may call the API, but should
+/// return quickly.
+#[no_mangle]
+pub extern "C" fn wrs_session_on_signaling_state(s: *mut wrs_session, cb: wrs_signaling_state_callback, user_data: *mut c_void) -> wrs_result {
+    register(s, |t| t.signaling_state = Slot::new(cb, user_data))
+}
+
+/// Registers the callback for tracks the remote side sends on.
+///
+/// `cb` NULL unregisters. `user_data` is passed back as the first argument and must stay valid
+/// while registered. Callbacks of one session run one at a time, on library threads (or on the
+/// thread of the API call that caused a state change); they may call the API, but should
+/// return quickly.
+#[no_mangle]
+pub extern "C" fn wrs_session_on_track(s: *mut wrs_session, cb: wrs_track_callback, user_data: *mut c_void) -> wrs_result {
+    register(s, |t| t.track = Slot::new(cb, user_data))
+}
 
 /// Writes the connection state to `*out`.
 #[no_mangle]

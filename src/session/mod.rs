@@ -368,9 +368,7 @@ impl Session {
             }
         });
         // ICE may have connected already (the peer's checks reach us first).
-        if self.ice.remote_address().is_some() {
-            self.start_dtls_if_ready();
-        }
+        self.start_dtls_if_ready();
         Ok(())
     }
 
@@ -656,6 +654,9 @@ impl Session {
     /// Starts the DTLS handshake once ICE has a pair and the endpoint exists; as client this
     /// sends the ClientHello. Both roles run the retransmission timer task.
     fn start_dtls_if_ready(&self) {
+        if self.ice.remote_address().is_none() {
+            return; // called again when ICE selects a pair
+        }
         let begin = {
             let dtls = self.dtls.lock();
             let mut t = self.transport.lock();

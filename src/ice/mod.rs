@@ -301,6 +301,11 @@ impl IceTransport {
             failed_timeout: Some(config.failed_timeout),
             keepalive_interval: Some(config.keepalive_interval),
             check_interval: Duration::from_millis(50),
+            // The agent's defaults hold back nomination of a pair whose remote side was learned
+            // from an incoming check (1 s) or a STUN server (0.5 s); with trickle ICE that is
+            // the common case, and the wait only delays media.
+            prflx_acceptance_min_wait: Some(Duration::ZERO),
+            srflx_acceptance_min_wait: Some(Duration::ZERO),
             ..Default::default()
         })
         .await

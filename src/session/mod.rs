@@ -342,24 +342,20 @@ impl Session {
     }
 
     fn start_transport(&self, start: negotiate::TransportStart, remote: &RemoteDescription) -> Result<()> {
-        let created = {
+        // Under the DTLS lock, so a datagram cannot slip into `early_dtls` after it was taken.
+        let early = {
             let mut dtls = self.dtls.lock();
             if dtls.is_none() {
                 *dtls = Some(DtlsEndpoint::new(&self.dtls_context, start.dtls_role, remote.fingerprint.clone())?);
-                true
-            } else {
-                false
-            }
-        };
-        if created {
-            let early = {
                 let mut t = self.transport.lock();
                 t.dtls_role = Some(start.dtls_role);
                 std::mem::take(&mut t.early_dtls)
-            };
-            for (d, from) in early {
-                self.handle_dtls(&d, from);
+            } else {
+                Vec::new()
             }
+        };
+        for (d, from) in early {
+            self.handle_dtls(&d, from);
         }
         self.ice.start(start.ice_controlling, remote.ice_ufrag.clone(), remote.ice_pwd.clone());
         self.set_state(|t| {

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The whole test suite (what `make test` and CI run). Installs missing system packages first
+# (apt-get update once, then apt-get install), then runs each part and exits non-zero if any
+# part failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+apt_packages=(pkg-config libssl-dev gcc g++ make)
+missing=()
+for p in "${apt_packages[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    echo "== installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q && apt-get install -y -q --no-install-recommends "${missing[@]}" || exit 1
+fi
+
+status=0
+echo "== cargo test (unit tests per layer, C ABI integration tests, header drift)"
+cargo test --release --locked 2>&1 || status=1
+
+echo "== C examples as tests"
+./scripts/test-c.sh || status=1
+
+exit $status

@@ -23,4 +23,8 @@ cargo test --release --locked 2>&1 || status=1
 echo "== C examples as tests"
 ./scripts/test-c.sh || status=1
 
+echo "== Python binding (pytest)"
+./scripts/python-env.sh || exit 1
+(cd bindings/python && ../../.venv/bin/python -m pytest -q tests) || status=1
+
 exit $status

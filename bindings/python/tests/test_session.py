@@ -1,0 +1,131 @@
+"""The Python binding against a second session in the same process, over 127.0.0.1."""
+
+import gc
+import threading
+import time
+
+import pytest
+
+import webrtc_session as w
+from conftest import Collector, connect, wait_for
+
+
+def test_version_matches_the_package():
+    assert w.version() == "0.1.0"
+
+
+def test_loopback_media_both_ways(config):
+    with w.Session(config) as a, w.Session(config) as b:
+        got_a, got_b = Collector(), Collector()
+        a.on_rtp, b.on_rtp = got_a, got_b
+        ta, tb = connect(a, b, w.MediaKind.VIDEO, (w.Codec.VP8,))
+        assert a.dtls_version == "DTLSv1.2"
+        assert a.remote_fingerprint == b.local_fingerprint
+        assert {a.dtls_role, b.dtls_role} == {w.DtlsRole.CLIENT, w.DtlsRole.SERVER}
+        local, remote = a.selected_candidate_pair
+        assert "127.0.0.1" in local and "127.0.0.1" in remote
+        for i in range(200):
+            ta.send_media(i.to_bytes(4, "big") * 300, timestamp=i * 3000)
+            tb.send_media(i.to_bytes(4, "big") * 250, timestamp=i * 3000)
+            if i % 20 == 19:
+                time.sleep(0.005)
+        assert wait_for(lambda: len(got_a) == 200 and len(got_b) == 200), (len(got_a), len(got_b))
+        payloads_b = sorted(p[-1200:] for _, p in got_b.items)
+        assert payloads_b == sorted(i.to_bytes(4, "big") * 300 for i in range(200))
+        assert all(track == tb.id for track, _ in got_b.items)
+        assert b.stat(w.Stat.RTP_PACKETS_RECEIVED) == 200
+        assert a.stats()["rtp_packets_sent"] == 200
+
+
+def test_error_paths_raise_with_the_library_message(config):
+    with w.Session(config) as s:
+        with pytest.raises(w.InvalidSdpError) as e:
+            s.set_remote_description(w.SdpType.OFFER, "v=0\r\nnonsense")
+        assert e.value.name == "WRS_RESULT_INVALID_SDP"
+        assert "malformed SDP" in str(e.value)
+        with pytest.raises(w.InvalidStateError, match="create_answer needs signaling state have-remote-offer"):
+            s.create_answer()
+        with pytest.raises(w.InvalidStateError, match="add_track first"):
+            s.create_offer()
+        with pytest.raises(w.UnknownTrackError):
+            s.send_media(99, b"x", 0)
+        with pytest.raises(w.InvalidArgumentError, match="wrs_codec"):
+            s.add_track(w.MediaKind.AUDIO, [99])
+        with pytest.raises(w.NotAvailableError):
+            _ = s.srtp_profile
+        track = s.add_track(w.MediaKind.AUDIO, [w.Codec.OPUS])
+        with pytest.raises(w.InvalidStateError, match="not negotiated"):
+            track.send_media(b"x" * 10, 0)
+        assert s.failure_reason is None
+    with pytest.raises(w.ClosedError):
+        s.create_offer()
+    with pytest.raises(w.InvalidArgumentError, match="not an IP address"):
+        w.Config(local_addresses=["nowhere"])
+
+
+def test_no_callback_after_free(config):
+    a, b = w.Session(config), w.Session(config)
+    ta, _ = connect(a, b)
+    freed = threading.Event()
+    late = []
+    calls = Collector()
+
+    def on_rtp(track, packet):
+        calls(track)
+        time.sleep(0.0002)
+        if freed.is_set():
+            late.append(packet)
+
+    b.on_rtp = on_rtp
+    stop = threading.Event()
+
+    def flood():
+        while not stop.is_set():
+            try:
+                ta.send_media(bytes(160), 0)
+            except w.WebRTCError:
+                pass
+            time.sleep(0.0002)
+
+    sender = threading.Thread(target=flood)
+    sender.start()
+    assert wait_for(lambda: len(calls) > 20)
+    b.free()
+    freed.set()
+    time.sleep(0.05)
+    stop.set()
+    sender.join()
+    a.free()
+    assert late == []
+
+
+def test_callback_exceptions_are_reported_not_fatal(config, caplog):
+    with w.Session(config) as a, w.Session(config) as b:
+        ta, _ = connect(a, b)
+        seen = Collector()
+
+        def explode(track, packet):
+            seen(track)
+            raise RuntimeError("boom from a callback")
+
+        b.on_rtp = explode
+        for i in range(10):
+            ta.send_media(bytes(160), i * 160)
+        assert wait_for(lambda: len(seen) == 10)
+        assert len(b.callback_errors) == 10
+        assert isinstance(b.callback_errors[0], RuntimeError)
+        assert "boom from a callback" in caplog.text
+        b.on_rtp = None  # unregister; media keeps flowing without a callback
+        ta.send_media(bytes(160), 0)
+        assert wait_for(lambda: b.stat(w.Stat.RTP_PACKETS_RECEIVED) == 11)
+
+
+def test_callbacks_survive_garbage_collection(config):
+    with w.Session(config) as a, w.Session(config) as b:
+        got = Collector()
+        b.on_rtp = lambda track, packet: got(track)  # only the session holds the lambda
+        ta, _ = connect(a, b)
+        for i in range(20):
+            gc.collect()
+            ta.send_media(bytes(160), i * 160)
+        assert wait_for(lambda: len(got) == 20)

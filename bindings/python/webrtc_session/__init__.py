@@ -1,0 +1,459 @@
+"""webrtc_session: Python bindings (ctypes, no compiler needed) for the webrtc-session library.
+
+A :class:`Session` is the equivalent of a browser's ``RTCPeerConnection``: add tracks, create an
+offer or answer, apply the remote description, trickle candidates; ICE, DTLS and SRTP run inside
+the library, which then delivers decrypted RTP to :attr:`Session.on_rtp`.
+
+Callbacks run on library threads (one at a time per session). An exception raised by a callback
+is logged (logger ``webrtc_session``), appended to :attr:`Session.callback_errors`, and does not
+reach the library.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import enum
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Callable, Iterable, Optional, Sequence
+
+from . import _native
+from ._native import lib, take_string
+
+__all__ = [
+    "Session", "Config", "Track", "MediaKind", "Codec", "Direction", "SdpType", "ConnectionState", "IceState",
+    "GatheringState", "SignalingState", "SrtpProfile", "DtlsRole", "Stat", "WebRTCError", "version",
+]
+
+log = logging.getLogger("webrtc_session")
+
+
+class MediaKind(enum.IntEnum):
+    AUDIO = 0
+    VIDEO = 1
+
+
+class Codec(enum.IntEnum):
+    PCMU = 0
+    PCMA = 1
+    G722 = 2
+    OPUS = 3
+    VP8 = 4
+    VP9 = 5
+    H264 = 6
+    AV1 = 7
+
+
+class Direction(enum.IntEnum):
+    SENDRECV = 0
+    SENDONLY = 1
+    RECVONLY = 2
+
+
+class SdpType(enum.IntEnum):
+    OFFER = 0
+    ANSWER = 1
+    ROLLBACK = 2
+
+
+class ConnectionState(enum.IntEnum):
+    NEW = 0
+    CONNECTING = 1
+    CONNECTED = 2
+    DISCONNECTED = 3
+    FAILED = 4
+    CLOSED = 5
+
+
+class IceState(enum.IntEnum):
+    NEW = 0
+    CHECKING = 1
+    CONNECTED = 2
+    DISCONNECTED = 3
+    FAILED = 4
+    CLOSED = 5
+
+
+class GatheringState(enum.IntEnum):
+    NEW = 0
+    GATHERING = 1
+    COMPLETE = 2
+
+
+class SignalingState(enum.IntEnum):
+    STABLE = 0
+    HAVE_LOCAL_OFFER = 1
+    HAVE_REMOTE_OFFER = 2
+    CLOSED = 3
+
+
+class SrtpProfile(enum.IntEnum):
+    AES128_CM_HMAC_SHA1_80 = 1
+    AEAD_AES128_GCM = 7
+    AEAD_AES256_GCM = 8
+
+
+class DtlsRole(enum.IntEnum):
+    AUTO = 0
+    CLIENT = 1
+    SERVER = 2
+
+
+class Stat(enum.IntEnum):
+    RTP_PACKETS_SENT = 0
+    RTP_BYTES_SENT = 1
+    RTP_PACKETS_RECEIVED = 2
+    RTP_BYTES_RECEIVED = 3
+    RTCP_PACKETS_SENT = 4
+    RTCP_PACKETS_RECEIVED = 5
+    SRTP_UNPROTECT_FAILURES = 6
+    RTP_UNROUTABLE = 7
+    DATAGRAMS_DROPPED = 8
+
+
+class WebRTCError(Exception):
+    """A library call failed. ``code`` is the ``wrs_result`` value, ``name`` its name
+    (``WRS_RESULT_INVALID_SDP``...), and the message is the library's last-error message."""
+
+    def __init__(self, code: int, message: str):
+        self.code = code
+        self.name = lib.wrs_result_name(code).decode()
+        super().__init__(message)
+
+
+def _subclass(name: str, doc: str) -> type:
+    return type(name, (WebRTCError,), {"__doc__": doc})
+
+
+NullArgumentError = _subclass("NullArgumentError", "A required argument was missing (NULL).")
+InvalidArgumentError = _subclass("InvalidArgumentError", "An argument is out of range or malformed.")
+InvalidSdpError = _subclass("InvalidSdpError", "A session description cannot be parsed or accepted.")
+InvalidStateError = _subclass("InvalidStateError", "Not allowed in the current signaling/connection state.")
+UnknownTrackError = _subclass("UnknownTrackError", "The track is not a track of this session.")
+PacketRejectedError = _subclass("PacketRejectedError", "The packet does not fit its track or is malformed.")
+NotConnectedError = _subclass("NotConnectedError", "Media can be sent once DTLS-SRTP is established.")
+ClosedError = _subclass("ClosedError", "The session is closed.")
+NotAvailableError = _subclass("NotAvailableError", "The value is not known yet.")
+InvalidHandleError = _subclass("InvalidHandleError", "The handle was freed.")
+
+_ERRORS = {
+    -1: NullArgumentError, -3: InvalidArgumentError, -4: InvalidSdpError, -5: InvalidStateError,
+    -6: UnknownTrackError, -7: PacketRejectedError, -8: NotConnectedError, -9: ClosedError,
+    -14: NotAvailableError, -15: InvalidHandleError,
+}
+__all__ += [c.__name__ for c in _ERRORS.values()]
+
+
+def _check(result: int) -> None:
+    if result != 0:
+        message = (lib.wrs_last_error_message() or b"").decode("utf-8", "replace")
+        raise _ERRORS.get(result, WebRTCError)(result, message)
+
+
+def _utf8(s: Optional[str]) -> Optional[bytes]:
+    return None if s is None else s.encode("utf-8")
+
+
+def version() -> str:
+    """The native library's version."""
+    return lib.wrs_version().decode()
+
+
+class Config:
+    """Settings for new sessions. Every argument is optional.
+
+    :param local_addresses: IP addresses to gather host candidates on (default: every
+        non-loopback IPv4 address); tests use ``["127.0.0.1"]``.
+    :param ice_servers: ``stun:host[:port]`` URLs.
+    :param port_range: ``(min, max)`` UDP port range.
+    :param certificate: ``(cert_pem_path, key_pem_path)``; default a generated ECDSA P-256 one.
+    :param srtp_profiles: :class:`SrtpProfile` values, preferred first.
+    :param dtls_role: :class:`DtlsRole` to take when answering.
+    :param ice_timeouts_ms: ``(disconnected, failed, keepalive)`` in milliseconds.
+    """
+
+    def __init__(
+        self,
+        local_addresses: Iterable[str] = (),
+        ice_servers: Iterable[str] = (),
+        port_range: Optional[tuple[int, int]] = None,
+        certificate: Optional[tuple[str, str]] = None,
+        srtp_profiles: Sequence[SrtpProfile] = (),
+        dtls_role: DtlsRole = DtlsRole.AUTO,
+        ice_timeouts_ms: Optional[tuple[int, int, int]] = None,
+    ):
+        self._handle = ctypes.c_void_p()
+        _check(lib.wrs_config_new(ctypes.byref(self._handle)))
+        try:
+            for a in local_addresses:
+                _check(lib.wrs_config_add_local_address(self._handle, _utf8(a)))
+            for url in ice_servers:
+                _check(lib.wrs_config_add_ice_server(self._handle, _utf8(url)))
+            if port_range is not None:
+                _check(lib.wrs_config_set_port_range(self._handle, port_range[0], port_range[1]))
+            if certificate is not None:
+                _check(lib.wrs_config_set_certificate_pem_files(self._handle, _utf8(certificate[0]), _utf8(certificate[1])))
+            if srtp_profiles:
+                arr = (ctypes.c_uint32 * len(srtp_profiles))(*[int(p) for p in srtp_profiles])
+                _check(lib.wrs_config_set_srtp_profiles(self._handle, arr, len(srtp_profiles)))
+            _check(lib.wrs_config_set_dtls_role(self._handle, int(dtls_role)))
+            if ice_timeouts_ms is not None:
+                _check(lib.wrs_config_set_ice_timeouts(self._handle, *ice_timeouts_ms))
+        except BaseException:
+            self.free()
+            raise
+
+    def free(self) -> None:
+        if self._handle:
+            lib.wrs_config_free(self._handle)
+            self._handle = ctypes.c_void_p()
+
+    def __del__(self) -> None:
+        self.free()
+
+
+@dataclass(frozen=True)
+class Track:
+    """A track of a session: ``id`` is what send functions and ``on_rtp`` use."""
+
+    session: "Session"
+    id: int
+    kind: MediaKind
+
+    @property
+    def mid(self) -> str:
+        return self.session._string(lib.wrs_session_track_mid, self.id)
+
+    @property
+    def ssrc(self) -> int:
+        v = ctypes.c_uint32()
+        _check(lib.wrs_session_track_ssrc(self.session._h(), self.id, ctypes.byref(v)))
+        return v.value
+
+    @property
+    def payload_type(self) -> int:
+        v = ctypes.c_uint8()
+        _check(lib.wrs_session_track_payload_type(self.session._h(), self.id, ctypes.byref(v)))
+        return v.value
+
+    def send_media(self, payload: bytes, timestamp: int, marker: bool = False) -> None:
+        self.session.send_media(self.id, payload, timestamp, marker)
+
+    def send_rtp(self, packet: bytes) -> None:
+        self.session.send_rtp(self.id, packet)
+
+
+class Session:
+    """A WebRTC session (``RTCPeerConnection``). Use as a context manager, or call
+    :meth:`free` (which also closes); ``close`` alone keeps the getters usable.
+
+    Assign callables to the ``on_*`` attributes (``None`` to unregister):
+
+    - ``on_rtp(track_id: int, packet: bytes)``; ``on_rtcp(packet: bytes)``
+    - ``on_ice_candidate(candidate: str, mid: str)``
+    - ``on_connection_state(ConnectionState)``, ``on_ice_state(IceState)``,
+      ``on_gathering_state(GatheringState)``, ``on_signaling_state(SignalingState)``
+    - ``on_track(Track)`` for tracks the remote side sends on.
+    """
+
+    _EVENTS = {
+        "on_rtp": ("wrs_session_on_rtp", _native.RTP_CB),
+        "on_rtcp": ("wrs_session_on_rtcp", _native.RTCP_CB),
+        "on_ice_candidate": ("wrs_session_on_ice_candidate", _native.CANDIDATE_CB),
+        "on_connection_state": ("wrs_session_on_connection_state", _native.STATE_CB),
+        "on_ice_state": ("wrs_session_on_ice_state", _native.STATE_CB),
+        "on_gathering_state": ("wrs_session_on_gathering_state", _native.STATE_CB),
+        "on_signaling_state": ("wrs_session_on_signaling_state", _native.STATE_CB),
+        "on_track": ("wrs_session_on_track", _native.TRACK_CB),
+    }
+
+    def __init__(self, config: Optional[Config] = None):
+        self._handle = ctypes.c_void_p()
+        self._lock = threading.Lock()
+        # The ctypes thunks must live as long as they are registered: kept here, per event.
+        self._thunks: dict[str, object] = {}
+        self._handlers: dict[str, Optional[Callable]] = {}
+        self.callback_errors: list[BaseException] = []
+        _check(lib.wrs_session_new(config._handle if config else None, ctypes.byref(self._handle)))
+
+    # -- lifetime ---------------------------------------------------------------------------
+    def _h(self) -> ctypes.c_void_p:
+        if not self._handle:
+            raise ClosedError(-15, "the session was freed")
+        return self._handle
+
+    def close(self) -> None:
+        """Graceful close (DTLS close_notify, ICE stopped); state becomes CLOSED."""
+        if self._handle:
+            _check(lib.wrs_session_close(self._handle))
+
+    def free(self) -> None:
+        """Closes and releases the session; no callback runs after this returns."""
+        if self._handle:
+            lib.wrs_session_free(self._handle)
+            self._handle = ctypes.c_void_p()
+            self._thunks.clear()
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.free()
+
+    def __del__(self) -> None:
+        self.free()
+
+    # -- callbacks --------------------------------------------------------------------------
+    def __setattr__(self, name: str, value) -> None:
+        if name in Session._EVENTS:
+            self._register(name, value)
+        else:
+            object.__setattr__(self, name, value)
+
+    def __getattr__(self, name: str):
+        if name in Session._EVENTS:
+            return self.__dict__.get("_handlers", {}).get(name)
+        raise AttributeError(name)
+
+    def _register(self, name: str, fn: Optional[Callable]) -> None:
+        setter, cb_type = Session._EVENTS[name]
+        if fn is None:
+            thunk = cb_type()  # NULL: unregister
+        else:
+            thunk = cb_type(self._adapter(name, fn))
+        _check(getattr(lib, setter)(self._h(), thunk, None))
+        self._handlers[name] = fn
+        self._thunks[name] = thunk
+
+    def _adapter(self, name: str, fn: Callable) -> Callable:
+        def guarded(*args):
+            try:
+                fn(*args)
+            except BaseException as e:  # never let it reach the library
+                self.callback_errors.append(e)
+                log.exception("exception in %s callback", name)
+
+        if name == "on_rtp":
+            return lambda _ud, track, p, n: guarded(track, ctypes.string_at(p, n))
+        if name == "on_rtcp":
+            return lambda _ud, p, n: guarded(ctypes.string_at(p, n))
+        if name == "on_ice_candidate":
+            return lambda _ud, c, mid: guarded(c.decode(), mid.decode())
+        if name == "on_track":
+            return lambda _ud, t, kind, mid: guarded(Track(self, t, MediaKind(kind)))
+        enum_type = {
+            "on_connection_state": ConnectionState, "on_ice_state": IceState,
+            "on_gathering_state": GatheringState, "on_signaling_state": SignalingState,
+        }[name]
+        return lambda _ud, s: guarded(enum_type(s))
+
+    # -- negotiation ------------------------------------------------------------------------
+    def add_track(self, kind: MediaKind, codecs: Sequence[Codec], direction: Direction = Direction.SENDRECV) -> Track:
+        arr = (ctypes.c_uint32 * len(codecs))(*[int(c) for c in codecs])
+        tid = ctypes.c_uint32()
+        _check(lib.wrs_session_add_track(self._h(), int(kind), arr, len(codecs), int(direction), ctypes.byref(tid)))
+        return Track(self, tid.value, MediaKind(kind))
+
+    def _string(self, fn, *args) -> str:
+        p = ctypes.c_void_p()
+        _check(fn(self._h(), *args, ctypes.byref(p)))
+        return take_string(p)
+
+    def create_offer(self) -> str:
+        return self._string(lib.wrs_session_create_offer)
+
+    def create_answer(self) -> str:
+        return self._string(lib.wrs_session_create_answer)
+
+    def set_local_description(self, type: SdpType, sdp: Optional[str] = None) -> None:
+        _check(lib.wrs_session_set_local_description(self._h(), int(type), _utf8(sdp)))
+
+    def set_remote_description(self, type: SdpType, sdp: Optional[str]) -> None:
+        _check(lib.wrs_session_set_remote_description(self._h(), int(type), _utf8(sdp)))
+
+    @property
+    def local_description(self) -> str:
+        """The applied local description with every candidate gathered so far."""
+        return self._string(lib.wrs_session_local_description)
+
+    @property
+    def remote_description(self) -> str:
+        return self._string(lib.wrs_session_remote_description)
+
+    def add_remote_candidate(self, candidate: Optional[str]) -> None:
+        """Adds a trickled candidate; ``None`` or ``""`` ends the remote candidates."""
+        _check(lib.wrs_session_add_remote_candidate(self._h(), _utf8(candidate)))
+
+    # -- media ------------------------------------------------------------------------------
+    def send_rtp(self, track: int, packet: bytes) -> None:
+        _check(lib.wrs_session_send_rtp(self._h(), track, packet, len(packet)))
+
+    def send_media(self, track: int, payload: bytes, timestamp: int, marker: bool = False) -> None:
+        _check(lib.wrs_session_send_media(self._h(), track, payload, len(payload), timestamp & 0xFFFFFFFF, marker))
+
+    def send_rtcp(self, packet: bytes) -> None:
+        _check(lib.wrs_session_send_rtcp(self._h(), packet, len(packet)))
+
+    # -- state and facts --------------------------------------------------------------------
+    def _enum(self, fn, enum_type):
+        v = ctypes.c_uint32()
+        _check(fn(self._h(), ctypes.byref(v)))
+        return enum_type(v.value)
+
+    @property
+    def connection_state(self) -> ConnectionState:
+        return self._enum(lib.wrs_session_connection_state, ConnectionState)
+
+    @property
+    def ice_state(self) -> IceState:
+        return self._enum(lib.wrs_session_ice_state, IceState)
+
+    @property
+    def gathering_state(self) -> GatheringState:
+        return self._enum(lib.wrs_session_gathering_state, GatheringState)
+
+    @property
+    def signaling_state(self) -> SignalingState:
+        return self._enum(lib.wrs_session_signaling_state, SignalingState)
+
+    @property
+    def srtp_profile(self) -> SrtpProfile:
+        return self._enum(lib.wrs_session_srtp_profile, SrtpProfile)
+
+    @property
+    def dtls_role(self) -> DtlsRole:
+        return self._enum(lib.wrs_session_dtls_role, DtlsRole)
+
+    @property
+    def dtls_version(self) -> str:
+        return self._string(lib.wrs_session_dtls_version)
+
+    @property
+    def local_fingerprint(self) -> str:
+        return self._string(lib.wrs_session_local_fingerprint)
+
+    @property
+    def remote_fingerprint(self) -> str:
+        return self._string(lib.wrs_session_remote_fingerprint)
+
+    @property
+    def failure_reason(self) -> Optional[str]:
+        try:
+            return self._string(lib.wrs_session_failure_reason)
+        except NotAvailableError:
+            return None
+
+    @property
+    def selected_candidate_pair(self) -> tuple[str, str]:
+        local, remote = ctypes.c_void_p(), ctypes.c_void_p()
+        _check(lib.wrs_session_selected_candidate_pair(self._h(), ctypes.byref(local), ctypes.byref(remote)))
+        return take_string(local), take_string(remote)
+
+    def stat(self, which: Stat) -> int:
+        v = ctypes.c_uint64()
+        _check(lib.wrs_session_stat(self._h(), int(which), ctypes.byref(v)))
+        return v.value
+
+    def stats(self) -> dict[str, int]:
+        return {s.name.lower(): self.stat(s) for s in Stat}

@@ -1,0 +1,128 @@
+"""ctypes declarations of the C ABI (include/webrtc_session.h), and how the library is found."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+from pathlib import Path
+
+c_session_p = ctypes.c_void_p
+c_config_p = ctypes.c_void_p
+
+RTP_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.POINTER(ctypes.c_uint8), ctypes.c_size_t)
+RTCP_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint8), ctypes.c_size_t)
+CANDIDATE_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p)
+STATE_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32)
+TRACK_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_char_p)
+
+_LIB_NAME = "libwebrtc_session.so"
+
+
+def _candidates() -> list[str]:
+    """Where the shared library is looked for, in order."""
+    found = []
+    env = os.environ.get("WEBRTC_SESSION_LIB")
+    if env:
+        found.append(env)
+    here = Path(__file__).resolve().parent
+    found.append(str(here / _LIB_NAME))  # bundled in the package (wheel)
+    found.append(str(here.parents[2] / "target" / "release" / _LIB_NAME))  # a source checkout
+    system = ctypes.util.find_library("webrtc_session")
+    if system:
+        found.append(system)
+    return found
+
+
+def load() -> ctypes.CDLL:
+    errors = []
+    for path in _candidates():
+        if os.path.sep in path and not os.path.exists(path):
+            errors.append(f"{path}: not found")
+            continue
+        try:
+            return ctypes.CDLL(path)
+        except OSError as e:
+            errors.append(f"{path}: {e}")
+    raise OSError(
+        "cannot load libwebrtc_session (set WEBRTC_SESSION_LIB to its path; run `make lib`): " + "; ".join(errors)
+    )
+
+
+lib = load()
+
+_R = ctypes.c_int32
+_SIGNATURES = {
+    "wrs_version": (ctypes.c_char_p, []),
+    "wrs_last_error_message": (ctypes.c_char_p, []),
+    "wrs_result_name": (ctypes.c_char_p, [ctypes.c_int32]),
+    "wrs_string_free": (None, [ctypes.c_void_p]),
+    "wrs_config_new": (_R, [ctypes.POINTER(c_config_p)]),
+    "wrs_config_free": (None, [c_config_p]),
+    "wrs_config_add_ice_server": (_R, [c_config_p, ctypes.c_char_p]),
+    "wrs_config_add_local_address": (_R, [c_config_p, ctypes.c_char_p]),
+    "wrs_config_set_port_range": (_R, [c_config_p, ctypes.c_uint16, ctypes.c_uint16]),
+    "wrs_config_set_certificate_pem_files": (_R, [c_config_p, ctypes.c_char_p, ctypes.c_char_p]),
+    "wrs_config_set_certificate_pem": (_R, [c_config_p, ctypes.c_char_p, ctypes.c_char_p]),
+    "wrs_config_set_srtp_profiles": (_R, [c_config_p, ctypes.POINTER(ctypes.c_uint32), ctypes.c_size_t]),
+    "wrs_config_set_dtls_role": (_R, [c_config_p, ctypes.c_uint32]),
+    "wrs_config_set_ice_timeouts": (_R, [c_config_p, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_uint32]),
+    "wrs_session_new": (_R, [c_config_p, ctypes.POINTER(c_session_p)]),
+    "wrs_session_close": (_R, [c_session_p]),
+    "wrs_session_free": (None, [c_session_p]),
+    "wrs_session_add_track": (
+        _R,
+        [c_session_p, ctypes.c_uint32, ctypes.POINTER(ctypes.c_uint32), ctypes.c_size_t, ctypes.c_uint32,
+         ctypes.POINTER(ctypes.c_uint32)],
+    ),
+    "wrs_session_create_offer": (_R, [c_session_p, ctypes.POINTER(ctypes.c_void_p)]),
+    "wrs_session_create_answer": (_R, [c_session_p, ctypes.POINTER(ctypes.c_void_p)]),
+    "wrs_session_set_local_description": (_R, [c_session_p, ctypes.c_uint32, ctypes.c_char_p]),
+    "wrs_session_set_remote_description": (_R, [c_session_p, ctypes.c_uint32, ctypes.c_char_p]),
+    "wrs_session_local_description": (_R, [c_session_p, ctypes.POINTER(ctypes.c_void_p)]),
+    "wrs_session_remote_description": (_R, [c_session_p, ctypes.POINTER(ctypes.c_void_p)]),
+    "wrs_session_add_remote_candidate": (_R, [c_session_p, ctypes.c_char_p]),
+    "wrs_session_send_rtp": (_R, [c_session_p, ctypes.c_uint32, ctypes.c_char_p, ctypes.c_size_t]),
+    "wrs_session_send_media": (
+        _R, [c_session_p, ctypes.c_uint32, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint32, ctypes.c_bool]
+    ),
+    "wrs_session_send_rtcp": (_R, [c_session_p, ctypes.c_char_p, ctypes.c_size_t]),
+    "wrs_session_on_rtp": (_R, [c_session_p, RTP_CB, ctypes.c_void_p]),
+    "wrs_session_on_rtcp": (_R, [c_session_p, RTCP_CB, ctypes.c_void_p]),
+    "wrs_session_on_ice_candidate": (_R, [c_session_p, CANDIDATE_CB, ctypes.c_void_p]),
+    "wrs_session_on_connection_state": (_R, [c_session_p, STATE_CB, ctypes.c_void_p]),
+    "wrs_session_on_ice_state": (_R, [c_session_p, STATE_CB, ctypes.c_void_p]),
+    "wrs_session_on_gathering_state": (_R, [c_session_p, STATE_CB, ctypes.c_void_p]),
+    "wrs_session_on_signaling_state": (_R, [c_session_p, STATE_CB, ctypes.c_void_p]),
+    "wrs_session_on_track": (_R, [c_session_p, TRACK_CB, ctypes.c_void_p]),
+    "wrs_session_connection_state": (_R, [c_session_p, ctypes.POINTER(ctypes.c_uint32)]),
+    "wrs_session_ice_state": (_R, [c_session_p, ctypes.POINTER(ctypes.c_uint32)]),
+    "wrs_session_gathering_state": (_R, [c_session_p, ctypes.POINTER(ctypes.c_uint32)]),
+    "wrs_session_signaling_state": (_R, [c_session_p, ctypes.POINTER(ctypes.c_uint32)]),
+    "wrs_session_failure_reason": (_R, [c_session_p, ctypes.POINTER(ctypes.c_void_p)]),
+    "wrs_session_selected_candidate_pair": (
+        _R, [c_session_p, ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_void_p)]
+    ),
+    "wrs_session_local_fingerprint": (_R, [c_session_p, ctypes.POINTER(ctypes.c_void_p)]),
+    "wrs_session_remote_fingerprint": (_R, [c_session_p, ctypes.POINTER(ctypes.c_void_p)]),
+    "wrs_session_dtls_version": (_R, [c_session_p, ctypes.POINTER(ctypes.c_void_p)]),
+    "wrs_session_srtp_profile": (_R, [c_session_p, ctypes.POINTER(ctypes.c_uint32)]),
+    "wrs_session_dtls_role": (_R, [c_session_p, ctypes.POINTER(ctypes.c_uint32)]),
+    "wrs_session_track_mid": (_R, [c_session_p, ctypes.c_uint32, ctypes.POINTER(ctypes.c_void_p)]),
+    "wrs_session_track_ssrc": (_R, [c_session_p, ctypes.c_uint32, ctypes.POINTER(ctypes.c_uint32)]),
+    "wrs_session_track_payload_type": (_R, [c_session_p, ctypes.c_uint32, ctypes.POINTER(ctypes.c_uint8)]),
+    "wrs_session_stat": (_R, [c_session_p, ctypes.c_uint32, ctypes.POINTER(ctypes.c_uint64)]),
+}
+
+for _name, (_restype, _argtypes) in _SIGNATURES.items():
+    _f = getattr(lib, _name)
+    _f.restype = _restype
+    _f.argtypes = _argtypes
+
+
+def take_string(p: ctypes.c_void_p) -> str:
+    """Copies a library-allocated string and releases it."""
+    try:
+        return ctypes.string_at(p).decode("utf-8")
+    finally:
+        lib.wrs_string_free(p)

@@ -5,7 +5,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(pkg-config libssl-dev gcc g++ make)
+apt_packages=(pkg-config libssl-dev gcc g++ make python3-venv chromium)
 missing=()
 for p in "${apt_packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -26,5 +26,9 @@ echo "== C examples as tests"
 echo "== Python binding (pytest)"
 ./scripts/python-env.sh || exit 1
 (cd bindings/python && ../../.venv/bin/python -m pytest -q tests) || status=1
+
+echo "== interop with real peers: aiortc and headless Chromium (pytest)"
+rm -f build/interop-results.jsonl
+.venv/bin/python -m pytest -q tests/interop || status=1
 
 exit $status

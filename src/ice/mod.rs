@@ -189,6 +189,8 @@ pub struct IceTransport {
     pub local_ufrag: String,
     pub local_pwd: String,
     remote: RwLock<Option<SocketAddr>>,
+    /// Where to send until ICE reports its selected pair: the source of the peer's DTLS.
+    fallback_remote: RwLock<Option<SocketAddr>>,
     selected: Mutex<Option<(String, String)>>,
     started: AtomicBool,
     gathering: AtomicBool,
@@ -319,6 +321,7 @@ impl IceTransport {
             local_ufrag,
             local_pwd,
             remote: RwLock::new(None),
+            fallback_remote: RwLock::new(None),
             selected: Mutex::new(None),
             started: AtomicBool::new(false),
             gathering: AtomicBool::new(false),
@@ -495,9 +498,21 @@ impl IceTransport {
         self.selected.lock().clone()
     }
 
-    /// Sends to the selected pair's remote address.
+    /// Remembers the address the peer's DTLS came from: the agent's pair-selected event can
+    /// trail its connected state, and media may flow in between.
+    pub fn set_fallback_remote(&self, addr: SocketAddr) {
+        let mut f = self.fallback_remote.write();
+        if f.is_none() {
+            *f = Some(addr);
+        }
+    }
+
+    /// Sends to the selected pair's remote address (or, until there is one, to the fallback).
     pub fn send(&self, data: &[u8]) -> Result<()> {
-        let to = self.remote_address().ok_or_else(|| error::not_connected("ICE has no selected candidate pair yet"))?;
+        let to = self
+            .remote_address()
+            .or_else(|| *self.fallback_remote.read())
+            .ok_or_else(|| error::not_connected("ICE has no selected candidate pair yet"))?;
         self.send_to(data, to)
     }
 

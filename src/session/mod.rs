@@ -605,6 +605,9 @@ impl Session {
             r
         };
         self.transport.lock().dtls_peer = Some(from);
+        if matches!(result, Ok(DtlsEvent::Connected(_))) {
+            self.ice.set_fallback_remote(from);
+        }
         for d in &out {
             let _ = self.ice.send_to(d, from);
         }

@@ -2,13 +2,17 @@
 binding), RTP sanity checks, candidate hygiene, and a results log for the README matrix."""
 
 import json
-import os
 import re
 import threading
 import time
 from pathlib import Path
 
+import sys
+
 import webrtc_session as w
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bindings" / "python" / "examples" / "browser"))
+from echo import EchoPeer  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parents[2] / "build" / "interop-results.jsonl"
 
@@ -94,22 +98,19 @@ class StreamCheck:
                 self.vp8_ok += 1
 
 
-class LibraryPeer:
-    """The library's side of a call: audio + video tracks, echoing what it receives on the same
-    track (the peer's own stream comes back to it), counting and checking what arrives."""
+class LibraryPeer(EchoPeer):
+    """The library's side of a call: echoes what it receives (EchoPeer), and counts and checks
+    what arrives per track."""
 
     def __init__(self, dtls_role=w.DtlsRole.AUTO, srtp_profiles=()):
         self.config = w.Config(local_addresses=["127.0.0.1"], dtls_role=dtls_role, srtp_profiles=srtp_profiles)
-        self.session = w.Session(self.config)
+        super().__init__(self.config)
         self.lock = threading.Lock()
         self.streams = {}
-        self.kinds = {}
-        self.echo = True
-        self.echo_errors = 0
+        self.vp8_pts = set()
         self.candidates = []
         self.t0 = time.monotonic()
         self.t_connected = None
-        self.session.on_rtp = self._on_rtp
         self.session.on_ice_candidate = lambda c, mid: self.candidates.append(c)
         self.session.on_connection_state = self._on_state
 
@@ -117,23 +118,11 @@ class LibraryPeer:
         if state == w.ConnectionState.CONNECTED and self.t_connected is None:
             self.t_connected = time.monotonic()
 
-    def add_tracks(self, audio=(w.Codec.OPUS, w.Codec.PCMU), video=(w.Codec.VP8, w.Codec.H264)):
-        self.audio = self.session.add_track(w.MediaKind.AUDIO, list(audio))
-        self.video = self.session.add_track(w.MediaKind.VIDEO, list(video))
-        self.kinds = {self.audio.id: "audio", self.video.id: "video"}
-
-    def _on_rtp(self, track, packet):
+    def on_rtp(self, track, packet):
         with self.lock:
             check = self.streams.setdefault(track, StreamCheck())
-            check.add(packet, vp8=self.kinds.get(track) == "video" and self.vp8_pt(packet[1] & 0x7F))
-        if self.echo:
-            try:
-                self.session.send_rtp(track, packet)
-            except w.WebRTCError:
-                self.echo_errors += 1
-
-    def vp8_pt(self, pt):
-        return pt in getattr(self, "vp8_pts", set())
+            check.add(packet, vp8=self.kinds.get(track) == "video" and (packet[1] & 0x7F) in self.vp8_pts)
+        super().on_rtp(track, packet)
 
     def learn_vp8_payload_types(self, sdp: str):
         self.vp8_pts = {int(m) for m in re.findall(r"a=rtpmap:(\d+) VP8/90000", sdp)}

@@ -1,0 +1,54 @@
+"""Browser echo demo: open the printed URL in a browser on this machine, allow the camera and
+microphone, and see your own video come back through the library (the page's second video).
+
+    python3 browser_echo.py [--port 8080]
+
+The library offers (trickle ICE) and echoes every RTP packet back on its own tracks. One call
+per run; Ctrl-C ends it. Only 127.0.0.1 candidates are used, so browser and demo must share
+the machine (Chromium needs --allow-loopback-in-peer-connection to gather loopback candidates).
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import webrtc_session as w
+
+sys.path.insert(0, str(Path(__file__).parent / "browser"))
+from echo import EchoPeer  # noqa: E402
+from mailbox import Mailbox  # noqa: E402
+
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--port", type=int, default=0, help="HTTP port on 127.0.0.1 (default: any free one)")
+args = parser.parse_args()
+
+mailbox = Mailbox({"offerer": "library", "trickle": True}, port=args.port)
+print(f"open {mailbox.url} in a browser on this machine")
+
+config = w.Config(local_addresses=["127.0.0.1"])
+peer = EchoPeer(config)
+peer.session.on_ice_candidate = lambda c, mid: mailbox.send("candidate", candidate=c, mid=mid)
+peer.session.on_connection_state = lambda s: print("connection:", s.name.lower())
+try:
+    mailbox.receive("ready", timeout=3600)
+    peer.add_tracks()
+    offer = peer.session.create_offer()
+    peer.session.set_local_description(w.SdpType.OFFER, offer)
+    mailbox.send("description", type="offer", sdp=offer)
+    answer = mailbox.receive("description", timeout=60)
+    peer.session.set_remote_description(w.SdpType.ANSWER, answer["sdp"])
+    for tick in range(10**9):
+        for m in mailbox.drain("candidate"):
+            parts = m["candidate"].split()
+            if len(parts) > 4 and parts[4] == "127.0.0.1":
+                peer.session.add_remote_candidate(m["candidate"])
+        time.sleep(0.1)
+        if tick % 20 == 0 and peer.session.connection_state == w.ConnectionState.CONNECTED:
+            s = peer.session.stats()
+            print(f"echoed {s['rtp_packets_sent']} packets ({s['rtp_bytes_sent'] // 1024} KiB)", flush=True)
+except KeyboardInterrupt:
+    print()
+finally:
+    peer.session.free()
+    mailbox.close()

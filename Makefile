@@ -13,7 +13,7 @@ WARN    := -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wpedantic -Werror
 LIBS    := -lssl -lcrypto -lpthread -ldl -lm
 EXAMPLES := build/loopback build/peer
 
-.PHONY: all lib examples demo test header install clean
+.PHONY: all lib examples csharp python-wheel demo test header install clean
 
 all: lib examples
 
@@ -31,7 +31,27 @@ build/asan-%: examples-c/%.c examples-c/common.h include/webrtc_session.h $(LIB_
 	@mkdir -p build
 	$(CC) $(WARN) -O1 -g -fsanitize=address -fno-omit-frame-pointer -Iinclude $< $(LIB_A) $(LIBS) -o $@
 
-examples: lib $(EXAMPLES)
+build/loopback-cpp: examples-c/loopback.cpp include/webrtc_session.hpp include/webrtc_session.h $(LIB_A)
+	@mkdir -p build
+	$(CXX) -std=c++17 -Wall -Wextra -Wpedantic -Werror $(CFLAGS) -Iinclude $< $(LIB_A) $(LIBS) -o $@
+
+examples: lib $(EXAMPLES) build/loopback-cpp
+
+# The C# binding, its tests and the walk-through example, with Mono's mcs (C# 7).
+CS_SRC := $(wildcard bindings/csharp/src/*.cs)
+build/csharp/WebRtcSession.dll: $(CS_SRC)
+	@mkdir -p build/csharp
+	mcs -langversion:7 -target:library -out:$@ $(CS_SRC)
+build/csharp/%.exe: build/csharp/WebRtcSession.dll
+	mcs -langversion:7 -out:$@ -r:build/csharp/WebRtcSession.dll $(wildcard bindings/csharp/*/$*.cs)
+csharp: lib build/csharp/Tests.exe build/csharp/WebRtcSessionExample.exe
+
+# A wheel of the Python binding that carries the built library.
+python-wheel: lib
+	cp $(LIB_SO) bindings/python/webrtc_session/
+	strip --strip-debug bindings/python/webrtc_session/libwebrtc_session.so
+	python3 -m pip wheel --no-deps -w build/wheels bindings/python
+	rm bindings/python/webrtc_session/libwebrtc_session.so
 
 # Two sessions in one process, media both ways for 3 s, with a report of what happened.
 demo: examples

@@ -539,9 +539,10 @@ wrs_result wrs_session_close(wrs_session *s);
 
 /**
  * Closes (if needed) and releases the session. NULL is a no-op; a handle that is not live is
- * ignored. When called outside a callback, no callback of this session runs after it
- * returns (it waits for one running on another thread to finish). Called from inside one of
- * this session's callbacks, the release completes once that callback returns.
+ * ignored. Callbacks are detached first, so the close it performs reports nothing; when
+ * called outside a callback, no callback of this session runs after it returns (it waits for
+ * one running on another thread to finish). Called from inside one of this session's
+ * callbacks, the release completes once that callback returns.
  */
 void wrs_session_free(wrs_session *s);
 

@@ -5,7 +5,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(pkg-config libssl-dev gcc g++ make python3-venv chromium)
+apt_packages=(pkg-config libssl-dev gcc g++ make python3-venv chromium mono-mcs mono-runtime)
 missing=()
 for p in "${apt_packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -22,6 +22,16 @@ cargo test --release --locked 2>&1 || status=1
 
 echo "== C examples as tests"
 ./scripts/test-c.sh || status=1
+
+echo "== C# binding (mono)"
+if make -s csharp >build/csharp.log 2>&1; then
+    (cd build/csharp && LD_LIBRARY_PATH="$PWD/../../target/release" mono Tests.exe &&
+        LD_LIBRARY_PATH="$PWD/../../target/release" mono WebRtcSessionExample.exe >/dev/null) || status=1
+else
+    cat build/csharp.log
+    echo "0 passed, 1 failed"
+    status=1
+fi
 
 echo "== Python binding (pytest)"
 ./scripts/python-env.sh || exit 1

@@ -75,9 +75,10 @@ pub extern "C" fn wrs_session_close(s: *mut wrs_session) -> wrs_result {
 }
 
 /// Closes (if needed) and releases the session. NULL is a no-op; a handle that is not live is
-/// ignored. When called outside a callback, no callback of this session runs after it
-/// returns (it waits for one running on another thread to finish). Called from inside one of
-/// this session's callbacks, the release completes once that callback returns.
+/// ignored. Callbacks are detached first, so the close it performs reports nothing; when
+/// called outside a callback, no callback of this session runs after it returns (it waits for
+/// one running on another thread to finish). Called from inside one of this session's
+/// callbacks, the release completes once that callback returns.
 #[no_mangle]
 pub extern "C" fn wrs_session_free(s: *mut wrs_session) {
     guard_void(|| {
@@ -85,8 +86,10 @@ pub extern "C" fn wrs_session_free(s: *mut wrs_session) {
             return;
         }
         if let Some(h) = SESSIONS.remove(s) {
-            h.session.close();
+            // Detach the callbacks first: a host releasing a session (a .NET finalizer, a
+            // Python __del__) must not be called back while it does, not even with CLOSED.
             h.session.shutdown_events();
+            h.session.close();
         }
     })
 }

@@ -1,0 +1,138 @@
+// P/Invoke declarations of include/webrtc_session.h. Strings cross as UTF-8 byte arrays and
+// IntPtr (decoded here), so the marshalling is the same on Mono and .NET 6+.
+using System;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace WebRtcSession
+{
+    internal static class Native
+    {
+        internal const string Lib = "webrtc_session";
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void RtpCallback(IntPtr userData, uint track, IntPtr packet, UIntPtr len);
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void RtcpCallback(IntPtr userData, IntPtr packet, UIntPtr len);
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void CandidateCallback(IntPtr userData, IntPtr candidate, IntPtr mid);
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void StateCallback(IntPtr userData, uint state);
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void TrackCallback(IntPtr userData, uint track, uint kind, IntPtr mid);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern IntPtr wrs_version();
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern IntPtr wrs_last_error_message();
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern IntPtr wrs_result_name(int result);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern void wrs_string_free(IntPtr s);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_config_new(out IntPtr cfg);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern void wrs_config_free(IntPtr cfg);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_config_add_ice_server(ConfigHandle cfg, byte[] url);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_config_add_local_address(ConfigHandle cfg, byte[] ip);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_config_set_port_range(ConfigHandle cfg, ushort min, ushort max);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_config_set_certificate_pem_files(ConfigHandle cfg, byte[] certPath, byte[] keyPath);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_config_set_srtp_profiles(ConfigHandle cfg, uint[] profiles, UIntPtr count);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_config_set_dtls_role(ConfigHandle cfg, uint role);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_new(ConfigHandle cfg, out IntPtr session);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_new(IntPtr cfg, out IntPtr session);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_close(SessionHandle s);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern void wrs_session_free(IntPtr s);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_add_track(SessionHandle s, uint kind, uint[] codecs, UIntPtr count, uint direction, out uint track);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_create_offer(SessionHandle s, out IntPtr sdp);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_create_answer(SessionHandle s, out IntPtr sdp);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_set_local_description(SessionHandle s, uint type, byte[] sdp);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_set_remote_description(SessionHandle s, uint type, byte[] sdp);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_local_description(SessionHandle s, out IntPtr sdp);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_remote_description(SessionHandle s, out IntPtr sdp);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_add_remote_candidate(SessionHandle s, byte[] candidate);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_send_rtp(SessionHandle s, uint track, byte[] packet, UIntPtr len);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_send_media(SessionHandle s, uint track, byte[] payload, UIntPtr len, uint timestamp, [MarshalAs(UnmanagedType.I1)] bool marker);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_send_rtcp(SessionHandle s, byte[] packet, UIntPtr len);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_on_rtp(SessionHandle s, RtpCallback cb, IntPtr userData);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_on_rtcp(SessionHandle s, RtcpCallback cb, IntPtr userData);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_on_ice_candidate(SessionHandle s, CandidateCallback cb, IntPtr userData);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_on_connection_state(SessionHandle s, StateCallback cb, IntPtr userData);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_on_ice_state(SessionHandle s, StateCallback cb, IntPtr userData);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_on_gathering_state(SessionHandle s, StateCallback cb, IntPtr userData);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_on_signaling_state(SessionHandle s, StateCallback cb, IntPtr userData);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_on_track(SessionHandle s, TrackCallback cb, IntPtr userData);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_connection_state(SessionHandle s, out uint state);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_ice_state(SessionHandle s, out uint state);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_gathering_state(SessionHandle s, out uint state);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_signaling_state(SessionHandle s, out uint state);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_failure_reason(SessionHandle s, out IntPtr reason);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_selected_candidate_pair(SessionHandle s, out IntPtr local, out IntPtr remote);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_local_fingerprint(SessionHandle s, out IntPtr fp);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_remote_fingerprint(SessionHandle s, out IntPtr fp);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_dtls_version(SessionHandle s, out IntPtr version);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_srtp_profile(SessionHandle s, out uint profile);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_dtls_role(SessionHandle s, out uint role);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_track_mid(SessionHandle s, uint track, out IntPtr mid);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_track_ssrc(SessionHandle s, uint track, out uint ssrc);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_track_payload_type(SessionHandle s, uint track, out byte pt);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_stat(SessionHandle s, uint which, out ulong value);
+
+        /// <summary>NUL-terminated UTF-8 bytes of <paramref name="s"/> (null stays null).</summary>
+        internal static byte[] Utf8(string s)
+        {
+            if (s == null) return null;
+            var bytes = new byte[Encoding.UTF8.GetByteCount(s) + 1];
+            Encoding.UTF8.GetBytes(s, 0, s.Length, bytes, 0);
+            return bytes;
+        }
+
+        /// <summary>Decodes a NUL-terminated UTF-8 string owned by the library (not freed).</summary>
+        internal static string FromUtf8(IntPtr p)
+        {
+            if (p == IntPtr.Zero) return null;
+            int len = 0;
+            while (Marshal.ReadByte(p, len) != 0) len++;
+            var bytes = new byte[len];
+            Marshal.Copy(p, bytes, 0, len);
+            return Encoding.UTF8.GetString(bytes);
+        }
+
+        /// <summary>Decodes and releases a string the library allocated for the caller.</summary>
+        internal static string TakeString(IntPtr p)
+        {
+            try { return FromUtf8(p); }
+            finally { wrs_string_free(p); }
+        }
+
+        /// <summary>Throws <see cref="WebRtcException"/> with the library's message on error.</summary>
+        internal static void Check(int result)
+        {
+            if (result != 0)
+                throw new WebRtcException(result, FromUtf8(wrs_result_name(result)), FromUtf8(wrs_last_error_message()));
+        }
+    }
+
+    /// <summary>Owns a native wrs_session; releasing it frees the session (no callback after).</summary>
+    internal sealed class SessionHandle : SafeHandle
+    {
+        // The delegates registered with the library: kept alive exactly as long as the handle.
+        internal Delegate[] Callbacks;
+
+        internal SessionHandle(IntPtr handle) : base(IntPtr.Zero, true) { SetHandle(handle); }
+        public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
+        protected override bool ReleaseHandle()
+        {
+            Native.wrs_session_free(handle);
+            return true;
+        }
+    }
+
+    /// <summary>Owns a native wrs_config.</summary>
+    internal sealed class ConfigHandle : SafeHandle
+    {
+        internal ConfigHandle(IntPtr handle) : base(IntPtr.Zero, true) { SetHandle(handle); }
+        public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
+        protected override bool ReleaseHandle()
+        {
+            Native.wrs_config_free(handle);
+            return true;
+        }
+    }
+}

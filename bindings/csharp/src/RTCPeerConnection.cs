@@ -1,0 +1,330 @@
+// The idiomatic surface: RTCConfiguration, RTCPeerConnection (in the spirit of SIPSorcery's),
+// MediaTrack, enums and WebRtcException. C# 7.3, for Mono's mcs and .NET 6+.
+using System;
+using System.Collections.Generic;
+using System.Runtime.InteropServices;
+
+namespace WebRtcSession
+{
+    public enum MediaKind : uint { Audio = 0, Video = 1 }
+    public enum Codec : uint { PCMU = 0, PCMA = 1, G722 = 2, Opus = 3, VP8 = 4, VP9 = 5, H264 = 6, AV1 = 7 }
+    public enum Direction : uint { SendRecv = 0, SendOnly = 1, RecvOnly = 2 }
+    public enum SdpType : uint { Offer = 0, Answer = 1, Rollback = 2 }
+    public enum ConnectionState : uint { New = 0, Connecting = 1, Connected = 2, Disconnected = 3, Failed = 4, Closed = 5 }
+    public enum IceConnectionState : uint { New = 0, Checking = 1, Connected = 2, Disconnected = 3, Failed = 4, Closed = 5 }
+    public enum IceGatheringState : uint { New = 0, Gathering = 1, Complete = 2 }
+    public enum SignalingState : uint { Stable = 0, HaveLocalOffer = 1, HaveRemoteOffer = 2, Closed = 3 }
+    public enum SrtpProfile : uint { Aes128CmHmacSha1_80 = 1, AeadAes128Gcm = 7, AeadAes256Gcm = 8 }
+    public enum DtlsRole : uint { Auto = 0, Client = 1, Server = 2 }
+    public enum Stat : uint
+    {
+        RtpPacketsSent = 0, RtpBytesSent = 1, RtpPacketsReceived = 2, RtpBytesReceived = 3,
+        RtcpPacketsSent = 4, RtcpPacketsReceived = 5, SrtpUnprotectFailures = 6, RtpUnroutable = 7, DatagramsDropped = 8,
+    }
+
+    /// <summary>A native call failed. <see cref="Code"/> is the wrs_result value, <see cref="CodeName"/>
+    /// its name (WRS_RESULT_INVALID_SDP...), the message the library's last-error message.</summary>
+    public sealed class WebRtcException : Exception
+    {
+        public int Code { get; private set; }
+        public string CodeName { get; private set; }
+        public WebRtcException(int code, string codeName, string message) : base(message)
+        {
+            Code = code;
+            CodeName = codeName;
+        }
+    }
+
+    /// <summary>Settings for new sessions; every property is optional.</summary>
+    public sealed class RTCConfiguration
+    {
+        /// <summary>Addresses to gather host candidates on (default: all non-loopback IPv4).</summary>
+        public List<string> LocalAddresses = new List<string>();
+        /// <summary>stun:host[:port] URLs.</summary>
+        public List<string> IceServers = new List<string>();
+        public ushort PortMin, PortMax;
+        /// <summary>PEM files of the DTLS certificate and key (default: a generated ECDSA P-256 one).</summary>
+        public string CertificatePath, KeyPath;
+        public List<SrtpProfile> SrtpProfiles = new List<SrtpProfile>();
+        /// <summary>DTLS role taken when answering.</summary>
+        public DtlsRole DtlsRole = DtlsRole.Auto;
+
+        internal ConfigHandle Build()
+        {
+            IntPtr raw;
+            Native.Check(Native.wrs_config_new(out raw));
+            var h = new ConfigHandle(raw);
+            try
+            {
+                foreach (var a in LocalAddresses) Native.Check(Native.wrs_config_add_local_address(h, Native.Utf8(a)));
+                foreach (var u in IceServers) Native.Check(Native.wrs_config_add_ice_server(h, Native.Utf8(u)));
+                if (PortMin != 0 || PortMax != 0) Native.Check(Native.wrs_config_set_port_range(h, PortMin, PortMax));
+                if (CertificatePath != null)
+                    Native.Check(Native.wrs_config_set_certificate_pem_files(h, Native.Utf8(CertificatePath), Native.Utf8(KeyPath)));
+                if (SrtpProfiles.Count > 0)
+                {
+                    var list = SrtpProfiles.ConvertAll(p => (uint)p).ToArray();
+                    Native.Check(Native.wrs_config_set_srtp_profiles(h, list, (UIntPtr)list.Length));
+                }
+                Native.Check(Native.wrs_config_set_dtls_role(h, (uint)DtlsRole));
+                return h;
+            }
+            catch
+            {
+                h.Dispose();
+                throw;
+            }
+        }
+    }
+
+    /// <summary>A track of a session. <see cref="Id"/> is what SendRtp and OnRtpPacketReceived use.</summary>
+    public sealed class MediaTrack
+    {
+        private readonly RTCPeerConnection pc;
+        public uint Id { get; private set; }
+        public MediaKind Kind { get; private set; }
+        internal MediaTrack(RTCPeerConnection pc, uint id, MediaKind kind) { this.pc = pc; Id = id; Kind = kind; }
+        public string Mid { get { return pc.TrackMid(Id); } }
+        public uint Ssrc { get { return pc.TrackSsrc(Id); } }
+    }
+
+    /// <summary>
+    /// A WebRTC session: offer/answer, ICE, DTLS-SRTP and RTP, run by the native library.
+    /// Events are raised on library threads (one at a time per session), not on the thread that
+    /// created the session: marshal to a UI thread yourself. An exception thrown by a handler is
+    /// caught and reported through <see cref="OnCallbackException"/>; it never reaches the library.
+    /// Dispose frees the session; after Dispose returns no event is raised.
+    /// </summary>
+    public sealed class RTCPeerConnection : IDisposable
+    {
+        private readonly SessionHandle handle;
+
+        /// <summary>A decrypted RTP packet and the id of the track it belongs to.</summary>
+        public event Action<uint, byte[]> OnRtpPacketReceived;
+        public event Action<byte[]> OnRtcpPacketReceived;
+        /// <summary>A local candidate ("candidate:..." line) and its mid: send it to the peer.</summary>
+        public event Action<string, string> OnIceCandidate;
+        public event Action<ConnectionState> OnConnectionStateChange;
+        public event Action<IceConnectionState> OnIceConnectionStateChange;
+        public event Action<IceGatheringState> OnIceGatheringStateChange;
+        public event Action<SignalingState> OnSignalingStateChange;
+        /// <summary>A track the remote side sends on.</summary>
+        public event Action<MediaTrack> OnTrack;
+        /// <summary>An event handler threw; the exception is passed here instead of crashing the host.</summary>
+        public event Action<Exception> OnCallbackException;
+
+        public static string Version { get { return Native.FromUtf8(Native.wrs_version()); } }
+
+        public RTCPeerConnection(RTCConfiguration configuration = null)
+        {
+            IntPtr raw;
+            if (configuration == null)
+            {
+                Native.Check(Native.wrs_session_new(IntPtr.Zero, out raw));
+            }
+            else
+            {
+                using (var cfg = configuration.Build())
+                    Native.Check(Native.wrs_session_new(cfg, out raw));
+            }
+            handle = new SessionHandle(raw);
+            var rtp = new Native.RtpCallback((ud, trackId, p, len) => Raise(() =>
+            {
+                var h = OnRtpPacketReceived;
+                if (h != null) h(trackId, Copy(p, len));
+            }));
+            var rtcp = new Native.RtcpCallback((ud, p, len) => Raise(() =>
+            {
+                var h = OnRtcpPacketReceived;
+                if (h != null) h(Copy(p, len));
+            }));
+            var candidate = new Native.CandidateCallback((ud, c, mid) => Raise(() =>
+            {
+                var h = OnIceCandidate;
+                if (h != null) h(Native.FromUtf8(c), Native.FromUtf8(mid));
+            }));
+            var connection = new Native.StateCallback((ud, s) => Raise(() =>
+            {
+                var h = OnConnectionStateChange;
+                if (h != null) h((ConnectionState)s);
+            }));
+            var ice = new Native.StateCallback((ud, s) => Raise(() =>
+            {
+                var h = OnIceConnectionStateChange;
+                if (h != null) h((IceConnectionState)s);
+            }));
+            var gathering = new Native.StateCallback((ud, s) => Raise(() =>
+            {
+                var h = OnIceGatheringStateChange;
+                if (h != null) h((IceGatheringState)s);
+            }));
+            var signaling = new Native.StateCallback((ud, s) => Raise(() =>
+            {
+                var h = OnSignalingStateChange;
+                if (h != null) h((SignalingState)s);
+            }));
+            var onTrack = new Native.TrackCallback((ud, t, kind, mid) => Raise(() =>
+            {
+                var h = OnTrack;
+                if (h != null) h(new MediaTrack(this, t, (MediaKind)kind));
+            }));
+            // Registered once for the life of the handle, which keeps the delegates reachable.
+            handle.Callbacks = new Delegate[] { rtp, rtcp, candidate, connection, ice, gathering, signaling, onTrack };
+            Native.Check(Native.wrs_session_on_rtp(handle, rtp, IntPtr.Zero));
+            Native.Check(Native.wrs_session_on_rtcp(handle, rtcp, IntPtr.Zero));
+            Native.Check(Native.wrs_session_on_ice_candidate(handle, candidate, IntPtr.Zero));
+            Native.Check(Native.wrs_session_on_connection_state(handle, connection, IntPtr.Zero));
+            Native.Check(Native.wrs_session_on_ice_state(handle, ice, IntPtr.Zero));
+            Native.Check(Native.wrs_session_on_gathering_state(handle, gathering, IntPtr.Zero));
+            Native.Check(Native.wrs_session_on_signaling_state(handle, signaling, IntPtr.Zero));
+            Native.Check(Native.wrs_session_on_track(handle, onTrack, IntPtr.Zero));
+        }
+
+        // Runs an event on a library thread: nothing may escape into native code.
+        private void Raise(Action a)
+        {
+            try { a(); }
+            catch (Exception e)
+            {
+                try
+                {
+                    var h = OnCallbackException;
+                    if (h != null) h(e);
+                }
+                catch { /* the reporter itself failed: nothing left to tell */ }
+            }
+        }
+
+        private static byte[] Copy(IntPtr p, UIntPtr len)
+        {
+            var bytes = new byte[(int)len];
+            Marshal.Copy(p, bytes, 0, bytes.Length);
+            return bytes;
+        }
+
+        private SessionHandle H
+        {
+            get
+            {
+                if (handle.IsClosed) throw new ObjectDisposedException("RTCPeerConnection");
+                return handle;
+            }
+        }
+
+        private delegate int StringGetter(SessionHandle s, out IntPtr p);
+
+        private string Get(StringGetter f)
+        {
+            IntPtr p;
+            Native.Check(f(H, out p));
+            return Native.TakeString(p);
+        }
+
+        public MediaTrack AddTrack(MediaKind kind, Codec[] codecs, Direction direction = Direction.SendRecv)
+        {
+            var list = Array.ConvertAll(codecs, c => (uint)c);
+            uint id;
+            Native.Check(Native.wrs_session_add_track(H, (uint)kind, list, (UIntPtr)list.Length, (uint)direction, out id));
+            return new MediaTrack(this, id, kind);
+        }
+
+        public string CreateOffer() { return Get(Native.wrs_session_create_offer); }
+        public string CreateAnswer() { return Get(Native.wrs_session_create_answer); }
+        public void SetLocalDescription(SdpType type, string sdp = null)
+        {
+            Native.Check(Native.wrs_session_set_local_description(H, (uint)type, Native.Utf8(sdp)));
+        }
+        public void SetRemoteDescription(SdpType type, string sdp)
+        {
+            Native.Check(Native.wrs_session_set_remote_description(H, (uint)type, Native.Utf8(sdp)));
+        }
+        /// <summary>Adds a remote candidate; null or "" ends the remote candidates.</summary>
+        public void AddIceCandidate(string candidate)
+        {
+            Native.Check(Native.wrs_session_add_remote_candidate(H, Native.Utf8(candidate)));
+        }
+        public string LocalDescription { get { return Get(Native.wrs_session_local_description); } }
+        public string RemoteDescription { get { return Get(Native.wrs_session_remote_description); } }
+
+        public void SendRtp(uint track, byte[] packet)
+        {
+            Native.Check(Native.wrs_session_send_rtp(H, track, packet, (UIntPtr)packet.Length));
+        }
+        public void SendMedia(uint track, byte[] payload, uint rtpTimestamp, bool marker = false)
+        {
+            Native.Check(Native.wrs_session_send_media(H, track, payload, (UIntPtr)payload.Length, rtpTimestamp, marker));
+        }
+        public void SendRtcp(byte[] packet)
+        {
+            Native.Check(Native.wrs_session_send_rtcp(H, packet, (UIntPtr)packet.Length));
+        }
+
+        private delegate int UIntGetter(SessionHandle s, out uint v);
+        private uint GetUInt(UIntGetter f)
+        {
+            uint v;
+            Native.Check(f(H, out v));
+            return v;
+        }
+
+        public ConnectionState ConnectionState { get { return (ConnectionState)GetUInt(Native.wrs_session_connection_state); } }
+        public IceConnectionState IceConnectionState { get { return (IceConnectionState)GetUInt(Native.wrs_session_ice_state); } }
+        public IceGatheringState IceGatheringState { get { return (IceGatheringState)GetUInt(Native.wrs_session_gathering_state); } }
+        public SignalingState SignalingState { get { return (SignalingState)GetUInt(Native.wrs_session_signaling_state); } }
+        public SrtpProfile SrtpProfile { get { return (SrtpProfile)GetUInt(Native.wrs_session_srtp_profile); } }
+        public DtlsRole DtlsRole { get { return (DtlsRole)GetUInt(Native.wrs_session_dtls_role); } }
+        public string DtlsVersion { get { return Get(Native.wrs_session_dtls_version); } }
+        public string LocalFingerprint { get { return Get(Native.wrs_session_local_fingerprint); } }
+        public string RemoteFingerprint { get { return Get(Native.wrs_session_remote_fingerprint); } }
+
+        /// <summary>Why the connection failed, or null.</summary>
+        public string FailureReason
+        {
+            get
+            {
+                IntPtr p;
+                int r = Native.wrs_session_failure_reason(H, out p);
+                if (r == -14) return null; // WRS_RESULT_NOT_AVAILABLE
+                Native.Check(r);
+                return Native.TakeString(p);
+            }
+        }
+
+        public KeyValuePair<string, string> SelectedCandidatePair
+        {
+            get
+            {
+                IntPtr l, r;
+                Native.Check(Native.wrs_session_selected_candidate_pair(H, out l, out r));
+                return new KeyValuePair<string, string>(Native.TakeString(l), Native.TakeString(r));
+            }
+        }
+
+        public ulong GetStat(Stat which)
+        {
+            ulong v;
+            Native.Check(Native.wrs_session_stat(H, (uint)which, out v));
+            return v;
+        }
+
+        internal string TrackMid(uint track)
+        {
+            IntPtr p;
+            Native.Check(Native.wrs_session_track_mid(H, track, out p));
+            return Native.TakeString(p);
+        }
+
+        internal uint TrackSsrc(uint track)
+        {
+            uint v;
+            Native.Check(Native.wrs_session_track_ssrc(H, track, out v));
+            return v;
+        }
+
+        /// <summary>Graceful close (DTLS close_notify); getters keep working until Dispose.</summary>
+        public void Close() { Native.Check(Native.wrs_session_close(H)); }
+
+        /// <summary>Closes and frees the session; no event is raised after this returns.</summary>
+        public void Dispose() { handle.Dispose(); }
+    }
+}

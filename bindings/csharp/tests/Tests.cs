@@ -1,0 +1,233 @@
+// Test program for the C# binding (Mono's mcs/mono, or .NET). Prints "N passed, N failed".
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Threading;
+using WebRtcSession;
+
+static class Tests
+{
+    static int passed, failed;
+
+    static void Run(string name, Action test)
+    {
+        try
+        {
+            test();
+            passed++;
+            Console.WriteLine("ok   " + name);
+        }
+        catch (Exception e)
+        {
+            failed++;
+            Console.WriteLine("FAIL " + name + ": " + e);
+        }
+    }
+
+    static void Assert(bool condition, string what)
+    {
+        if (!condition) throw new Exception("assertion failed: " + what);
+    }
+
+    static bool WaitFor(Func<bool> condition, int ms = 10000)
+    {
+        var sw = Stopwatch.StartNew();
+        while (sw.ElapsedMilliseconds < ms)
+        {
+            if (condition()) return true;
+            Thread.Sleep(5);
+        }
+        return condition();
+    }
+
+    static RTCConfiguration Loopback(DtlsRole role = DtlsRole.Auto)
+    {
+        var c = new RTCConfiguration { DtlsRole = role };
+        c.LocalAddresses.Add("127.0.0.1");
+        return c;
+    }
+
+    /// Offer/answer with trickle ICE between two sessions; returns their tracks once connected.
+    static MediaTrack[] Connect(RTCPeerConnection a, RTCPeerConnection b, out double ms)
+    {
+        var sw = Stopwatch.StartNew();
+        a.OnIceCandidate += (c, mid) => b.AddIceCandidate(c);
+        b.OnIceCandidate += (c, mid) => a.AddIceCandidate(c);
+        var ta = a.AddTrack(MediaKind.Audio, new[] { Codec.Opus, Codec.PCMU });
+        var offer = a.CreateOffer();
+        b.SetRemoteDescription(SdpType.Offer, offer); // before a gathers: no candidate arrives early
+        a.SetLocalDescription(SdpType.Offer, offer);
+        var tb = b.AddTrack(MediaKind.Audio, new[] { Codec.PCMU, Codec.Opus });
+        var answer = b.CreateAnswer();
+        a.SetRemoteDescription(SdpType.Answer, answer);
+        b.SetLocalDescription(SdpType.Answer, answer);
+        Assert(WaitFor(() => a.ConnectionState == ConnectionState.Connected && b.ConnectionState == ConnectionState.Connected),
+               "connected (" + a.FailureReason + " / " + b.FailureReason + ")");
+        ms = sw.Elapsed.TotalMilliseconds;
+        return new[] { ta, tb };
+    }
+
+    static void LoopbackCall()
+    {
+        using (var a = new RTCPeerConnection(Loopback()))
+        using (var b = new RTCPeerConnection(Loopback()))
+        {
+            int atA = 0, atB = 0, corrupt = 0;
+            a.OnRtpPacketReceived += (track, p) => Interlocked.Increment(ref atA);
+            b.OnRtpPacketReceived += (track, p) =>
+            {
+                if (p.Length != 12 + 8 + 160 || p[12 + 8 + 5] != 5) Interlocked.Increment(ref corrupt); // mid ext + payload
+                Interlocked.Increment(ref atB);
+            };
+            double ms;
+            var t = Connect(a, b, out ms);
+            var payload = new byte[160];
+            for (int i = 0; i < payload.Length; i++) payload[i] = (byte)i;
+            for (uint i = 0; i < 200; i++)
+            {
+                a.SendMedia(t[0].Id, payload, i * 960);
+                b.SendMedia(t[1].Id, payload, i * 160);
+                if (i % 20 == 19) Thread.Sleep(5);
+            }
+            Assert(WaitFor(() => atA == 200 && atB == 200), "200 packets each way, got " + atA + " / " + atB);
+            Assert(corrupt == 0, "payloads intact");
+            Assert(a.DtlsVersion == "DTLSv1.2", "DTLS 1.2");
+            Assert(a.RemoteFingerprint == b.LocalFingerprint, "fingerprints");
+            Assert(a.GetStat(Stat.RtpPacketsSent) == 200, "stat");
+            Assert(t[0].Mid == "0", "mid");
+            Console.WriteLine("     connected in {0:F1} ms, SRTP {1}, offerer DTLS {2}; packets a->b {3}, b->a {4}",
+                              ms, a.SrtpProfile, a.DtlsRole, atB, atA);
+        }
+    }
+
+    static void GarbageCollectionDuringCall()
+    {
+        using (var a = new RTCPeerConnection(Loopback()))
+        using (var b = new RTCPeerConnection(Loopback(DtlsRole.Server)))
+        {
+            int received = 0;
+            b.OnRtpPacketReceived += (track, p) => Interlocked.Increment(ref received);
+            double ms;
+            var t = Connect(a, b, out ms);
+            for (uint i = 0; i < 300; i++)
+            {
+                a.SendMedia(t[0].Id, new byte[160], i * 960);
+                if (i % 10 == 0)
+                {
+                    // Sessions nobody disposes: their finalizers run while the call is live.
+                    new RTCPeerConnection(Loopback());
+                    GC.Collect();
+                    GC.WaitForPendingFinalizers();
+                }
+                Thread.Sleep(1);
+            }
+            Assert(WaitFor(() => received == 300), "all 300 packets arrived across collections, got " + received);
+            Assert(b.DtlsRole == DtlsRole.Server, "answerer is DTLS server as configured");
+        }
+    }
+
+    static void ErrorsBecomeExceptions()
+    {
+        using (var s = new RTCPeerConnection(Loopback()))
+        {
+            try
+            {
+                s.SetRemoteDescription(SdpType.Offer, "v=0\r\nnot sdp");
+                throw new Exception("no exception for bad SDP");
+            }
+            catch (WebRtcException e)
+            {
+                Assert(e.CodeName == "WRS_RESULT_INVALID_SDP" && e.Code == -4, "code " + e.CodeName);
+                Assert(e.Message.Contains("malformed SDP"), "message: " + e.Message);
+            }
+            try
+            {
+                s.CreateAnswer();
+                throw new Exception("no exception for wrong state");
+            }
+            catch (WebRtcException e)
+            {
+                Assert(e.CodeName == "WRS_RESULT_INVALID_STATE", e.CodeName);
+            }
+            try
+            {
+                s.SendMedia(99, new byte[10], 0);
+                throw new Exception("no exception for an unknown track");
+            }
+            catch (WebRtcException e)
+            {
+                Assert(e.CodeName == "WRS_RESULT_UNKNOWN_TRACK", e.CodeName);
+            }
+            Assert(s.FailureReason == null, "no failure");
+        }
+        var d = new RTCPeerConnection(Loopback());
+        d.Dispose();
+        try
+        {
+            d.CreateOffer();
+            throw new Exception("no exception after Dispose");
+        }
+        catch (ObjectDisposedException) { }
+    }
+
+    static void HandlerExceptionsAreReported()
+    {
+        using (var a = new RTCPeerConnection(Loopback()))
+        using (var b = new RTCPeerConnection(Loopback()))
+        {
+            var errors = new List<Exception>();
+            b.OnCallbackException += e => { lock (errors) errors.Add(e); };
+            b.OnRtpPacketReceived += (track, p) => { throw new InvalidOperationException("boom"); };
+            double ms;
+            var t = Connect(a, b, out ms);
+            for (uint i = 0; i < 10; i++) a.SendMedia(t[0].Id, new byte[160], i * 960);
+            Assert(WaitFor(() => { lock (errors) return errors.Count == 10; }), "10 handler exceptions reported");
+            Assert(errors[0] is InvalidOperationException, "the handler's exception");
+        }
+    }
+
+    static void NoEventAfterDispose()
+    {
+        var a = new RTCPeerConnection(Loopback());
+        var b = new RTCPeerConnection(Loopback());
+        double ms;
+        var t = Connect(a, b, out ms);
+        int disposed = 0, late = 0, calls = 0;
+        b.OnRtpPacketReceived += (track, p) =>
+        {
+            Interlocked.Increment(ref calls);
+            Thread.Sleep(1);
+            if (Volatile.Read(ref disposed) == 1) Interlocked.Increment(ref late);
+        };
+        var stop = false;
+        var sender = new Thread(() =>
+        {
+            while (!Volatile.Read(ref stop))
+            {
+                try { a.SendMedia(t[0].Id, new byte[160], 0); } catch (WebRtcException) { }
+                Thread.Sleep(0);
+            }
+        });
+        sender.Start();
+        Assert(WaitFor(() => Volatile.Read(ref calls) > 20), "flood arrives");
+        b.Dispose();
+        Volatile.Write(ref disposed, 1);
+        Thread.Sleep(50);
+        Volatile.Write(ref stop, true);
+        sender.Join();
+        a.Dispose();
+        Assert(late == 0, "no event after Dispose returned, got " + late);
+    }
+
+    static int Main()
+    {
+        Console.WriteLine("webrtc-session " + RTCPeerConnection.Version + " C# binding tests");
+        Run("loopback call, media both ways", LoopbackCall);
+        Run("GC.Collect and finalizers during a live call", GarbageCollectionDuringCall);
+        Run("native errors become exceptions with the message", ErrorsBecomeExceptions);
+        Run("handler exceptions are reported, not fatal", HandlerExceptionsAreReported);
+        Run("no event after Dispose returns", NoEventAfterDispose);
+        Console.WriteLine(passed + " passed, " + failed + " failed");
+        return failed == 0 ? 0 : 1;
+    }
+}

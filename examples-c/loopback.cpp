@@ -1,0 +1,57 @@
+// loopback.cpp: the loopback call in C++17 through the RAII wrapper (include/webrtc_session.hpp):
+// two sessions, trickle ICE, 20 ms audio packets both ways for one second.
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "webrtc_session.hpp"
+
+int main() {
+    using clock = std::chrono::steady_clock;
+    try {
+        wrs::config cfg;
+        cfg.local_address("127.0.0.1");
+        wrs::session a(&cfg), b(&cfg);
+        std::atomic<int> at_a{0}, at_b{0};
+        a.on_ice_candidate([&](const std::string &c, const std::string &) { b.add_remote_candidate(c); });
+        b.on_ice_candidate([&](const std::string &c, const std::string &) { a.add_remote_candidate(c); });
+        a.on_rtp([&](uint32_t, const uint8_t *, size_t) { ++at_a; });
+        b.on_rtp([&](uint32_t, const uint8_t *, size_t) { ++at_b; });
+
+        auto t0 = clock::now();
+        uint32_t ta = a.add_track(WRS_MEDIA_KIND_AUDIO, {WRS_CODEC_OPUS, WRS_CODEC_PCMU});
+        std::string offer = a.create_offer();
+        b.set_remote_description(WRS_SDP_TYPE_OFFER, offer);  // before a gathers: no early candidate
+        a.set_local_description(WRS_SDP_TYPE_OFFER, offer);
+        uint32_t tb = b.add_track(WRS_MEDIA_KIND_AUDIO, {WRS_CODEC_OPUS, WRS_CODEC_PCMU});
+        std::string answer = b.create_answer();
+        a.set_remote_description(WRS_SDP_TYPE_ANSWER, answer);
+        b.set_local_description(WRS_SDP_TYPE_ANSWER, answer);
+        while (a.connection_state() != WRS_CONNECTION_STATE_CONNECTED || b.connection_state() != WRS_CONNECTION_STATE_CONNECTED) {
+            if (clock::now() - t0 > std::chrono::seconds(10)) {
+                std::fprintf(stderr, "not connected\n");
+                return 1;
+            }
+            std::this_thread::sleep_for(std::chrono::microseconds(200));
+        }
+        double ms = std::chrono::duration<double, std::milli>(clock::now() - t0).count();
+        uint8_t payload[160] = {};
+        for (uint32_t i = 0; i < 50; i++) {
+            a.send_media(ta, payload, sizeof payload, i * 960);
+            b.send_media(tb, payload, sizeof payload, i * 960);
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        std::printf("C++: connected in %.1f ms, packets a->b %d/50, b->a %d/50\n", ms, at_b.load(), at_a.load());
+        try {
+            a.send_media(99, payload, sizeof payload, 0);
+        } catch (const wrs::error &e) {
+            std::printf("C++: unknown track -> %s\n", e.what());
+        }
+        return at_a == 50 && at_b == 50 ? 0 : 1;
+    } catch (const wrs::error &e) {
+        std::fprintf(stderr, "%s\n", e.what());
+        return 2;
+    }
+}

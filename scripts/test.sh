@@ -18,15 +18,15 @@ fi
 
 status=0
 echo "== cargo test (unit tests per layer, C ABI integration tests, header drift)"
-cargo test --release --locked 2>&1 || status=1
+timeout 1800 cargo test --release --locked 2>&1 || status=1
 
 echo "== C examples as tests"
 ./scripts/test-c.sh || status=1
 
 echo "== C# binding (mono)"
 if make -s csharp >build/csharp.log 2>&1; then
-    (cd build/csharp && LD_LIBRARY_PATH="$PWD/../../target/release" mono Tests.exe &&
-        LD_LIBRARY_PATH="$PWD/../../target/release" mono WebRtcSessionExample.exe >/dev/null) || status=1
+    (cd build/csharp && LD_LIBRARY_PATH="$PWD/../../target/release" timeout 300 mono Tests.exe &&
+        LD_LIBRARY_PATH="$PWD/../../target/release" timeout 60 mono WebRtcSessionExample.exe >/dev/null) || status=1
 else
     cat build/csharp.log
     echo "0 passed, 1 failed"
@@ -35,10 +35,10 @@ fi
 
 echo "== Python binding (pytest)"
 ./scripts/python-env.sh || exit 1
-(cd bindings/python && ../../.venv/bin/python -m pytest -q tests) || status=1
+(cd bindings/python && timeout 600 ../../.venv/bin/python -m pytest -q tests) || status=1
 
 echo "== interop with real peers: aiortc and headless Chromium (pytest)"
 rm -f build/interop-results.jsonl
-.venv/bin/python -m pytest -q tests/interop || status=1
+timeout 900 .venv/bin/python -m pytest -q tests/interop || status=1
 
 exit $status

@@ -183,6 +183,10 @@ namespace WebRtcSession
         // Runs an event on a library thread: nothing may escape into native code.
         private void Raise(Action a)
         {
+            // Library threads become managed threads when they first call in; as foreground
+            // threads they would keep Mono from exiting (it waits for them at shutdown).
+            var current = System.Threading.Thread.CurrentThread;
+            if (!current.IsBackground) current.IsBackground = true;
             try { a(); }
             catch (Exception e)
             {

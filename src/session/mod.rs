@@ -524,21 +524,27 @@ impl Session {
 
     // ---- receiving --------------------------------------------------------------------------
 
-    fn handle_rtp(&self, datagram: &[u8]) {
-        let plain = {
-            let mut rx = self.srtp_rx.lock();
-            let Some(rx) = rx.as_mut() else {
-                self.stats.datagrams_dropped.fetch_add(1, Ordering::Relaxed);
-                return;
-            };
-            match rx.unprotect_rtp(datagram) {
-                Ok(p) => p,
-                Err(_) => {
-                    self.stats.srtp_unprotect_failures.fetch_add(1, Ordering::Relaxed);
-                    return;
-                }
-            }
+    /// Unprotects with the receive context, counting what cannot be: before keys exist, or a
+    /// failed authentication or replay check.
+    fn unprotect(
+        &self,
+        datagram: &[u8],
+        f: impl FnOnce(&mut SrtpReceiver, &[u8]) -> Result<bytes::Bytes>,
+    ) -> Option<bytes::Bytes> {
+        let mut rx = self.srtp_rx.lock();
+        let Some(rx) = rx.as_mut() else {
+            self.stats.datagrams_dropped.fetch_add(1, Ordering::Relaxed);
+            return None;
         };
+        let plain = f(rx, datagram);
+        if plain.is_err() {
+            self.stats.srtp_unprotect_failures.fetch_add(1, Ordering::Relaxed);
+        }
+        plain.ok()
+    }
+
+    fn handle_rtp(&self, datagram: &[u8]) {
+        let Some(plain) = self.unprotect(datagram, SrtpReceiver::unprotect_rtp) else { return };
         let Ok(header) = RtpHeader::parse(&plain) else {
             self.stats.datagrams_dropped.fetch_add(1, Ordering::Relaxed);
             return;
@@ -569,20 +575,7 @@ impl Session {
     }
 
     fn handle_rtcp(&self, datagram: &[u8]) {
-        let plain = {
-            let mut rx = self.srtp_rx.lock();
-            let Some(rx) = rx.as_mut() else {
-                self.stats.datagrams_dropped.fetch_add(1, Ordering::Relaxed);
-                return;
-            };
-            match rx.unprotect_rtcp(datagram) {
-                Ok(p) => p,
-                Err(_) => {
-                    self.stats.srtp_unprotect_failures.fetch_add(1, Ordering::Relaxed);
-                    return;
-                }
-            }
-        };
+        let Some(plain) = self.unprotect(datagram, SrtpReceiver::unprotect_rtcp) else { return };
         self.stats.rtcp_packets_received.fetch_add(1, Ordering::Relaxed);
         self.emitter.emit(Event::Rtcp { packet: &plain });
     }

@@ -2,6 +2,7 @@
 decodes; a tampered fingerprint fails on our side with nothing delivered."""
 
 import asyncio
+import contextlib
 import time
 
 import aioice.ice
@@ -62,12 +63,24 @@ async def run_media(lib: LibraryPeer, pc: RTCPeerConnection, counter: FrameCount
     assert counter.frames["audio"] > 50 * MEDIA_SECONDS * 0.4, facts
 
 
-async def library_offers(dtls_role):
+@contextlib.asynccontextmanager
+async def call(dtls_role=w.DtlsRole.AUTO):
+    """A library peer and an aiortc peer whose received frames are counted; both closed after."""
     lib = LibraryPeer(dtls_role=dtls_role)
     pc = RTCPeerConnection()
     counter = FrameCounter()
     counter.attach(pc)
     try:
+        yield lib, pc, counter
+    finally:
+        for t in counter.tasks:
+            t.cancel()
+        await pc.close()
+        lib.close()
+
+
+async def library_offers(dtls_role):
+    async with call(dtls_role) as (lib, pc, counter):
         lib.add_tracks(video=(w.Codec.VP8,))
         offer = lib.session.create_offer()
         lib.session.set_local_description(w.SdpType.OFFER, offer)
@@ -80,19 +93,10 @@ async def library_offers(dtls_role):
         await pc.setLocalDescription(answer)
         lib.session.set_remote_description(w.SdpType.ANSWER, loopback_only(pc.localDescription.sdp))
         await run_media(lib, pc, counter, "library offers, aiortc answers", "library")
-    finally:
-        for t in counter.tasks:
-            t.cancel()
-        await pc.close()
-        lib.close()
 
 
 async def aiortc_offers():
-    lib = LibraryPeer()
-    pc = RTCPeerConnection()
-    counter = FrameCounter()
-    counter.attach(pc)
-    try:
+    async with call() as (lib, pc, counter):
         pc.addTrack(AudioStreamTrack())
         pc.addTrack(VideoStreamTrack())
         await pc.setLocalDescription(await pc.createOffer())
@@ -106,11 +110,6 @@ async def aiortc_offers():
         answer = lib.complete_local_description()
         await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
         await run_media(lib, pc, counter, "aiortc offers, library answers", "aiortc")
-    finally:
-        for t in counter.tasks:
-            t.cancel()
-        await pc.close()
-        lib.close()
 
 
 def test_library_offers_as_dtls_server():
@@ -124,9 +123,7 @@ def test_aiortc_offers_library_answers_as_dtls_client():
 
 def test_tampered_fingerprint_fails_with_nothing_delivered():
     async def scenario():
-        lib = LibraryPeer()
-        pc = RTCPeerConnection()
-        try:
+        async with call() as (lib, pc, _):
             lib.add_tracks(video=(w.Codec.VP8,))
             lib.session.set_local_description(w.SdpType.OFFER, lib.session.create_offer())
             offer = lib.complete_local_description()
@@ -149,8 +146,5 @@ def test_tampered_fingerprint_fails_with_nothing_delivered():
             assert lib.streams == {}
             record(peer="aiortc 1.16", scenario="tampered a=fingerprint", offerer="library",
                    result="failed as expected: " + lib.session.failure_reason[:60])
-        finally:
-            await pc.close()
-            lib.close()
 
     asyncio.run(scenario())

@@ -25,6 +25,30 @@ const DTLS_MTU: u32 = 1200;
 const DTLS_CTRL_GET_TIMEOUT: libc::c_int = 73;
 const DTLS_CTRL_HANDLE_TIMEOUT: libc::c_int = 74;
 
+/// First DTLS retransmission timeout, then doubled per retransmission up to the maximum.
+/// OpenSSL's own first timeout is 1 s: on a lossy link a lost flight then costs a second or
+/// more (measured: 77 of 100 handshakes within 5 s at 20 % loss and 100 ms delay each way).
+const INITIAL_RETRANSMIT_US: libc::c_uint = 100_000;
+const MAX_RETRANSMIT_US: libc::c_uint = 60_000_000;
+
+/// OpenSSL asks this for the next retransmission timeout (`previous_us` 0 for the first).
+/// The one `extern "C"` function outside `capi/`: a callback OpenSSL calls, not part of our ABI,
+/// and not bound by openssl-sys.
+unsafe extern "C" fn retransmit_timeout(_ssl: *mut openssl_sys::SSL, previous_us: libc::c_uint) -> libc::c_uint {
+    if previous_us == 0 {
+        INITIAL_RETRANSMIT_US
+    } else {
+        previous_us.saturating_mul(2).min(MAX_RETRANSMIT_US)
+    }
+}
+
+type TimerCallback = unsafe extern "C" fn(*mut openssl_sys::SSL, libc::c_uint) -> libc::c_uint;
+
+extern "C" {
+    /// OpenSSL >= 1.1.1; not in openssl-sys.
+    fn DTLS_set_timer_cb(ssl: *mut openssl_sys::SSL, cb: Option<TimerCallback>);
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DtlsRole {
     Client,
@@ -112,6 +136,8 @@ impl DtlsEndpoint {
     pub fn new(ctx: &DtlsContext, role: DtlsRole, remote_fingerprint: Fingerprint) -> Result<Self> {
         let mut ssl = Ssl::new(&ctx.ctx)?;
         ssl.set_mtu(DTLS_MTU)?;
+        // SAFETY: `ssl` is a live SSL object; the callback is a plain function.
+        unsafe { DTLS_set_timer_cb(ssl.as_ptr(), Some(retransmit_timeout)) };
         let verify_failure = Arc::new(Mutex::new(None));
         let failure = Arc::clone(&verify_failure);
         // Self-signed certificates are the norm: the only check that matters is the fingerprint

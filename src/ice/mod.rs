@@ -154,7 +154,14 @@ impl Conn for MuxSocket {
                 }
                 _ => {
                     if let Some(h) = s.handler.get().and_then(Weak::upgrade) {
-                        h.on_datagram(datagram, from);
+                        // A panic in packet processing must not end this receive loop (the
+                        // session would go deaf): the datagram is dropped instead.
+                        let delivered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            h.on_datagram(datagram, from)
+                        }));
+                        if delivered.is_err() {
+                            s.datagrams_dropped.fetch_add(1, Ordering::Relaxed);
+                        }
                     }
                 }
             }

@@ -58,6 +58,13 @@ impl SrtpProfile {
     pub fn salt_len(self) -> usize {
         self.protection_profile().salt_len()
     }
+    /// Bytes of the authentication tag SRTP and SRTCP append.
+    pub fn auth_tag_len(self) -> usize {
+        match self {
+            Self::Aes128CmHmacSha1_80 => 10,
+            Self::AeadAes128Gcm | Self::AeadAes256Gcm => 16,
+        }
+    }
     /// Bytes of exported keying material this profile needs (both directions).
     pub fn keying_material_len(self) -> usize {
         2 * (self.key_len() + self.salt_len())
@@ -113,6 +120,7 @@ pub struct SrtpSender {
 /// Unprotects what the peer sends, with replay protection on.
 pub struct SrtpReceiver {
     ctx: Context,
+    tag_len: usize,
 }
 
 pub fn contexts(keys: &SrtpKeys) -> Result<(SrtpSender, SrtpReceiver)> {
@@ -127,7 +135,7 @@ pub fn contexts(keys: &SrtpKeys) -> Result<(SrtpSender, SrtpReceiver)> {
         Some(srtcp_replay_protection(REPLAY_WINDOW)),
     )
     .map_err(|e| error::crypto(format!("SRTP receiver context: {e}")))?;
-    Ok((SrtpSender { ctx: tx }, SrtpReceiver { ctx: rx }))
+    Ok((SrtpSender { ctx: tx }, SrtpReceiver { ctx: rx, tag_len: keys.profile.auth_tag_len() }))
 }
 
 impl SrtpSender {
@@ -139,11 +147,23 @@ impl SrtpSender {
     }
 }
 
+/// The SRTCP index (E flag + 31 bits) that precedes the tag.
+const SRTCP_INDEX_LEN: usize = 4;
+
+// webrtc-srtp indexes into packets without checking their length (a 4-byte SRTCP packet
+// panics it): lengths are checked here first, against the cleartext header and the tag.
 impl SrtpReceiver {
     pub fn unprotect_rtp(&mut self, packet: &[u8]) -> Result<bytes::Bytes> {
+        let header = crate::rtp::RtpHeader::parse(packet)?;
+        if packet.len() < header.header_len + self.tag_len {
+            return Err(error::crypto("SRTP packet is shorter than its header and tag"));
+        }
         self.ctx.decrypt_rtp(packet).map_err(|e| error::crypto(format!("SRTP unprotect: {e}")))
     }
     pub fn unprotect_rtcp(&mut self, packet: &[u8]) -> Result<bytes::Bytes> {
+        if packet.len() < 8 + SRTCP_INDEX_LEN + self.tag_len {
+            return Err(error::crypto("SRTCP packet is shorter than header, index and tag"));
+        }
         self.ctx.decrypt_rtcp(packet).map_err(|e| error::crypto(format!("SRTCP unprotect: {e}")))
     }
 }
@@ -195,6 +215,14 @@ mod tests {
             let rr = [0x80, 201, 0, 1, 0, 0, 0, 42];
             let srtcp = ctx.protect_rtcp(&rr).unwrap();
             assert_eq!(&srx.unprotect_rtcp(&srtcp).unwrap()[..], &rr[..]);
+            // Every truncation is an error, never a panic.
+            for n in 0..srtcp.len() {
+                assert!(srx.unprotect_rtcp(&srtcp[..n]).is_err(), "{p:?} SRTCP truncated to {n}");
+            }
+            let fresh = ctx.protect_rtp(&pkt).unwrap();
+            for n in 0..fresh.len() {
+                assert!(srx.unprotect_rtp(&fresh[..n]).is_err(), "{p:?} SRTP truncated to {n}");
+            }
         }
     }
 }

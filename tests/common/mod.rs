@@ -1,6 +1,8 @@
 //! A test peer driven only through the C ABI: callbacks feed channels, helpers wrap calls.
 #![allow(dead_code)]
 
+pub mod relay;
+
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::ptr;
 use std::time::{Duration, Instant};

@@ -1,0 +1,286 @@
+//! Reliability on bad networks, through the UDP relay in tests/common/relay.rs: loss, delay,
+//! duplication and reordering; consent freshness when the peer vanishes and comes back; and
+//! hostile datagrams (replayed, forged, truncated, empty, oversized) on a live call.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::relay::{Dir, Policy, Relay};
+use crossbeam_channel::{unbounded, Receiver, Sender};
+use webrtc_session::ice::IceState;
+use webrtc_session::negotiation::{Codec, Direction, MediaKind};
+use webrtc_session::session::{ConnectionState, Event, EventHandler, SdpType, Session, SessionConfig};
+
+enum Ev {
+    Candidate(String),
+    State(ConnectionState),
+    Ice(IceState),
+    Rtp(Vec<u8>),
+}
+
+struct Forward(Sender<Ev>);
+impl EventHandler for Forward {
+    fn on_event(&self, e: Event<'_>) {
+        let _ = self.0.send(match e {
+            Event::LocalCandidate { candidate, .. } => Ev::Candidate(candidate.to_string()),
+            Event::ConnectionState(s) => Ev::State(s),
+            Event::IceState(s) => Ev::Ice(s),
+            Event::Rtp { packet, .. } => Ev::Rtp(packet.to_vec()),
+            _ => return,
+        });
+    }
+}
+
+struct Peer {
+    s: Arc<Session>,
+    rx: Receiver<Ev>,
+    track: u32,
+    states: Vec<(Instant, ConnectionState)>,
+    ice: Vec<(Instant, IceState)>,
+    rtp: Vec<Vec<u8>>,
+}
+
+fn peer(tweak: impl Fn(&mut SessionConfig)) -> Peer {
+    let mut cfg = SessionConfig::default();
+    cfg.ice.local_addresses = vec!["127.0.0.1".parse().unwrap()];
+    tweak(&mut cfg);
+    let s = Session::new(cfg).unwrap();
+    let (tx, rx) = unbounded();
+    s.set_event_handler(Some(Arc::new(Forward(tx))));
+    Peer { s, rx, track: 0, states: vec![], ice: vec![], rtp: vec![] }
+}
+
+impl Peer {
+    /// Handles queued events; candidates go to `other` rewritten to point at `via`.
+    fn pump(&mut self, other: &Session, via: SocketAddr) {
+        while let Ok(e) = self.rx.try_recv() {
+            match e {
+                Ev::Candidate(c) => {
+                    let _ = other.add_remote_candidate(&Relay::rewrite_candidate(&c, via));
+                }
+                Ev::State(s) => self.states.push((Instant::now(), s)),
+                Ev::Ice(s) => self.ice.push((Instant::now(), s)),
+                Ev::Rtp(p) => self.rtp.push(p),
+            }
+        }
+    }
+    fn state(&self) -> ConnectionState {
+        self.s.connection_state()
+    }
+}
+
+/// Two sessions connected through a relay with `policy`; returns them with the relay and the
+/// instant the answer was applied.
+fn call(policy: Policy, seed: u64, tweak: impl Fn(&mut SessionConfig) + Copy) -> (Peer, Peer, Relay, Instant) {
+    let mut a = peer(tweak);
+    let mut b = peer(tweak);
+    let relay = Relay::new(a.s.local_address(), b.s.local_address(), policy, seed);
+    a.track = a.s.add_track(MediaKind::Audio, &[Codec::Pcmu], Direction::SendRecv).unwrap();
+    let offer = a.s.create_offer().unwrap();
+    b.s.set_remote_description(SdpType::Offer, &offer).unwrap();
+    a.s.set_local_description(SdpType::Offer, Some(&offer)).unwrap();
+    b.track = b.s.add_track(MediaKind::Audio, &[Codec::Pcmu], Direction::SendRecv).unwrap();
+    let answer = b.s.create_answer().unwrap();
+    let t0 = Instant::now();
+    a.s.set_remote_description(SdpType::Answer, &answer).unwrap();
+    b.s.set_local_description(SdpType::Answer, Some(&answer)).unwrap();
+    let _ = &mut a;
+    (a, b, relay, t0)
+}
+
+/// Pumps events until `done` or the deadline.
+fn run_until(a: &mut Peer, b: &mut Peer, relay: &Relay, deadline: Duration, mut done: impl FnMut(&Peer, &Peer) -> bool) -> bool {
+    let end = Instant::now() + deadline;
+    while Instant::now() < end {
+        a.pump(&b.s, relay.for_b);
+        b.pump(&a.s, relay.for_a);
+        if done(a, b) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    false
+}
+
+fn connected(a: &Peer, b: &Peer) -> bool {
+    a.state() == ConnectionState::Connected && b.state() == ConnectionState::Connected
+}
+
+/// 20 % loss and 100 ms delay each way: how long from ICE connected (on the DTLS client) to
+/// DTLS-SRTP ready, over many calls run a few at a time. At least 95 % must finish within 5 s,
+/// and media must flow.
+#[test]
+fn dtls_completes_under_loss_and_delay() {
+    const RUNS: usize = 100;
+    const PARALLEL: usize = 10;
+    let policy = Policy { loss: 0.2, delay: Duration::from_millis(100), ..Default::default() };
+    let mut within = 0;
+    let mut times = Vec::new();
+    for batch in 0..RUNS / PARALLEL {
+        let mut calls: Vec<_> = (0..PARALLEL).map(|i| call(policy, (batch * PARALLEL + i) as u64 + 1, |_| {})).collect();
+        let end = Instant::now() + Duration::from_secs(20);
+        let mut done = vec![None; PARALLEL];
+        while Instant::now() < end && done.iter().any(Option::is_none) {
+            for (i, (a, b, relay, _)) in calls.iter_mut().enumerate() {
+                a.pump(&b.s, relay.for_b);
+                b.pump(&a.s, relay.for_a);
+                if done[i].is_none() && connected(a, b) {
+                    // DTLS starts when the client's ICE connects; measure from the later ICE.
+                    let ice = |p: &Peer| p.ice.iter().find(|(_, s)| *s == IceState::Connected).map(|(t, _)| *t);
+                    let start = ice(a).into_iter().chain(ice(b)).max().unwrap_or_else(Instant::now);
+                    let end_t = a.states.iter().chain(b.states.iter()).filter(|(_, s)| *s == ConnectionState::Connected).map(|(t, _)| *t).max();
+                    done[i] = Some(end_t.unwrap_or_else(Instant::now).saturating_duration_since(start));
+                }
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        for (i, d) in done.iter().enumerate() {
+            match d {
+                Some(d) => {
+                    times.push(*d);
+                    if *d <= Duration::from_secs(5) {
+                        within += 1;
+                    }
+                }
+                None => {
+                    times.push(Duration::from_secs(99));
+                    let (a, b, _, _) = &calls[i];
+                    eprintln!(
+                        "run {}: not connected: a {:?}/{:?} {:?}, b {:?}/{:?} {:?}",
+                        batch * PARALLEL + i,
+                        a.state(),
+                        a.s.ice_state(),
+                        a.s.failure_reason(),
+                        b.state(),
+                        b.s.ice_state(),
+                        b.s.failure_reason()
+                    );
+                }
+            }
+        }
+        // Media flows on the lossy path: about 80 % of 50 packets.
+        let (a, b, relay, _) = &mut calls[0];
+        if connected(a, b) {
+            for i in 0..50u32 {
+                a.s.send_media(a.track, &[1u8; 160], i * 160, false).unwrap();
+            }
+            run_until(a, b, relay, Duration::from_secs(1), |_, b| b.rtp.len() >= 25);
+            assert!(b.rtp.len() >= 25, "media over the lossy path: {} of 50", b.rtp.len());
+        }
+    }
+    times.sort();
+    eprintln!(
+        "DTLS under 20% loss + 100 ms delay: {within}/{RUNS} within 5 s; median {:?}, p95 {:?}, max {:?}",
+        times[RUNS / 2],
+        times[RUNS * 95 / 100],
+        times[RUNS - 1]
+    );
+    assert!(within >= 95, "{within}/{RUNS} handshakes within 5 s");
+}
+
+/// Duplicated and reordered datagrams neither break the handshake nor deliver a packet twice.
+#[test]
+fn duplicates_and_reordering_are_harmless() {
+    let policy = Policy { duplicate: 0.3, jitter: Duration::from_millis(20), ..Default::default() };
+    let (mut a, mut b, relay, _) = call(policy, 7, |_| {});
+    assert!(run_until(&mut a, &mut b, &relay, Duration::from_secs(15), connected), "not connected");
+    for i in 0..200u32 {
+        let mut payload = [0u8; 160];
+        payload[..4].copy_from_slice(&i.to_be_bytes());
+        a.s.send_media(a.track, &payload, i * 160, false).unwrap();
+    }
+    run_until(&mut a, &mut b, &relay, Duration::from_secs(2), |_, b| b.rtp.len() >= 200);
+    std::thread::sleep(Duration::from_millis(200));
+    b.pump(&a.s, relay.for_a);
+    let mut seen: Vec<u32> = b.rtp.iter().map(|p| u32::from_be_bytes([p[20], p[21], p[22], p[23]])).collect();
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 200, "every packet once");
+    assert_eq!(b.rtp.len(), 200, "duplicates are dropped by the replay window");
+}
+
+/// Consent freshness (RFC 7675): when the peer's packets stop, disconnected after about the
+/// configured disconnected timeout; when they return in time, connected again and media
+/// resumes; when they never return, failed after the failed timeout.
+#[test]
+fn consent_loss_disconnects_recovers_and_fails() {
+    let tweak = |c: &mut SessionConfig| {
+        c.ice.disconnected_timeout = Duration::from_secs(2);
+        c.ice.failed_timeout = Duration::from_secs(6);
+        c.ice.keepalive_interval = Duration::from_millis(500);
+    };
+    let (mut a, mut b, relay, _) = call(Policy::default(), 3, tweak);
+    assert!(run_until(&mut a, &mut b, &relay, Duration::from_secs(10), connected));
+
+    relay.set(|p| p.blocked = true);
+    let cut = Instant::now();
+    assert!(run_until(&mut a, &mut b, &relay, Duration::from_secs(8), |a, _| a.state() == ConnectionState::Disconnected));
+    let to_disconnected = cut.elapsed();
+    relay.set(|p| p.blocked = false);
+    assert!(run_until(&mut a, &mut b, &relay, Duration::from_secs(8), connected), "connected again");
+    let before = b.rtp.len();
+    a.s.send_media(a.track, &[7u8; 160], 0, false).unwrap();
+    assert!(run_until(&mut a, &mut b, &relay, Duration::from_secs(3), |_, b| b.rtp.len() > before), "media resumes");
+
+    relay.set(|p| p.blocked = true);
+    let cut = Instant::now();
+    assert!(run_until(&mut a, &mut b, &relay, Duration::from_secs(20), |a, _| a.state() == ConnectionState::Failed));
+    let to_failed = cut.elapsed();
+    eprintln!("consent: disconnected after {to_disconnected:?} (timeout 2 s), failed after {to_failed:?} (timeout 6 s)");
+    assert!(to_disconnected < Duration::from_secs(5));
+    assert!(to_failed < Duration::from_secs(12));
+    assert!(a.s.failure_reason().unwrap().contains("ICE failed"));
+}
+
+/// Replayed, forged, truncated, empty and oversized datagrams on a live call: dropped, counted,
+/// never delivered, and the call goes on.
+#[test]
+fn hostile_datagrams_are_dropped_and_counted() {
+    let (mut a, mut b, relay, _) = call(Policy::default(), 5, |_| {});
+    assert!(run_until(&mut a, &mut b, &relay, Duration::from_secs(10), connected));
+    relay.captured.lock().clear();
+    a.s.send_media(a.track, &[9u8; 160], 0, false).unwrap();
+    assert!(run_until(&mut a, &mut b, &relay, Duration::from_secs(2), |_, b| b.rtp.len() == 1));
+    let srtp = relay
+        .captured
+        .lock()
+        .iter()
+        .find(|(d, p)| *d == Dir::AtoB && p.len() > 100 && p[0] >> 6 == 2)
+        .map(|(_, p)| p.clone())
+        .expect("the SRTP packet went through the relay");
+    let failures_before = b.s.stats.srtp_unprotect_failures.load(std::sync::atomic::Ordering::Relaxed);
+    let mut forged = srtp.clone();
+    let last = forged.len() - 1;
+    forged[last] ^= 0x55; // authentication tag
+    let mut flipped = srtp.clone();
+    flipped[20] ^= 1; // ciphertext
+    let hostile: Vec<Vec<u8>> = vec![
+        srtp.clone(),           // replay
+        forged,                 // forged tag
+        flipped,                // tampered payload
+        srtp[..11].to_vec(),    // truncated header
+        srtp[..30].to_vec(),    // truncated packet
+        vec![],                 // empty datagram
+        vec![0x80; 1600],       // oversized
+        vec![0x80, 200, 0, 1],  // truncated SRTCP
+        vec![0xff; 64],         // not any protocol
+        vec![22, 254, 253, 0, 0, 0, 0, 0, 0, 0, 5, 0, 1], // broken DTLS record
+    ];
+    for d in &hostile {
+        relay.inject_to_b(d);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    b.pump(&a.s, relay.for_a);
+    assert_eq!(b.rtp.len(), 1, "nothing hostile delivered");
+    let failures = b.s.stats.srtp_unprotect_failures.load(std::sync::atomic::Ordering::Relaxed) - failures_before;
+    let dropped = b.s.stats.datagrams_dropped.load(std::sync::atomic::Ordering::Relaxed) + b.s.transport_datagrams_dropped();
+    assert!(failures >= 5, "replay, forged, tampered and truncated counted as SRTP failures: {failures}");
+    assert!(dropped >= 2, "oversized and unknown datagrams counted: {dropped}");
+    // The call goes on.
+    a.s.send_media(a.track, &[1u8; 160], 160, false).unwrap();
+    assert!(run_until(&mut a, &mut b, &relay, Duration::from_secs(2), |_, b| b.rtp.len() == 2));
+    assert_eq!(b.state(), ConnectionState::Connected);
+}

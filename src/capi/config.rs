@@ -135,6 +135,7 @@ pub extern "C" fn wrs_config_set_certificate_pem_files(
     key_path: *const c_char,
 ) -> wrs_result {
     guard(|| {
+        CONFIGS.get(cfg)?;
         // SAFETY: NUL-terminated strings borrowed for the call.
         let (cp, kp) = unsafe { (str_arg(cert_path, "cert_path")?, str_arg(key_path, "key_path")?) };
         let read = |p: &str| {

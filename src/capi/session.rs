@@ -364,6 +364,7 @@ pub extern "C" fn wrs_session_on_track(s: *mut wrs_session, cb: wrs_track_callba
 #[no_mangle]
 pub extern "C" fn wrs_session_connection_state(s: *mut wrs_session, out: *mut wrs_connection_state) -> wrs_result {
     guard(|| {
+        check_out(out, "out")?;
         let st = session(s)?.session.connection_state();
         // SAFETY: NULL is rejected; otherwise a writable pointer.
         unsafe { write_out(out, st.into(), "out") }
@@ -374,6 +375,7 @@ pub extern "C" fn wrs_session_connection_state(s: *mut wrs_session, out: *mut wr
 #[no_mangle]
 pub extern "C" fn wrs_session_ice_state(s: *mut wrs_session, out: *mut wrs_ice_state) -> wrs_result {
     guard(|| {
+        check_out(out, "out")?;
         let st = session(s)?.session.ice_state();
         // SAFETY: NULL is rejected; otherwise a writable pointer.
         unsafe { write_out(out, st.into(), "out") }
@@ -384,6 +386,7 @@ pub extern "C" fn wrs_session_ice_state(s: *mut wrs_session, out: *mut wrs_ice_s
 #[no_mangle]
 pub extern "C" fn wrs_session_gathering_state(s: *mut wrs_session, out: *mut wrs_gathering_state) -> wrs_result {
     guard(|| {
+        check_out(out, "out")?;
         let st = session(s)?.session.gathering_state();
         // SAFETY: as above.
         unsafe { write_out(out, st.into(), "out") }
@@ -394,6 +397,7 @@ pub extern "C" fn wrs_session_gathering_state(s: *mut wrs_session, out: *mut wrs
 #[no_mangle]
 pub extern "C" fn wrs_session_signaling_state(s: *mut wrs_session, out: *mut wrs_signaling_state) -> wrs_result {
     guard(|| {
+        check_out(out, "out")?;
         let st = session(s)?.session.signaling_state();
         // SAFETY: as above.
         unsafe { write_out(out, st.into(), "out") }
@@ -449,6 +453,7 @@ pub extern "C" fn wrs_session_dtls_version(s: *mut wrs_session, out: *mut *mut c
 #[no_mangle]
 pub extern "C" fn wrs_session_srtp_profile(s: *mut wrs_session, out: *mut wrs_srtp_profile) -> wrs_result {
     guard(|| {
+        check_out(out, "out")?;
         let p = session(s)?.session.srtp_profile()?;
         // SAFETY: NULL is rejected; otherwise a writable pointer.
         unsafe { write_out(out, p.into(), "out") }
@@ -460,6 +465,7 @@ pub extern "C" fn wrs_session_srtp_profile(s: *mut wrs_session, out: *mut wrs_sr
 #[no_mangle]
 pub extern "C" fn wrs_session_dtls_role(s: *mut wrs_session, out: *mut wrs_dtls_role) -> wrs_result {
     guard(|| {
+        check_out(out, "out")?;
         let r = session(s)?.session.dtls_role()?;
         // SAFETY: as above.
         unsafe { write_out(out, r.into(), "out") }
@@ -477,6 +483,7 @@ pub extern "C" fn wrs_session_track_mid(s: *mut wrs_session, track: u32, out: *m
 #[no_mangle]
 pub extern "C" fn wrs_session_track_ssrc(s: *mut wrs_session, track: u32, out: *mut u32) -> wrs_result {
     guard(|| {
+        check_out(out, "out")?;
         let v = session(s)?.session.track_ssrc(track)?;
         // SAFETY: NULL is rejected; otherwise a writable pointer.
         unsafe { write_out(out, v, "out") }
@@ -488,6 +495,7 @@ pub extern "C" fn wrs_session_track_ssrc(s: *mut wrs_session, track: u32, out: *
 #[no_mangle]
 pub extern "C" fn wrs_session_track_payload_type(s: *mut wrs_session, track: u32, out: *mut u8) -> wrs_result {
     guard(|| {
+        check_out(out, "out")?;
         let pts = session(s)?.session.track_payload_types(track)?;
         let pt = *pts
             .first()
@@ -501,6 +509,7 @@ pub extern "C" fn wrs_session_track_payload_type(s: *mut wrs_session, track: u32
 #[no_mangle]
 pub extern "C" fn wrs_session_stat(s: *mut wrs_session, which: u32, out: *mut u64) -> wrs_result {
     guard(|| {
+        check_out(out, "out")?;
         let h = session(s)?;
         let st = &h.session.stats;
         use std::sync::atomic::Ordering::Relaxed;

@@ -97,6 +97,19 @@ impl Peer {
         Peer { s, rx, tx }
     }
 
+    /// Replaces this peer's session with `s` (same callbacks); the old one is freed.
+    pub fn adopt(mut old: Peer, s: *mut wrs_session) -> Peer {
+        let ud = &*old.tx as *const Sender<Ev> as *mut c_void;
+        ok(wrs_session_on_ice_candidate(s, Some(on_candidate), ud));
+        ok(wrs_session_on_connection_state(s, Some(on_state), ud));
+        ok(wrs_session_on_rtp(s, Some(on_rtp), ud));
+        ok(wrs_session_on_rtcp(s, Some(on_rtcp), ud));
+        ok(wrs_session_on_track(s, Some(on_track), ud));
+        wrs_session_free(old.s);
+        old.s = s;
+        old
+    }
+
     pub fn add_track(&self, kind: wrs_media_kind, codecs: &[wrs_codec], dir: wrs_direction) -> u32 {
         let list: Vec<u32> = codecs.iter().map(|c| *c as u32).collect();
         let mut id = 0;

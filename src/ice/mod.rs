@@ -385,13 +385,16 @@ impl IceTransport {
             }
             Box::pin(async {})
         }));
-        let this = Arc::clone(self);
+        // Weak: the agent keeps its handlers for its whole life, and it is ours.
+        let this = Arc::downgrade(self);
         self.agent.on_selected_candidate_pair_change(Box::new(move |local, remote| {
-            *this.remote.write() = Some(remote.addr());
-            let pair = (format!("candidate:{}", local.marshal()), format!("candidate:{}", remote.marshal()));
-            *this.selected.lock() = Some(pair.clone());
-            if let Some(h) = this.socket.handler.get().and_then(Weak::upgrade) {
-                h.on_selected_pair(pair.0, pair.1);
+            if let Some(this) = this.upgrade() {
+                *this.remote.write() = Some(remote.addr());
+                let pair = (format!("candidate:{}", local.marshal()), format!("candidate:{}", remote.marshal()));
+                *this.selected.lock() = Some(pair.clone());
+                if let Some(h) = this.socket.handler.get().and_then(Weak::upgrade) {
+                    h.on_selected_pair(pair.0, pair.1);
+                }
             }
             Box::pin(async {})
         }));

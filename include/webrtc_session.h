@@ -376,6 +376,8 @@ typedef uint32_t wrs_stat;
 
 typedef struct Codec Codec;
 
+typedef struct Option_TimerCallback Option_TimerCallback;
+
 /**
  * The SRTP protection profiles this library negotiates, with their IANA DTLS-SRTP ids.
  */
@@ -432,6 +434,11 @@ extern "C" {
 #endif // __cplusplus
 
 /**
+ * OpenSSL >= 1.1.1; not in openssl-sys.
+ */
+extern void DTLS_set_timer_cb(SSL *ssl, Option_TimerCallback cb);
+
+/**
  * The library version as "MAJOR.MINOR.PATCH" (static; do not free).
  */
 const char *wrs_version(void);
@@ -446,6 +453,14 @@ const char *wrs_last_error_message(void);
  * The name of a result code ("WRS_RESULT_INVALID_SDP"), or "WRS_RESULT_UNKNOWN" (static).
  */
 const char *wrs_result_name(int32_t result);
+
+/**
+ * Stops the library's two runtime threads, for hosts that wait at exit for every thread that
+ * ever ran one of their callbacks (Mono does; the C# binding calls this at process exit).
+ * Call it last: after every session is freed, from a host thread (not a callback). Afterwards
+ * `wrs_session_new` fails with WRS_RESULT_CLOSED. Idempotent.
+ */
+void wrs_shutdown(void);
 
 /**
  * Releases a string the library returned (SDP, candidates, fingerprints...). NULL is a no-op.

@@ -170,6 +170,7 @@ pub struct Session {
 
 impl Session {
     pub fn new(config: SessionConfig) -> Result<Arc<Self>> {
+        runtime::check_running()?;
         let certificate = match &config.certificate {
             Some(c) => c.clone(),
             None => Certificate::generate()?,

@@ -25,6 +25,7 @@ namespace WebRtcSession
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern IntPtr wrs_last_error_message();
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern IntPtr wrs_result_name(int result);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern void wrs_string_free(IntPtr s);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern void wrs_shutdown();
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_config_new(out IntPtr cfg);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern void wrs_config_free(IntPtr cfg);

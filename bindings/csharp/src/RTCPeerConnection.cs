@@ -115,6 +115,13 @@ namespace WebRtcSession
 
         public static string Version { get { return Native.FromUtf8(Native.wrs_version()); } }
 
+        // Library threads that raised an event are attached to the managed runtime, and Mono
+        // waits for them at exit: the library stops them once the process is exiting.
+        static RTCPeerConnection()
+        {
+            AppDomain.CurrentDomain.ProcessExit += (sender, args) => Native.wrs_shutdown();
+        }
+
         public RTCPeerConnection(RTCConfiguration configuration = null)
         {
             IntPtr raw;
@@ -183,10 +190,6 @@ namespace WebRtcSession
         // Runs an event on a library thread: nothing may escape into native code.
         private void Raise(Action a)
         {
-            // Library threads become managed threads when they first call in; as foreground
-            // threads they would keep Mono from exiting (it waits for them at shutdown).
-            var current = System.Threading.Thread.CurrentThread;
-            if (!current.IsBackground) current.IsBackground = true;
             try { a(); }
             catch (Exception e)
             {

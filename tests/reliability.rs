@@ -284,3 +284,73 @@ fn hostile_datagrams_are_dropped_and_counted() {
     assert!(run_until(&mut a, &mut b, &relay, Duration::from_secs(2), |_, b| b.rtp.len() == 2));
     assert_eq!(b.state(), ConnectionState::Connected);
 }
+
+fn sdp_attr(sdp: &str, key: &str) -> String {
+    sdp.lines().find_map(|l| l.strip_prefix(key)).unwrap().trim().to_string()
+}
+
+/// A Binding request (USE-CANDIDATE, ICE-CONTROLLING) from an address nobody signalled, with the
+/// right username and integrity keyed by `password`.
+fn rogue_check(username: &str, password: &str) -> Vec<u8> {
+    use stun::agent::TransactionId;
+    use stun::fingerprint::FINGERPRINT;
+    use stun::integrity::MessageIntegrity;
+    use stun::message::{Message, Setter, BINDING_REQUEST};
+    use stun::textattrs::TextAttribute;
+    use webrtc_ice::control::AttrControlling;
+    use webrtc_ice::priority::PriorityAttr;
+    use webrtc_ice::use_candidate::UseCandidateAttr;
+    let mut m = Message::new();
+    let setters: Vec<Box<dyn Setter>> = vec![
+        Box::new(BINDING_REQUEST),
+        Box::new(TransactionId::new()),
+        Box::new(TextAttribute::new(stun::attributes::ATTR_USERNAME, username.to_string())),
+        Box::new(UseCandidateAttr::new()),
+        Box::new(AttrControlling(42)),
+        Box::new(PriorityAttr(0x7fff_ffff)),
+        Box::new(MessageIntegrity::new_short_term_integrity(password.to_string())),
+        Box::new(FINGERPRINT),
+    ];
+    m.build(&setters).unwrap();
+    m.raw
+}
+
+/// STUN checks with a wrong password are ignored: no answer, and ICE keeps its pair. The same
+/// check with the right password is answered, which shows the test could fail.
+#[test]
+fn stun_with_a_wrong_password_is_ignored() {
+    let mut a = peer(|_| {});
+    let mut b = peer(|_| {});
+    a.track = a.s.add_track(MediaKind::Audio, &[Codec::Pcmu], Direction::SendRecv).unwrap();
+    let offer = a.s.create_offer().unwrap();
+    b.s.set_remote_description(SdpType::Offer, &offer).unwrap();
+    a.s.set_local_description(SdpType::Offer, Some(&offer)).unwrap();
+    b.track = b.s.add_track(MediaKind::Audio, &[Codec::Pcmu], Direction::SendRecv).unwrap();
+    let answer = b.s.create_answer().unwrap();
+    a.s.set_remote_description(SdpType::Answer, &answer).unwrap();
+    b.s.set_local_description(SdpType::Answer, Some(&answer)).unwrap();
+    let end = Instant::now() + Duration::from_secs(10);
+    while !connected(&a, &b) && Instant::now() < end {
+        a.pump(&b.s, a.s.local_address());
+        b.pump(&a.s, b.s.local_address());
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert!(connected(&a, &b));
+    let (_, pair_before) = b.s.selected_candidate_pair().unwrap();
+
+    let username = format!("{}:{}", sdp_attr(&answer, "a=ice-ufrag:"), sdp_attr(&offer, "a=ice-ufrag:"));
+    let rogue = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    rogue.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    let mut buf = [0u8; 1500];
+    for _ in 0..5 {
+        rogue.send_to(&rogue_check(&username, "this-is-not-the-password"), b.s.local_address()).unwrap();
+    }
+    assert!(rogue.recv_from(&mut buf).is_err(), "a check with a wrong password was answered");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(b.s.selected_candidate_pair().unwrap().1, pair_before, "the pair changed");
+    assert_eq!(b.s.connection_state(), ConnectionState::Connected);
+
+    rogue.send_to(&rogue_check(&username, &sdp_attr(&answer, "a=ice-pwd:")), b.s.local_address()).unwrap();
+    let (n, _) = rogue.recv_from(&mut buf).expect("the right password gets an answer");
+    assert_eq!(&buf[..2], &[0x01, 0x01], "Binding success ({n} bytes)");
+}

@@ -442,6 +442,30 @@ mod tests {
         assert!(err.message().contains("SRTP") || err.message().contains("srtp"), "{}", err.message());
     }
 
+    /// A peer that speaks DTLS but not use_srtp: the handshake may complete, the connection
+    /// must not (there are no SRTP keys to derive).
+    #[test]
+    fn dtls_without_use_srtp_fails() {
+        let cc = Certificate::generate().unwrap();
+        let sc = Certificate::generate().unwrap();
+        let mut plain = SslContextBuilder::new(SslMethod::dtls()).unwrap();
+        plain.set_certificate(&sc.cert).unwrap();
+        plain.set_private_key(&sc.key).unwrap();
+        plain.set_options(SslOptions::NO_QUERY_MTU);
+        let server_ctx = DtlsContext { ctx: plain.build() };
+        let client = DtlsEndpoint::new(
+            &DtlsContext::new(&cc, &SrtpProfile::DEFAULT_PREFERENCE).unwrap(),
+            DtlsRole::Client,
+            sc.fingerprint().clone(),
+        )
+        .unwrap();
+        let server = DtlsEndpoint::new(&server_ctx, DtlsRole::Server, cc.fingerprint().clone()).unwrap();
+        let (mut c, mut s) = (Peer { ep: client, keys: None }, Peer { ep: server, keys: None });
+        let err = run(&mut c, &mut s, 0).err().expect("must fail");
+        assert!(err.message().contains("without use_srtp"), "{}", err.message());
+        assert!(c.keys.is_none());
+    }
+
     #[test]
     fn close_notify_reaches_the_peer() {
         let (mut c, mut s) = pair(&SrtpProfile::DEFAULT_PREFERENCE, &SrtpProfile::DEFAULT_PREFERENCE, false);

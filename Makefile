@@ -13,7 +13,7 @@ WARN    := -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wpedantic -Werror
 LIBS    := -lssl -lcrypto -lpthread -ldl -lm
 EXAMPLES := build/loopback build/peer
 
-.PHONY: all lib examples csharp python-wheel demo test header install clean
+.PHONY: all lib examples csharp python-wheel demo test header install clean valgrind fuzz-smoke
 
 all: lib examples
 
@@ -61,6 +61,16 @@ demo: examples
 # linked through pkg-config). Installs the system packages the tests need when missing.
 test:
 	./scripts/test.sh
+
+# The loopback call under valgrind memcheck: no error, nothing definitely lost.
+valgrind: build/loopback
+	valgrind --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite \
+		./build/loopback 0.5
+
+# Each fuzz target for FUZZ_SECONDS (default 20) from its seed corpus (needs cargo-fuzz).
+FUZZ_SECONDS ?= 20
+fuzz-smoke:
+	./scripts/fuzz.sh $(FUZZ_SECONDS)
 
 # Regenerates include/webrtc_session.h with the pinned cbindgen.
 header:

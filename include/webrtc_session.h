@@ -376,8 +376,6 @@ typedef uint32_t wrs_stat;
 
 typedef struct Codec Codec;
 
-typedef struct Option_TimerCallback Option_TimerCallback;
-
 /**
  * The SRTP protection profiles this library negotiates, with their IANA DTLS-SRTP ids.
  */
@@ -432,11 +430,6 @@ typedef void (*wrs_track_callback)(void *user_data,
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
-
-/**
- * OpenSSL >= 1.1.1; not in openssl-sys.
- */
-extern void DTLS_set_timer_cb(SSL *ssl, Option_TimerCallback cb);
 
 /**
  * The library version as "MAJOR.MINOR.PATCH" (static; do not free).

@@ -67,6 +67,7 @@ run "loopback.c: two sessions, media both ways" ./build/loopback 1.5
 run "peer.c: offerer and answerer in two processes" two_processes
 run "loopback.cpp (C++17, RAII wrapper): two sessions, media both ways" ./build/loopback-cpp
 run "loopback.c under AddressSanitizer" env ASAN_OPTIONS=detect_leaks=1 ./build/asan-loopback 1
+run "loopback.c under valgrind memcheck (0 errors, 0 definitely lost)" make -s valgrind
 run "loopback.c linked through pkg-config (shared library)" pkg_config_build
 
 echo "$passed passed, $failed failed"

@@ -5,7 +5,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(pkg-config libssl-dev gcc g++ make python3-venv chromium mono-mcs mono-runtime)
+apt_packages=(pkg-config libssl-dev gcc g++ make valgrind python3-venv chromium mono-mcs mono-runtime)
 missing=()
 for p in "${apt_packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -40,5 +40,8 @@ echo "== Python binding (pytest)"
 echo "== interop with real peers: aiortc and headless Chromium (pytest)"
 rm -f build/interop-results.jsonl
 timeout 900 .venv/bin/python -m pytest -q tests/interop || status=1
+
+echo "== fuzz smoke: each cargo-fuzz target for 20 s from its seeds"
+timeout 900 ./scripts/fuzz.sh 20 || status=1
 
 exit $status

@@ -73,7 +73,11 @@ impl<'a> RtpHeader<'a> {
             if packet.len() < len {
                 return Err(error::packet_rejected("RTP packet is truncated inside its header extension"));
             }
-            extension = Some((profile, &packet[body_start..len]));
+            let body = &packet[body_start..len];
+            if !extension_elements_fit(profile, body) {
+                return Err(error::packet_rejected("an RTP header extension element runs past its block"));
+            }
+            extension = Some((profile, body));
         }
         if packet[0] & 0x20 != 0 {
             let pad = *packet.last().unwrap_or(&0) as usize;
@@ -137,6 +141,37 @@ impl<'a> RtpHeader<'a> {
         }
         None
     }
+}
+
+/// Whether every RFC 8285 element lies inside the extension block (other profiles are opaque).
+/// Checked before SRTP sees the packet: its RTP parser trusts element lengths.
+fn extension_elements_fit(profile: u16, mut body: &[u8]) -> bool {
+    let two_byte = match profile {
+        0xBEDE => false,
+        p if p & 0xfff0 == 0x1000 => true,
+        _ => return true,
+    };
+    while let Some(&first) = body.first() {
+        if first == 0 {
+            body = &body[1..];
+            continue;
+        }
+        let (start, len) = if two_byte {
+            match body.get(1) {
+                Some(l) => (2, *l as usize),
+                None => return false,
+            }
+        } else if first >> 4 == 15 {
+            return true; // reserved id: parsing stops here (RFC 8285 §4.2)
+        } else {
+            (1, (first & 0x0f) as usize + 1)
+        };
+        match body.get(start + len..) {
+            Some(rest) => body = rest,
+            None => return false,
+        }
+    }
+    true
 }
 
 /// The SSRC field of an RTP packet of at least 12 bytes.
@@ -234,6 +269,20 @@ mod tests {
         assert!(RtpHeader::parse(&b).is_err());
         b[0] = 0x90; // extension announced, none present
         assert!(RtpHeader::parse(&b).is_err());
+    }
+
+    #[test]
+    fn extension_elements_must_fit_their_block() {
+        // One-byte form: element 1 claims 16 bytes in a 4-byte block.
+        let mut p = vec![0x90, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0xBE, 0xDE, 0, 1, 0x1F, 1, 2, 3];
+        p.extend_from_slice(&[0x13; 40]);
+        assert!(RtpHeader::parse(&p).is_err());
+        // Two-byte form: element claims 200 bytes.
+        let q = [0x90, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0x10, 0x00, 0, 1, 5, 200, 0, 0];
+        assert!(RtpHeader::parse(&q).is_err());
+        // What the datagram fuzzer found (webrtc-srtp's RTP parser panicked on it).
+        let crash = include_bytes!("../../fuzz/seeds/datagram/regression-rtp-extension-length");
+        assert!(RtpHeader::parse(crash).is_err());
     }
 
     #[test]

@@ -913,3 +913,40 @@ impl TransportHandler for Session {
         self.start_dtls_if_ready();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn packet(ssrc: u32, pt: u8, mid: Option<&[u8]>) -> Vec<u8> {
+        let mut buf = vec![0u8; 64];
+        let n = rtp::write_header(&mut buf, pt, false, 1, 0, ssrc, mid.map(|m| (4, m)));
+        buf.truncate(n + 4);
+        buf
+    }
+
+    /// Routing order: known SSRC, then the mid extension, then a payload type that belongs to
+    /// one track; an SSRC none of these claims is not routed (so not delivered, but counted).
+    #[test]
+    fn rtp_routing_by_ssrc_mid_and_payload_type() {
+        let mut cfg = SessionConfig::default();
+        cfg.ice.local_addresses = vec!["127.0.0.1".parse().unwrap()];
+        let s = Session::new(cfg).unwrap();
+        {
+            let mut r = s.routes.write();
+            r.by_ssrc.insert(1, 7);
+            r.by_mid.insert(b"0".to_vec(), 7);
+            r.by_payload_type.insert(96, 8);
+            r.mid_extension_id = Some(4);
+        }
+        let route = |p: &[u8]| s.route(&RtpHeader::parse(p).unwrap());
+        assert_eq!(route(&packet(1, 0, None)), Some(7));
+        assert_eq!(route(&packet(2, 111, Some(b"0"))), Some(7), "by mid");
+        assert_eq!(s.routes.read().by_ssrc.get(&2), Some(&7), "learned");
+        assert_eq!(route(&packet(3, 96, None)), Some(8), "by payload type");
+        assert_eq!(route(&packet(4, 100, None)), None, "unknown SSRC, no mid, foreign payload type");
+        assert_eq!(route(&packet(5, 100, Some(b"9"))), None, "unknown mid");
+        assert!(!s.routes.read().by_ssrc.contains_key(&4));
+        s.close();
+    }
+}

@@ -13,7 +13,7 @@ WARN    := -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wpedantic -Werror
 LIBS    := -lssl -lcrypto -lpthread -ldl -lm
 EXAMPLES := build/loopback build/peer
 
-.PHONY: all lib examples csharp python-wheel demo test header install clean valgrind fuzz-smoke
+.PHONY: all lib examples csharp python-wheel demo test header install clean valgrind fuzz-smoke bench
 
 all: lib examples
 
@@ -71,6 +71,16 @@ valgrind: build/loopback
 FUZZ_SECONDS ?= 20
 fuzz-smoke:
 	./scripts/fuzz.sh $(FUZZ_SECONDS)
+
+# Benchmarks (issue #6 baseline): library vs limit, table + build/bench.json. Not in `make test`.
+build/bench: bench/bench.c examples-c/common.h include/webrtc_session.h $(LIB_A)
+	@mkdir -p build
+	$(CC) -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -O2 -Iinclude $< $(LIB_A) $(LIBS) -o $@
+build/limit: bench/limit.c
+	@mkdir -p build
+	$(CC) -std=c99 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-deprecated-declarations -O2 $< -lcrypto -o $@
+bench: lib build/bench build/limit
+	./scripts/bench.sh
 
 # Regenerates include/webrtc_session.h with the pinned cbindgen.
 header:

@@ -1,0 +1,202 @@
+/* The library's figures through its C ABI (issue #6 baseline): setup time, send and receive
+ * cost per packet, send -> on_rtp latency, memory and threads per connected session.
+ * Prints one line per figure:  bench <name> <value> <unit>
+ * usage: bench [pairs_for_memory]   (default 100) */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/resource.h>
+
+#include "../examples-c/common.h"
+
+typedef struct side {
+    wrs_session *s;
+    struct side *other;
+    uint32_t track;
+    atomic_int connected;
+    atomic_long received;
+    double first_rx;
+    double *lat;        /* latency samples (ms), when measuring */
+    atomic_long nlat;
+} side;
+
+static void on_candidate(void *ud, const char *c, const char *mid) {
+    (void)mid;
+    wrs_session_add_remote_candidate(((side *)ud)->other->s, c);
+}
+static void on_state(void *ud, wrs_connection_state st) {
+    if (st == WRS_CONNECTION_STATE_CONNECTED) atomic_store(&((side *)ud)->connected, 1);
+}
+static void on_rtp(void *ud, uint32_t track, const uint8_t *p, size_t len) {
+    side *x = (side *)ud;
+    (void)track;
+    long n = atomic_fetch_add(&x->received, 1);
+    if (n == 0) x->first_rx = now_ms();
+    if (x->lat && len >= 12 + 8 + 8) {
+        double sent;
+        memcpy(&sent, p + len - 8, sizeof sent);
+        long i = atomic_fetch_add(&x->nlat, 1);
+        if (i < 100000) x->lat[i] = now_ms() - sent;
+    }
+}
+
+static void make(side *x, uint32_t profile) {
+    wrs_config *cfg;
+    uint32_t codecs[] = {WRS_CODEC_VP8};
+    memset(x, 0, sizeof *x);
+    CHECK(wrs_config_new(&cfg));
+    CHECK(wrs_config_add_local_address(cfg, "127.0.0.1"));
+    if (profile) CHECK(wrs_config_set_srtp_profiles(cfg, &profile, 1));
+    CHECK(wrs_session_new(cfg, &x->s));
+    wrs_config_free(cfg);
+    CHECK(wrs_session_on_ice_candidate(x->s, on_candidate, x));
+    CHECK(wrs_session_on_connection_state(x->s, on_state, x));
+    CHECK(wrs_session_on_rtp(x->s, on_rtp, x));
+    CHECK(wrs_session_add_track(x->s, WRS_MEDIA_KIND_VIDEO, codecs, 1, WRS_DIRECTION_SEND_RECV, &x->track));
+}
+
+/* Connects a and b; returns ms from applying the answer to both connected. */
+static double connect_pair(side *a, side *b, uint32_t profile, double *t_offer) {
+    char *offer, *answer;
+    double t;
+    make(a, profile);
+    make(b, 0);
+    a->other = b;
+    b->other = a;
+    *t_offer = now_ms();
+    CHECK(wrs_session_create_offer(a->s, &offer));
+    CHECK(wrs_session_set_remote_description(b->s, WRS_SDP_TYPE_OFFER, offer));
+    CHECK(wrs_session_set_local_description(a->s, WRS_SDP_TYPE_OFFER, offer));
+    CHECK(wrs_session_create_answer(b->s, &answer));
+    t = now_ms();
+    CHECK(wrs_session_set_remote_description(a->s, WRS_SDP_TYPE_ANSWER, answer));
+    CHECK(wrs_session_set_local_description(b->s, WRS_SDP_TYPE_ANSWER, answer));
+    wrs_string_free(offer);
+    wrs_string_free(answer);
+    while (!(atomic_load(&a->connected) && atomic_load(&b->connected))) {
+        if (now_ms() - t > 10000) {
+            fprintf(stderr, "pair did not connect\n");
+            exit(1);
+        }
+        sleep_ms(0.05);
+    }
+    return now_ms() - t;
+}
+
+static int cmp(const void *x, const void *y) {
+    double a = *(const double *)x, b = *(const double *)y;
+    return a < b ? -1 : a > b;
+}
+
+static long rss_kb(void) {
+    long pages = 0, rss = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f && fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0;
+    if (f) fclose(f);
+    return rss * 4;
+}
+
+static int threads(void) {
+    char line[256];
+    int n = 0;
+    FILE *f = fopen("/proc/self/status", "r");
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "Threads: %d", &n) == 1) break;
+    if (f) fclose(f);
+    return n;
+}
+
+static void free_pair(side *a, side *b) {
+    wrs_session_free(a->s);
+    wrs_session_free(b->s);
+}
+
+int main(int argc, char **argv) {
+    int pairs = argc > 1 ? atoi(argv[1]) : 100;
+    const uint32_t profiles[] = {WRS_SRTP_PROFILE_AEAD_AES128_GCM, WRS_SRTP_PROFILE_AES128_CM_HMAC_SHA1_80};
+    const char *names[] = {"AEAD_AES_128_GCM", "AES_CM_128_HMAC_SHA1_80"};
+    const size_t payloads[] = {160, 1200};
+    static double setup[100], first_media[100];
+    struct rlimit nofile = {65536, 65536};
+    setrlimit(RLIMIT_NOFILE, &nofile);
+
+    /* Setup: 100 pairs, one after the other. */
+    for (int i = 0; i < 100; i++) {
+        side a, b;
+        double t_offer;
+        uint8_t payload[160] = {0};
+        setup[i] = connect_pair(&a, &b, 0, &t_offer);
+        CHECK(wrs_session_send_media(a.s, a.track, payload, sizeof payload, 0, false));
+        while (atomic_load(&b.received) == 0) sleep_ms(0.02);
+        first_media[i] = b.first_rx - t_offer;
+        free_pair(&a, &b);
+    }
+    qsort(setup, 100, sizeof(double), cmp);
+    qsort(first_media, 100, sizeof(double), cmp);
+    printf("bench setup_answer_to_connected_median %.2f ms\n", setup[50]);
+    printf("bench setup_answer_to_connected_p95 %.2f ms\n", setup[95]);
+    printf("bench setup_offer_to_first_media_median %.2f ms\n", first_media[50]);
+    printf("bench setup_offer_to_first_media_p95 %.2f ms\n", first_media[95]);
+
+    /* Send and receive cost per packet, per profile and size. */
+    for (int p = 0; p < 2; p++) {
+        for (int z = 0; z < 2; z++) {
+            side a, b;
+            double t_offer, t0, t1;
+            uint8_t pkt[12 + 1200] = {0x80};
+            uint8_t pt = 0;
+            const int n = 50000;
+            connect_pair(&a, &b, profiles[p], &t_offer);
+            CHECK(wrs_session_track_payload_type(a.s, a.track, &pt));
+            pkt[1] = pt;
+            t0 = now_ms();
+            for (int i = 0; i < n; i++) {
+                pkt[2] = (uint8_t)(i >> 8);
+                pkt[3] = (uint8_t)i;
+                CHECK(wrs_session_send_rtp(a.s, a.track, pkt, 12 + payloads[z]));
+            }
+            t1 = now_ms();
+            sleep_ms(300);
+            printf("bench send_rtp_%s_%zu %.0f ns/packet\n", names[p], payloads[z], (t1 - t0) * 1e6 / n);
+            printf("bench received_%s_%zu %.1f %% (sent as fast as possible)\n", names[p], payloads[z],
+                   100.0 * (double)atomic_load(&b.received) / n);
+            free_pair(&a, &b);
+        }
+    }
+
+    /* Latency: paced packets carrying their send time. */
+    {
+        side a, b;
+        double t_offer;
+        uint8_t payload[160];
+        static double lat[100000];
+        connect_pair(&a, &b, 0, &t_offer);
+        b.lat = lat;
+        for (int i = 0; i < 2000; i++) {
+            double t = now_ms();
+            memset(payload, 0, sizeof payload);
+            memcpy(payload + sizeof payload - 8, &t, sizeof t);
+            CHECK(wrs_session_send_media(a.s, a.track, payload, sizeof payload, (uint32_t)i, false));
+            sleep_ms(0.5);
+        }
+        sleep_ms(100);
+        long n = atomic_load(&b.nlat);
+        qsort(lat, (size_t)n, sizeof(double), cmp);
+        printf("bench latency_send_to_on_rtp_p50 %.1f us\n", lat[n / 2] * 1000);
+        printf("bench latency_send_to_on_rtp_p99 %.1f us\n", lat[n * 99 / 100] * 1000);
+        free_pair(&a, &b);
+    }
+
+    /* Memory and threads per connected session. */
+    {
+        side *all = calloc((size_t)pairs * 2, sizeof(side));
+        long before = rss_kb();
+        double t_offer;
+        for (int i = 0; i < pairs; i++) connect_pair(&all[2 * i], &all[2 * i + 1], 0, &t_offer);
+        sleep_ms(500);
+        printf("bench rss_per_connected_session_at_%d_pairs %.1f KB\n", pairs, (double)(rss_kb() - before) / (2.0 * pairs));
+        printf("bench threads_at_%d_pairs %d threads\n", pairs, threads());
+        for (int i = 0; i < pairs; i++) free_pair(&all[2 * i], &all[2 * i + 1]);
+        free(all);
+    }
+    return 0;
+}

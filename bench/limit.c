@@ -1,0 +1,125 @@
+/* The physical limit the library's send path is compared with: SRTP-like protect in place with
+ * OpenSSL (AES-128-GCM, or AES-128-CTR + HMAC-SHA1-80), then one sendto per packet, or UDP GSO
+ * batches of 32 (UDP_SEGMENT). Prints ns per packet, one line per case:
+ *   limit <profile> <payload> <single|gso> <ns/packet>
+ * usage: limit <packets> */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+
+static double now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+/* GCM: 12-byte header as AAD, payload encrypted in place, 16-byte tag appended. */
+static size_t protect_gcm(EVP_CIPHER_CTX *c, const uint8_t *key, uint8_t *pkt, size_t len, uint32_t seq) {
+    uint8_t iv[12] = {0};
+    int n;
+    iv[8] = (uint8_t)(seq >> 8);
+    iv[9] = (uint8_t)seq;
+    EVP_EncryptInit_ex(c, EVP_aes_128_gcm(), NULL, key, iv);
+    EVP_EncryptUpdate(c, NULL, &n, pkt, 12);
+    EVP_EncryptUpdate(c, pkt + 12, &n, pkt + 12, (int)len - 12);
+    EVP_EncryptFinal_ex(c, pkt + len, &n);
+    EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, pkt + len);
+    return len + 16;
+}
+
+/* AES-CM: payload XORed with AES-128-CTR, HMAC-SHA1 over packet || ROC, 10 bytes appended. */
+static size_t protect_cm(EVP_CIPHER_CTX *c, HMAC_CTX *h, const uint8_t *key, uint8_t *pkt, size_t len, uint32_t seq) {
+    uint8_t iv[16] = {0}, roc[4] = {0}, mac[20];
+    unsigned int maclen;
+    int n;
+    iv[12] = (uint8_t)(seq >> 8);
+    iv[13] = (uint8_t)seq;
+    EVP_EncryptInit_ex(c, EVP_aes_128_ctr(), NULL, key, iv);
+    EVP_EncryptUpdate(c, pkt + 12, &n, pkt + 12, (int)len - 12);
+    HMAC_Init_ex(h, key, 20, NULL, NULL);
+    HMAC_Update(h, pkt, len);
+    HMAC_Update(h, roc, 4);
+    HMAC_Final(h, mac, &maclen);
+    memcpy(pkt + len, mac, 10);
+    return len + 10;
+}
+
+int main(int argc, char **argv) {
+    int packets = argc > 1 ? atoi(argv[1]) : 100000;
+    int fd = socket(AF_INET, SOCK_DGRAM, 0), sink = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in to;
+    socklen_t tolen = sizeof to;
+    uint8_t key[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20};
+    static uint8_t batch[32][1500];
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    HMAC_CTX *h = HMAC_CTX_new();
+    const size_t payloads[] = {160, 1200};
+    memset(&to, 0, sizeof to);
+    to.sin_family = AF_INET;
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(sink, (struct sockaddr *)&to, sizeof to);
+    getsockname(sink, (struct sockaddr *)&to, &tolen);
+    for (int profile = 0; profile < 2; profile++) {
+        for (int p = 0; p < 2; p++) {
+            size_t len = 12 + payloads[p];
+            for (int gso = 0; gso < 2; gso++) {
+                double t0 = now_ns();
+                for (int i = 0; i < packets;) {
+                    int k = gso ? 32 : 1, j;
+                    size_t out = 0;
+                    for (j = 0; j < k && i < packets; j++, i++) {
+                        memset(batch[j], 0x80, len);
+                        out = profile == 0 ? protect_gcm(c, key, batch[j], len, (uint32_t)i)
+                                           : protect_cm(c, h, key, batch[j], len, (uint32_t)i);
+                    }
+                    if (!gso) {
+                        sendto(fd, batch[0], out, 0, (struct sockaddr *)&to, sizeof to);
+                    } else {
+                        /* One sendmsg of j equal segments. */
+                        static uint8_t joined[32 * 1500];
+                        char ctrl[CMSG_SPACE(sizeof(uint16_t))];
+                        struct iovec iov;
+                        struct msghdr msg;
+                        struct cmsghdr *cm;
+                        for (int m = 0; m < j; m++) memcpy(joined + (size_t)m * out, batch[m], out);
+                        iov.iov_base = joined;
+                        iov.iov_len = out * (size_t)j;
+                        memset(&msg, 0, sizeof msg);
+                        msg.msg_name = &to;
+                        msg.msg_namelen = sizeof to;
+                        msg.msg_iov = &iov;
+                        msg.msg_iovlen = 1;
+                        msg.msg_control = ctrl;
+                        msg.msg_controllen = sizeof ctrl;
+                        cm = CMSG_FIRSTHDR(&msg);
+                        cm->cmsg_level = SOL_UDP;
+                        cm->cmsg_type = UDP_SEGMENT;
+                        cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+                        *(uint16_t *)CMSG_DATA(cm) = (uint16_t)out;
+                        sendmsg(fd, &msg, 0);
+                    }
+                }
+                printf("limit %s %zu %s %.0f\n", profile == 0 ? "AEAD_AES_128_GCM" : "AES_CM_128_HMAC_SHA1_80",
+                       payloads[p], gso ? "gso" : "single", (now_ns() - t0) / packets);
+            }
+        }
+    }
+    EVP_CIPHER_CTX_free(c);
+    HMAC_CTX_free(h);
+    close(fd);
+    close(sink);
+    return 0;
+}

@@ -45,6 +45,11 @@
 #define WRS_MAX_PACKET_LEN 1400
 
 /**
+ * Most packets in one `wrs_session_send_rtp_batch` call.
+ */
+#define WRS_MAX_BATCH 1024
+
+/**
  * The result of every fallible function. `WRS_RESULT_OK` is 0, errors are negative; values
  * are never renumbered. `wrs_last_error_message()` says what went wrong.
  */
@@ -393,6 +398,15 @@ typedef struct wrs_config wrs_config;
 typedef struct wrs_session wrs_session;
 
 /**
+ * One packet of a batch: the track and a borrowed RTP packet.
+ */
+typedef struct {
+  uint32_t track;
+  const uint8_t *data;
+  size_t len;
+} wrs_packet;
+
+/**
  * A decrypted RTP packet for `track`. `packet` is borrowed for the call.
  */
 typedef void (*wrs_rtp_callback)(void *user_data, uint32_t track, const uint8_t *packet, size_t len);
@@ -627,6 +641,14 @@ wrs_result wrs_session_add_remote_candidate(wrs_session *s, const char *candidat
  * (track not negotiated or not sending), WRS_RESULT_NOT_CONNECTED, WRS_RESULT_IO.
  */
 wrs_result wrs_session_send_rtp(wrs_session *s, uint32_t track, const uint8_t *packet, size_t len);
+
+/**
+ * Sends `count` host-built RTP packets (one or several tracks) in one call, each handled as by
+ * `wrs_session_send_rtp`. All are checked first: if one is refused, nothing is sent and the
+ * message names its index. Equal-size runs go out as one UDP GSO send where the kernel has it
+ * (falling back to one `sendto` each). At most WRS_MAX_BATCH packets. Thread-safe.
+ */
+wrs_result wrs_session_send_rtp_batch(wrs_session *s, const wrs_packet *packets, size_t count);
 
 /**
  * Sends `payload` on `track` in an RTP packet the library builds: next sequence number, the

@@ -21,10 +21,10 @@ print(f"{'figure':48} {'value':>10}  unit")
 for name, (value, unit) in figures.items():
     extra = ""
     if name.startswith("send_rtp_"):
-        profile, payload = name[len("send_rtp_"):].rsplit("_", 1)
-        floor = limit[(profile, int(payload), "single")]
-        gso = limit[(profile, int(payload), "gso")]
-        extra = f"   limit {floor:.0f} ns (sendto), {gso:.0f} ns (GSO): ratio {value / floor:.2f}x"
+        batch = name.startswith("send_rtp_batch_")
+        profile, payload = name[len("send_rtp_batch_" if batch else "send_rtp_"):].rsplit("_", 1)
+        floor = limit[(profile, int(payload), "gso" if batch else "single")]
+        extra = f"   limit {floor:.0f} ns ({'protect + GSO' if batch else 'protect + sendto'}): ratio {value / floor:.2f}x"
     print(f"{name:48} {value:>10.1f}  {unit}{extra}")
 json.dump({"figures": {k: {"value": v, "unit": u} for k, (v, u) in figures.items()},
            "limit_ns": {f"{p}_{s}_{m}": v for (p, s, m), v in limit.items()}},

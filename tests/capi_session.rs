@@ -161,3 +161,52 @@ fn malformed_sdp_is_an_error_and_the_session_still_works() {
     let (sa, sb) = pump(&a, &b, Duration::from_secs(10));
     assert_eq!((sa, sb), (wrs_connection_state::Connected, wrs_connection_state::Connected));
 }
+
+/// The batch form: runs of equal-size packets (GSO) and odd sizes, several tracks, all
+/// delivered byte for byte; one bad packet refuses the whole batch.
+#[test]
+fn batch_send_with_gso() {
+    let a = Peer::new(&Options::default());
+    let b = Peer::new(&Options::default());
+    let ta = a.add_track(wrs_media_kind::Video, &[wrs_codec::Vp8], wrs_direction::SendRecv);
+    let tb_audio = a.add_track(wrs_media_kind::Audio, &[wrs_codec::Pcmu], wrs_direction::SendRecv);
+    let offer = a.offer();
+    ok(b.set_remote(wrs_sdp_type::Offer, &offer));
+    b.add_track(wrs_media_kind::Video, &[wrs_codec::Vp8], wrs_direction::SendRecv);
+    b.add_track(wrs_media_kind::Audio, &[wrs_codec::Pcmu], wrs_direction::SendRecv);
+    let answer = b.answer();
+    ok(a.set_remote(wrs_sdp_type::Answer, &answer));
+    assert_eq!(pump(&a, &b, Duration::from_secs(10)), (wrs_connection_state::Connected, wrs_connection_state::Connected));
+    while b.rx.try_recv().is_ok() {}
+    let (mut vpt, mut apt) = (0u8, 0u8);
+    ok(wrs_session_track_payload_type(a.s, ta, &mut vpt));
+    ok(wrs_session_track_payload_type(a.s, tb_audio, &mut apt));
+    // 40 video packets of 1212 bytes, then 10 audio packets of 172, then 5 odd-size video.
+    let mut packets: Vec<(u32, Vec<u8>)> = Vec::new();
+    for i in 0..55u16 {
+        let (track, pt, len) = match i {
+            0..=39 => (ta, vpt, 1212),
+            40..=49 => (tb_audio, apt, 172),
+            _ => (ta, vpt, 300 + i as usize),
+        };
+        let mut p = vec![0x80, pt, (i >> 8) as u8, i as u8, 0, 0, 0, 0, 0, 0, 0, 0];
+        p.extend((12..len).map(|j| (j as u16).wrapping_add(i) as u8));
+        packets.push((track, p));
+    }
+    let list: Vec<wrs_packet> = packets.iter().map(|(t, p)| wrs_packet { track: *t, data: p.as_ptr(), len: p.len() }).collect();
+    // One packet with a payload type of the other track: nothing is sent.
+    let mut bad = list.iter().map(|p| wrs_packet { track: p.track, data: p.data, len: p.len }).collect::<Vec<_>>();
+    bad[45].track = ta;
+    assert_eq!(wrs_session_send_rtp_batch(a.s, bad.as_ptr(), bad.len()), wrs_result::PacketRejected);
+    assert!(last_error().contains("packet 45"), "{}", last_error());
+    ok(wrs_session_send_rtp_batch(a.s, list.as_ptr(), list.len()));
+    let got = collect_rtp(&b, 55, Duration::from_secs(5));
+    assert_eq!(got.len(), 55);
+    let mut by_seq: Vec<(u16, Vec<u8>)> = got.into_iter().map(|(_, p)| (u16::from_be_bytes([p[2], p[3]]), p)).collect();
+    by_seq.sort();
+    for ((seq, p), (_, sent)) in by_seq.iter().zip(&packets) {
+        assert_eq!(&p[12..], &sent[12..], "packet {seq} payload");
+        assert_eq!(p.len(), sent.len());
+    }
+    assert_eq!(a.stat(wrs_stat::RtpPacketsSent), 55);
+}

@@ -227,6 +227,44 @@ pub extern "C" fn wrs_session_send_rtp(s: *mut wrs_session, track: u32, packet: 
     })
 }
 
+/// One packet of a batch: the track and a borrowed RTP packet.
+#[repr(C)]
+#[allow(non_camel_case_types)]
+pub struct wrs_packet {
+    pub track: u32,
+    pub data: *const u8,
+    pub len: usize,
+}
+
+/// Most packets in one `wrs_session_send_rtp_batch` call.
+pub const WRS_MAX_BATCH: usize = 1024;
+
+/// Sends `count` host-built RTP packets (one or several tracks) in one call, each handled as by
+/// `wrs_session_send_rtp`. All are checked first: if one is refused, nothing is sent and the
+/// message names its index. Equal-size runs go out as one UDP GSO send where the kernel has it
+/// (falling back to one `sendto` each). At most WRS_MAX_BATCH packets. Thread-safe.
+#[no_mangle]
+pub extern "C" fn wrs_session_send_rtp_batch(s: *mut wrs_session, packets: *const wrs_packet, count: usize) -> wrs_result {
+    guard(|| {
+        let h = session(s)?;
+        if count > WRS_MAX_BATCH {
+            return Err(FfiError::new(wrs_result::InvalidArgument, format!("batch of {count} packets exceeds {WRS_MAX_BATCH}")));
+        }
+        // SAFETY: `count` readable wrs_packet values, borrowed for the call.
+        let raw = unsafe { bytes_arg(packets as *const u8, count * std::mem::size_of::<wrs_packet>(), "packets") }?;
+        let list = raw.as_ptr() as *const wrs_packet;
+        let mut batch = Vec::with_capacity(count);
+        for i in 0..count {
+            // SAFETY: within the `count` packets checked above; each `data` borrowed for the call.
+            let p = unsafe { &*list.add(i) };
+            let data = unsafe { bytes_arg(p.data, p.len, "packets[].data") }?;
+            batch.push((p.track, data));
+        }
+        h.session.send_rtp_batch(&batch)?;
+        Ok(())
+    })
+}
+
 /// Sends `payload` on `track` in an RTP packet the library builds: next sequence number, the
 /// track's SSRC, its first negotiated payload type, the mid header extension when negotiated,
 /// `rtp_timestamp` and `marker` as given. Same errors as `wrs_session_send_rtp`.

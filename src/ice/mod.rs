@@ -95,6 +95,8 @@ struct Socket {
     stun_queries: Mutex<HashMap<stun::TransactionId, mpsc::UnboundedSender<SocketAddr>>>,
     closed: AtomicBool,
     pub datagrams_dropped: AtomicUsize,
+    /// Cleared when the kernel refuses UDP_SEGMENT; sends then go one by one.
+    gso: AtomicBool,
 }
 
 impl Socket {
@@ -112,6 +114,81 @@ impl Socket {
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 r => return r,
+            }
+        }
+    }
+}
+
+/// `UDP_SEGMENT` (linux/udp.h): the segment size of a GSO send. Not in the libc crate.
+const UDP_SEGMENT: libc::c_int = 103;
+/// The kernel's limit on segments in one GSO send.
+const GSO_MAX_SEGMENTS: usize = 64;
+
+fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: sockaddr_storage is plain data; all-zero is a valid value.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let len = match addr {
+        SocketAddr::V4(a) => {
+            // SAFETY: sockaddr_storage is large and aligned enough for sockaddr_in.
+            let sin = unsafe { &mut *(&mut storage as *mut _ as *mut libc::sockaddr_in) };
+            sin.sin_family = libc::AF_INET as libc::sa_family_t;
+            sin.sin_port = a.port().to_be();
+            sin.sin_addr = libc::in_addr { s_addr: u32::from_ne_bytes(a.ip().octets()) };
+            std::mem::size_of::<libc::sockaddr_in>()
+        }
+        SocketAddr::V6(a) => {
+            // SAFETY: as above, for sockaddr_in6.
+            let sin6 = unsafe { &mut *(&mut storage as *mut _ as *mut libc::sockaddr_in6) };
+            sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            sin6.sin6_port = a.port().to_be();
+            sin6.sin6_addr = libc::in6_addr { s6_addr: a.ip().octets() };
+            sin6.sin6_scope_id = a.scope_id();
+            std::mem::size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (storage, len as libc::socklen_t)
+}
+
+impl Socket {
+    /// One `sendmsg` of `data` cut by the kernel into `segment`-byte datagrams (UDP GSO).
+    fn send_gso(&self, data: &[u8], segment: usize, to: SocketAddr) -> io::Result<()> {
+        let (addr, addr_len) = sockaddr(to);
+        let mut iov = libc::iovec { iov_base: data.as_ptr() as *mut libc::c_void, iov_len: data.len() };
+        // u64-aligned room for one cmsg carrying a u16.
+        let mut control = [0u64; 4];
+        // SAFETY: msghdr is plain data; every pointer set below outlives the call.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_name = &addr as *const _ as *mut libc::c_void;
+        msg.msg_namelen = addr_len;
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr() as *mut libc::c_void;
+        // SAFETY: CMSG_* compute sizes and walk the control buffer set above.
+        unsafe {
+            msg.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<u16>() as u32) as _;
+            let cm = libc::CMSG_FIRSTHDR(&msg);
+            (*cm).cmsg_level = libc::SOL_UDP;
+            (*cm).cmsg_type = UDP_SEGMENT;
+            (*cm).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<u16>() as u32) as _;
+            std::ptr::write_unaligned(libc::CMSG_DATA(cm) as *mut u16, segment as u16);
+        }
+        loop {
+            // SAFETY: a valid socket and a fully initialised msghdr.
+            let n = unsafe { libc::sendmsg(self.send.as_raw_fd(), &msg, 0) };
+            if n >= 0 {
+                return Ok(());
+            }
+            let e = io::Error::last_os_error();
+            match e.kind() {
+                io::ErrorKind::Interrupted => continue,
+                io::ErrorKind::WouldBlock => {
+                    let mut pfd = libc::pollfd { fd: self.send.as_raw_fd(), events: libc::POLLOUT, revents: 0 };
+                    // SAFETY: one valid pollfd for the duration of the call.
+                    if unsafe { libc::poll(&mut pfd, 1, 100) } <= 0 {
+                        return Err(e);
+                    }
+                }
+                _ => return Err(e),
             }
         }
     }
@@ -285,6 +362,7 @@ impl IceTransport {
             stun_queries: Mutex::new(HashMap::new()),
             closed: AtomicBool::new(false),
             datagrams_dropped: AtomicUsize::new(0),
+            gso: AtomicBool::new(true),
         });
         let mux = UDPMuxDefault::new(UDPMuxParams::new(MuxSocket(Arc::clone(&socket))));
 
@@ -524,6 +602,46 @@ impl IceTransport {
             .or_else(|| *self.fallback_remote.read())
             .ok_or_else(|| error::not_connected("ICE has no selected candidate pair yet"))?;
         self.send_to(data, to)
+    }
+
+    /// Sends consecutive datagrams of `lens` bytes each, laid end to end in `data`: runs of
+    /// equal size go out as one GSO send, the rest (or all, without GSO) one by one.
+    pub fn send_segments(&self, data: &[u8], lens: &[usize]) -> Result<()> {
+        let to = self
+            .remote_address()
+            .or_else(|| *self.fallback_remote.read())
+            .ok_or_else(|| error::not_connected("ICE has no selected candidate pair yet"))?;
+        if self.socket.closed.load(Ordering::Acquire) {
+            return Err(error::closed("the transport is closed"));
+        }
+        let (mut offset, mut i) = (0, 0);
+        while i < lens.len() {
+            let size = lens[i];
+            let mut run = 1;
+            while i + run < lens.len() && run < GSO_MAX_SEGMENTS && lens[i + run] == size {
+                run += 1;
+            }
+            let chunk = &data[offset..offset + size * run];
+            if run > 1 && self.socket.gso.load(Ordering::Relaxed) {
+                match self.socket.send_gso(chunk, size, to) {
+                    Ok(()) => {
+                        offset += chunk.len();
+                        i += run;
+                        continue;
+                    }
+                    Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::EIO | libc::ENOPROTOOPT | libc::EOPNOTSUPP)) => {
+                        self.socket.gso.store(false, Ordering::Relaxed);
+                    }
+                    Err(e) => return Err(error::io(format!("sendmsg (GSO) to {to}: {e}"))),
+                }
+            }
+            for d in chunk.chunks(size) {
+                self.send_to(d, to)?;
+            }
+            offset += chunk.len();
+            i += run;
+        }
+        Ok(())
     }
 
     pub fn send_to(&self, data: &[u8], to: SocketAddr) -> Result<()> {

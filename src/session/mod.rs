@@ -448,10 +448,8 @@ impl Session {
         Ok(Arc::clone(t))
     }
 
-    /// Protects and sends a host-built RTP packet on `track`. The SSRC is set to the track's; the
-    /// payload type must be one negotiated for the track.
-    pub fn send_rtp(&self, track: u32, packet: &[u8]) -> Result<()> {
-        self.check_open()?;
+    /// Checks a host-built RTP packet against its track; returns the track's SSRC.
+    fn check_rtp(&self, track: u32, packet: &[u8]) -> Result<u32> {
         let t = self.send_track(track)?;
         let header = RtpHeader::parse(packet)?;
         if !t.payload_types.contains(&header.payload_type()) {
@@ -467,11 +465,54 @@ impl Session {
                 packet.len()
             )));
         }
+        Ok(t.ssrc)
+    }
+
+    /// Protects and sends a host-built RTP packet on `track`. The SSRC is set to the track's; the
+    /// payload type must be one negotiated for the track.
+    pub fn send_rtp(&self, track: u32, packet: &[u8]) -> Result<()> {
+        self.check_open()?;
+        let ssrc = self.check_rtp(track, packet)?;
         let mut buf = [0u8; MAX_PACKET_LEN];
         let buf = &mut buf[..packet.len()];
         buf.copy_from_slice(packet);
-        rtp::set_ssrc(buf, t.ssrc);
+        rtp::set_ssrc(buf, ssrc);
         self.protect_and_send_rtp(buf)
+    }
+
+    /// Sends many host-built RTP packets (of one or several tracks) in one call: all are checked
+    /// first (nothing is sent if one is refused), then protected into one buffer and sent with
+    /// UDP GSO where the kernel has it (runs of equal-size packets in one `sendmsg`).
+    pub fn send_rtp_batch(&self, packets: &[(u32, &[u8])]) -> Result<()> {
+        self.check_open()?;
+        let mut ssrcs = Vec::with_capacity(packets.len());
+        for (i, (track, p)) in packets.iter().enumerate() {
+            let ssrc = self
+                .check_rtp(*track, p)
+                .map_err(|e| error::Error::new(e.kind(), format!("packet {i} of the batch: {}", e.message())))?;
+            ssrcs.push(ssrc);
+        }
+        let mut out = Vec::with_capacity(packets.iter().map(|(_, p)| p.len() + 16).sum());
+        let mut lens = Vec::with_capacity(packets.len());
+        let mut bytes = 0u64;
+        {
+            let mut tx = self.srtp_tx.lock();
+            let tx = tx.as_mut().ok_or_else(|| error::not_connected("media can be sent once DTLS-SRTP is established"))?;
+            let mut buf = [0u8; MAX_PACKET_LEN];
+            for ((_, p), ssrc) in packets.iter().zip(&ssrcs) {
+                let b = &mut buf[..p.len()];
+                b.copy_from_slice(p);
+                rtp::set_ssrc(b, *ssrc);
+                let protected = tx.protect_rtp(b)?;
+                out.extend_from_slice(&protected);
+                lens.push(protected.len());
+                bytes += p.len() as u64;
+            }
+        }
+        self.ice.send_segments(&out, &lens)?;
+        self.stats.rtp_packets_sent.fetch_add(packets.len() as u64, Ordering::Relaxed);
+        self.stats.rtp_bytes_sent.fetch_add(bytes, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Builds the RTP header (sequence number, SSRC, first negotiated payload type, mid

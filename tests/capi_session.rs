@@ -114,16 +114,13 @@ fn media_both_ways_aes256_gcm() {
 fn wrong_fingerprint_never_connects() {
     let a = Peer::new(&Options::default());
     let b = Peer::new(&Options::default());
-    let ta = a.add_track(wrs_media_kind::Audio, &[wrs_codec::Pcmu], wrs_direction::SendRecv);
-    let offer = a.offer();
-    ok(b.set_remote(wrs_sdp_type::Offer, &offer));
-    let tb = b.add_track(wrs_media_kind::Audio, &[wrs_codec::Pcmu], wrs_direction::SendRecv);
-    let answer = b.answer();
     // Flip one hex digit of the answer's fingerprint.
-    let at = answer.find("a=fingerprint:sha-256 ").unwrap() + "a=fingerprint:sha-256 ".len();
-    let mut tampered = answer.clone().into_bytes();
-    tampered[at] = if tampered[at] == b'A' { b'B' } else { b'A' };
-    ok(a.set_remote(wrs_sdp_type::Answer, std::str::from_utf8(&tampered).unwrap()));
+    let (ta, tb) = negotiate_audio(&a, &b, |answer| {
+        let at = answer.find("a=fingerprint:sha-256 ").unwrap() + "a=fingerprint:sha-256 ".len();
+        let mut tampered = answer.into_bytes();
+        tampered[at] = if tampered[at] == b'A' { b'B' } else { b'A' };
+        String::from_utf8(tampered).unwrap()
+    });
     let (sa, _) = pump(&a, &b, Duration::from_secs(10));
     assert_eq!(sa, wrs_connection_state::Failed);
     let reason = a.string(wrs_session_failure_reason).unwrap();

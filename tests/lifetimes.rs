@@ -18,12 +18,7 @@ use webrtc_session::capi::wrs_result;
 fn pair() -> (Peer, Peer, u32, u32) {
     let a = Peer::new(&Options::default());
     let b = Peer::new(&Options::default());
-    let ta = a.add_track(wrs_media_kind::Audio, &[wrs_codec::Pcmu], wrs_direction::SendRecv);
-    let offer = a.offer();
-    ok(b.set_remote(wrs_sdp_type::Offer, &offer));
-    let tb = b.add_track(wrs_media_kind::Audio, &[wrs_codec::Pcmu], wrs_direction::SendRecv);
-    let answer = b.answer();
-    ok(a.set_remote(wrs_sdp_type::Answer, &answer));
+    let (ta, tb) = negotiate_audio(&a, &b, |answer| answer);
     assert_eq!(pump(&a, &b, Duration::from_secs(10)), (wrs_connection_state::Connected, wrs_connection_state::Connected));
     (a, b, ta, tb)
 }

@@ -72,12 +72,9 @@ impl Peer {
     }
 }
 
-/// Two sessions connected through a relay with `policy`; returns them with the relay and the
-/// instant the answer was applied.
-fn call(policy: Policy, seed: u64, tweak: impl Fn(&mut SessionConfig) + Copy) -> (Peer, Peer, Relay, Instant) {
-    let mut a = peer(tweak);
-    let mut b = peer(tweak);
-    let relay = Relay::new(a.s.local_address(), b.s.local_address(), policy, seed);
+/// Tracks and offer/answer between `a` and `b` (no candidates yet); returns when the answer was
+/// applied.
+fn negotiate(a: &mut Peer, b: &mut Peer) -> Instant {
     a.track = a.s.add_track(MediaKind::Audio, &[Codec::Pcmu], Direction::SendRecv).unwrap();
     let offer = a.s.create_offer().unwrap();
     b.s.set_remote_description(SdpType::Offer, &offer).unwrap();
@@ -87,7 +84,16 @@ fn call(policy: Policy, seed: u64, tweak: impl Fn(&mut SessionConfig) + Copy) ->
     let t0 = Instant::now();
     a.s.set_remote_description(SdpType::Answer, &answer).unwrap();
     b.s.set_local_description(SdpType::Answer, Some(&answer)).unwrap();
-    let _ = &mut a;
+    t0
+}
+
+/// Two sessions connected through a relay with `policy`; returns them with the relay and the
+/// instant the answer was applied.
+fn call(policy: Policy, seed: u64, tweak: impl Fn(&mut SessionConfig) + Copy) -> (Peer, Peer, Relay, Instant) {
+    let mut a = peer(tweak);
+    let mut b = peer(tweak);
+    let relay = Relay::new(a.s.local_address(), b.s.local_address(), policy, seed);
+    let t0 = negotiate(&mut a, &mut b);
     (a, b, relay, t0)
 }
 
@@ -326,14 +332,8 @@ fn rogue_check(username: &str, password: &str) -> Vec<u8> {
 fn stun_with_a_wrong_password_is_ignored() {
     let mut a = peer(|_| {});
     let mut b = peer(|_| {});
-    a.track = a.s.add_track(MediaKind::Audio, &[Codec::Pcmu], Direction::SendRecv).unwrap();
-    let offer = a.s.create_offer().unwrap();
-    b.s.set_remote_description(SdpType::Offer, &offer).unwrap();
-    a.s.set_local_description(SdpType::Offer, Some(&offer)).unwrap();
-    b.track = b.s.add_track(MediaKind::Audio, &[Codec::Pcmu], Direction::SendRecv).unwrap();
-    let answer = b.s.create_answer().unwrap();
-    a.s.set_remote_description(SdpType::Answer, &answer).unwrap();
-    b.s.set_local_description(SdpType::Answer, Some(&answer)).unwrap();
+    negotiate(&mut a, &mut b);
+    let (offer, answer) = (a.s.local_description().unwrap(), b.s.local_description().unwrap());
     let end = Instant::now() + Duration::from_secs(10);
     while !connected(&a, &b) && Instant::now() < end {
         a.pump(&b.s, a.s.local_address());

@@ -171,6 +171,18 @@ impl Drop for Peer {
     }
 }
 
+/// PCMU audio tracks on both sides and offer/answer, the answer passed through `tamper` before
+/// the offerer applies it; returns the two track ids (connect with `pump`).
+pub fn negotiate_audio(a: &Peer, b: &Peer, tamper: impl FnOnce(String) -> String) -> (u32, u32) {
+    let ta = a.add_track(wrs_media_kind::Audio, &[wrs_codec::Pcmu], wrs_direction::SendRecv);
+    let offer = a.offer();
+    ok(b.set_remote(wrs_sdp_type::Offer, &offer));
+    let tb = b.add_track(wrs_media_kind::Audio, &[wrs_codec::Pcmu], wrs_direction::SendRecv);
+    let answer = b.answer();
+    ok(a.set_remote(wrs_sdp_type::Answer, &tamper(answer)));
+    (ta, tb)
+}
+
 /// Offer/answer between `a` and `b`, trickling candidates, until both are connected or a side
 /// reaches a final state; returns the final states. Non-candidate events are kept in `a_keep`
 /// / `b_keep`.

@@ -86,21 +86,33 @@ impl Write for DatagramPipe {
     }
 }
 
-/// The per-session OpenSSL context: certificate, key and SRTP profile preference.
+/// An OpenSSL context for one SRTP profile preference. Certificates are set per connection, so
+/// every session with the same preference shares one context (an SSL_CTX is tens of KB).
 pub struct DtlsContext {
     ctx: SslContext,
 }
 
+static SHARED: once_cell::sync::Lazy<Mutex<Vec<(Vec<SrtpProfile>, Arc<DtlsContext>)>>> =
+    once_cell::sync::Lazy::new(|| Mutex::new(Vec::new()));
+
 impl DtlsContext {
-    pub fn new(cert: &Certificate, profiles: &[SrtpProfile]) -> Result<Self> {
+    /// The shared context for `profiles` (created on first use).
+    pub fn shared(profiles: &[SrtpProfile]) -> Result<Arc<Self>> {
+        let mut all = SHARED.lock();
+        if let Some((_, ctx)) = all.iter().find(|(p, _)| p == profiles) {
+            return Ok(Arc::clone(ctx));
+        }
+        let ctx = Arc::new(Self::new(profiles)?);
+        all.push((profiles.to_vec(), Arc::clone(&ctx)));
+        Ok(ctx)
+    }
+
+    fn new(profiles: &[SrtpProfile]) -> Result<Self> {
         if profiles.is_empty() {
             return Err(error::invalid_argument("at least one SRTP profile is needed"));
         }
         let mut b = SslContextBuilder::new(SslMethod::dtls())?;
         b.set_min_proto_version(Some(SslVersion::DTLS1_2))?;
-        b.set_certificate(&cert.cert)?;
-        b.set_private_key(&cert.key)?;
-        b.check_private_key()?;
         let list: Vec<&str> = profiles.iter().map(|p| p.openssl_name()).collect();
         b.set_tlsext_use_srtp(&list.join(":"))?;
         b.set_options(SslOptions::NO_QUERY_MTU | SslOptions::NO_TICKET);
@@ -133,8 +145,10 @@ pub struct DtlsEndpoint {
 }
 
 impl DtlsEndpoint {
-    pub fn new(ctx: &DtlsContext, role: DtlsRole, remote_fingerprint: Fingerprint) -> Result<Self> {
+    pub fn new(ctx: &DtlsContext, cert: &Certificate, role: DtlsRole, remote_fingerprint: Fingerprint) -> Result<Self> {
         let mut ssl = Ssl::new(&ctx.ctx)?;
+        ssl.set_certificate(&cert.cert)?;
+        ssl.set_private_key(&cert.key)?;
         ssl.set_mtu(DTLS_MTU)?;
         // SAFETY: `ssl` is a live SSL object; the callback is a plain function.
         unsafe { DTLS_set_timer_cb(ssl.as_ptr(), Some(retransmit_timeout)) };
@@ -355,9 +369,11 @@ mod tests {
         } else {
             sc.fingerprint().clone()
         };
-        let client = DtlsEndpoint::new(&DtlsContext::new(&cc, client_profiles).unwrap(), DtlsRole::Client, server_fp).unwrap();
+        let client =
+            DtlsEndpoint::new(&DtlsContext::shared(client_profiles).unwrap(), &cc, DtlsRole::Client, server_fp).unwrap();
         let server = DtlsEndpoint::new(
-            &DtlsContext::new(&sc, server_profiles).unwrap(),
+            &DtlsContext::shared(server_profiles).unwrap(),
+            &sc,
             DtlsRole::Server,
             cc.fingerprint().clone(),
         )
@@ -449,17 +465,16 @@ mod tests {
         let cc = Certificate::generate().unwrap();
         let sc = Certificate::generate().unwrap();
         let mut plain = SslContextBuilder::new(SslMethod::dtls()).unwrap();
-        plain.set_certificate(&sc.cert).unwrap();
-        plain.set_private_key(&sc.key).unwrap();
         plain.set_options(SslOptions::NO_QUERY_MTU);
         let server_ctx = DtlsContext { ctx: plain.build() };
         let client = DtlsEndpoint::new(
-            &DtlsContext::new(&cc, &SrtpProfile::DEFAULT_PREFERENCE).unwrap(),
+            &DtlsContext::shared(&SrtpProfile::DEFAULT_PREFERENCE).unwrap(),
+            &cc,
             DtlsRole::Client,
             sc.fingerprint().clone(),
         )
         .unwrap();
-        let server = DtlsEndpoint::new(&server_ctx, DtlsRole::Server, cc.fingerprint().clone()).unwrap();
+        let server = DtlsEndpoint::new(&server_ctx, &sc, DtlsRole::Server, cc.fingerprint().clone()).unwrap();
         let (mut c, mut s) = (Peer { ep: client, keys: None }, Peer { ep: server, keys: None });
         let err = run(&mut c, &mut s, 0).err().expect("must fail");
         assert!(err.message().contains("without use_srtp"), "{}", err.message());

@@ -153,7 +153,7 @@ struct Gathering {
 pub struct Session {
     config: SessionConfig,
     certificate: Certificate,
-    dtls_context: DtlsContext,
+    dtls_context: Arc<DtlsContext>,
     ice: Arc<IceTransport>,
     emitter: Emitter,
     signaling: Mutex<negotiate::Signaling>,
@@ -175,7 +175,7 @@ impl Session {
             Some(c) => c.clone(),
             None => Certificate::generate()?,
         };
-        let dtls_context = DtlsContext::new(&certificate, &config.srtp_profiles)?;
+        let dtls_context = DtlsContext::shared(&config.srtp_profiles)?;
         let ice = Arc::new(runtime::block_on(IceTransport::new(config.ice.clone()))?);
         let signaling = negotiate::Signaling::new(&ice.local_ufrag, &ice.local_pwd, certificate.fingerprint().to_string());
         let session = Arc::new(Session {
@@ -347,7 +347,7 @@ impl Session {
         let early = {
             let mut dtls = self.dtls.lock();
             if dtls.is_none() {
-                *dtls = Some(DtlsEndpoint::new(&self.dtls_context, start.dtls_role, remote.fingerprint.clone())?);
+                *dtls = Some(DtlsEndpoint::new(&self.dtls_context, &self.certificate, start.dtls_role, remote.fingerprint.clone())?);
                 let mut t = self.transport.lock();
                 t.dtls_role = Some(start.dtls_role);
                 std::mem::take(&mut t.early_dtls)

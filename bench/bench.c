@@ -220,6 +220,30 @@ int main(int argc, char **argv) {
         sleep_ms(500);
         printf("bench rss_per_connected_session_at_%d_pairs %.1f KB\n", pairs, (double)(rss_kb() - before) / (2.0 * pairs));
         printf("bench threads_at_%d_pairs %d threads\n", pairs, threads());
+        /* Scale: every session sends 160-byte audio at 50 packets/s for 5 s (both directions of
+         * every pair), from this one thread; CPU seconds per wall second for the whole process. */
+        {
+            struct rusage r0, r1;
+            uint8_t payload[160] = {0};
+            long sent = 0, received = 0;
+            double start = now_ms(), cpu0, cpu1;
+            for (int i = 0; i < 2 * pairs; i++) atomic_store(&all[i].received, 0);
+            getrusage(RUSAGE_SELF, &r0);
+            for (uint32_t tick = 0; tick < 250; tick++) {
+                for (int i = 0; i < 2 * pairs; i++) {
+                    if (wrs_session_send_media(all[i].s, all[i].track, payload, sizeof payload, tick * 160u, false) == WRS_RESULT_OK)
+                        sent++;
+                }
+                sleep_ms(start + (tick + 1) * 20.0 - now_ms());
+            }
+            sleep_ms(300);
+            getrusage(RUSAGE_SELF, &r1);
+            for (int i = 0; i < 2 * pairs; i++) received += atomic_load(&all[i].received);
+            cpu0 = (double)r0.ru_utime.tv_sec + (double)r0.ru_stime.tv_sec + (r0.ru_utime.tv_usec + r0.ru_stime.tv_usec) / 1e6;
+            cpu1 = (double)r1.ru_utime.tv_sec + (double)r1.ru_stime.tv_sec + (r1.ru_utime.tv_usec + r1.ru_stime.tv_usec) / 1e6;
+            printf("bench scale_%d_pairs_50pps_cpu %.2f cpu-seconds/second\n", pairs, (cpu1 - cpu0) / ((now_ms() - start) / 1000.0));
+            printf("bench scale_%d_pairs_50pps_loss %.3f %%\n", pairs, sent ? 100.0 * (double)(sent - received) / (double)sent : 100.0);
+        }
         for (int i = 0; i < pairs; i++) free_pair(&all[2 * i], &all[2 * i + 1]);
         free(all);
     }

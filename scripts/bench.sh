@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 pairs=${1:-100}
 ./build/limit 50000 > build/limit.txt
 ./build/bench "$pairs" > build/bench.txt
+cargo bench --locked --bench alloc 2>/dev/null | grep '^bench ' >> build/bench.txt
 python3 - "$pairs" <<'PY'
 import json, sys
 limit = {}

@@ -1,27 +1,20 @@
 //! Trickled candidates on a session that has a remote description.
 #![no_main]
+mod shared;
+
 use std::ffi::CString;
-use std::ptr;
 
 use libfuzzer_sys::fuzz_target;
 use once_cell::sync::Lazy;
 use webrtc_session::capi::session::*;
 
-struct Handle(*mut wrs_session);
-unsafe impl Send for Handle {}
-unsafe impl Sync for Handle {}
-
-static SESSION: Lazy<Handle> = Lazy::new(|| {
-    let mut s = ptr::null_mut();
-    wrs_session_new(ptr::null(), &mut s);
+static SESSION: Lazy<shared::Handle> = Lazy::new(|| {
+    let h = shared::new_session();
     let offer = CString::new(include_str!("../../tests/fixtures/chromium_offer.sdp")).unwrap();
-    wrs_session_set_remote_description(s, 0, offer.as_ptr());
-    Handle(s)
+    wrs_session_set_remote_description(h.0, 0, offer.as_ptr());
+    h
 });
 
 fuzz_target!(|data: &[u8]| {
-    let mut text = data.to_vec();
-    text.retain(|b| *b != 0);
-    let text = CString::new(text).unwrap();
-    wrs_session_add_remote_candidate(SESSION.0, text.as_ptr());
+    wrs_session_add_remote_candidate(SESSION.0, shared::c_string(data).as_ptr());
 });

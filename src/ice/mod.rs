@@ -595,22 +595,23 @@ impl IceTransport {
         }
     }
 
+    /// The selected pair's remote address or, until there is one, the fallback.
+    fn destination(&self) -> Result<SocketAddr> {
+        self.remote_address()
+            .or_else(|| *self.fallback_remote.read())
+            .ok_or_else(|| error::not_connected("ICE has no selected candidate pair yet"))
+    }
+
     /// Sends to the selected pair's remote address (or, until there is one, to the fallback).
     pub fn send(&self, data: &[u8]) -> Result<()> {
-        let to = self
-            .remote_address()
-            .or_else(|| *self.fallback_remote.read())
-            .ok_or_else(|| error::not_connected("ICE has no selected candidate pair yet"))?;
+        let to = self.destination()?;
         self.send_to(data, to)
     }
 
     /// Sends consecutive datagrams of `lens` bytes each, laid end to end in `data`: runs of
     /// equal size go out as one GSO send, the rest (or all, without GSO) one by one.
     pub fn send_segments(&self, data: &[u8], lens: &[usize]) -> Result<()> {
-        let to = self
-            .remote_address()
-            .or_else(|| *self.fallback_remote.read())
-            .ok_or_else(|| error::not_connected("ICE has no selected candidate pair yet"))?;
+        let to = self.destination()?;
         if self.socket.closed.load(Ordering::Acquire) {
             return Err(error::closed("the transport is closed"));
         }

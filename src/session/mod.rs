@@ -497,7 +497,7 @@ impl Session {
         let mut bytes = 0u64;
         {
             let mut tx = self.srtp_tx.lock();
-            let tx = tx.as_mut().ok_or_else(|| error::not_connected("media can be sent once DTLS-SRTP is established"))?;
+            let tx = tx.as_mut().ok_or_else(media_not_ready)?;
             let mut buf = [0u8; MAX_PACKET_LEN];
             for ((_, p), ssrc) in packets.iter().zip(&ssrcs) {
                 let b = &mut buf[..p.len()];
@@ -538,7 +538,7 @@ impl Session {
     fn protect_and_send_rtp(&self, packet: &[u8]) -> Result<()> {
         let protected = {
             let mut tx = self.srtp_tx.lock();
-            let tx = tx.as_mut().ok_or_else(|| error::not_connected("media can be sent once DTLS-SRTP is established"))?;
+            let tx = tx.as_mut().ok_or_else(media_not_ready)?;
             tx.protect_rtp(packet)?
         };
         self.ice.send(&protected)?;
@@ -889,6 +889,10 @@ impl Drop for Session {
             runtime::spawn(async move { ice.close().await });
         }
     }
+}
+
+fn media_not_ready() -> error::Error {
+    error::not_connected("media can be sent once DTLS-SRTP is established")
 }
 
 fn random_u16() -> u16 {

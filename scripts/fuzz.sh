@@ -16,11 +16,18 @@ for t in "${targets[@]}"; do
     mkdir -p "$corpus"
     cp -n fuzz/seeds/"$t"/* "$corpus"/ 2>/dev/null || true
     echo "== fuzz $t for ${secs}s"
-    (cd fuzz && cargo fuzz run "$t" "../$corpus" -- -max_total_time="$secs" -rss_limit_mb=4096 -print_final_stats=1 2>&1 |
-        grep -E "^(#[0-9]+.*(DONE|pulse)|stat::number_of_executed_units|stat::peak_rss|INFO: seed corpus|==[0-9]+==ERROR|SUMMARY|.*panicked)" || true)
-    # cargo fuzz exits non-zero on a crash; pipefail would hide it behind grep, so check again.
-    if ls fuzz/artifacts/"$t"/crash-* >/dev/null 2>&1; then
-        echo "fuzz $t: crash found, see fuzz/artifacts/$t"
+    rm -rf fuzz/artifacts/"$t"
+    log="build/fuzz-$t.log"
+    set +e
+    (cd fuzz && cargo fuzz run "$t" "../$corpus" -- -max_total_time="$secs" -rss_limit_mb=4096 -print_final_stats=1) >"$log" 2>&1
+    rc=$?
+    set -e
+    grep -E "^(#[0-9]+.*(DONE|pulse)|stat::number_of_executed_units|stat::peak_rss|INFO: seed corpus)|ERROR|deadly signal|SUMMARY|panicked|^error" "$log" || true
+    # libFuzzer writes crash-, leak-, timeout- and oom- artifacts; any of them is a failure.
+    if [ "$rc" -ne 0 ] || ls fuzz/artifacts/"$t"/* >/dev/null 2>&1; then
+        echo "fuzz $t: failed (exit $rc); last lines of $log:"
+        tail -n 30 "$log"
+        ls fuzz/artifacts/"$t" 2>/dev/null || true
         exit 1
     fi
 done

@@ -16,32 +16,59 @@ if ((${#missing[@]})); then
     apt-get update -q && apt-get install -y -q --no-install-recommends "${missing[@]}" || exit 1
 fi
 
-status=0
-echo "== cargo test (unit tests per layer, C ABI integration tests, header drift)"
-timeout 1800 cargo test --release --locked 2>&1 || status=1
+mkdir -p build/test-logs
+failed=()
+# step NAME COMMAND...: runs one part, its output shown and kept in build/test-logs/NAME.log.
+step() {
+    local name=$1
+    shift
+    echo "== $name"
+    "$@" 2>&1 | tee "build/test-logs/$name.log"
+    local rc=${PIPESTATUS[0]}
+    if [ "$rc" -ne 0 ]; then
+        failed+=("$name")
+        echo "== $name: FAILED (exit $rc)"
+    fi
+}
 
-echo "== C examples as tests"
-./scripts/test-c.sh || status=1
+csharp_tests() {
+    if ! make -s csharp >build/csharp.log 2>&1; then
+        cat build/csharp.log
+        echo "0 passed, 1 failed"
+        return 1
+    fi
+    cd build/csharp &&
+        LD_LIBRARY_PATH="$PWD/../../target/release" timeout 300 mono Tests.exe &&
+        LD_LIBRARY_PATH="$PWD/../../target/release" timeout 60 mono WebRtcSessionExample.exe >/dev/null
+}
 
-echo "== C# binding (mono)"
-if make -s csharp >build/csharp.log 2>&1; then
-    (cd build/csharp && LD_LIBRARY_PATH="$PWD/../../target/release" timeout 300 mono Tests.exe &&
-        LD_LIBRARY_PATH="$PWD/../../target/release" timeout 60 mono WebRtcSessionExample.exe >/dev/null) || status=1
-else
-    cat build/csharp.log
-    echo "0 passed, 1 failed"
-    status=1
+python_tests() {
+    ./scripts/python-env.sh && (cd bindings/python && timeout 600 ../../.venv/bin/python -m pytest -q tests)
+}
+
+interop_tests() {
+    rm -f build/interop-results.jsonl
+    ./scripts/python-env.sh && timeout 900 .venv/bin/python -m pytest -q tests/interop
+}
+
+# Unit tests per layer, C ABI integration tests, header drift.
+step cargo-test timeout 1800 cargo test --release --locked
+step c-examples ./scripts/test-c.sh
+step csharp-binding csharp_tests
+step python-binding python_tests
+# Real peers: aiortc and headless Chromium.
+step interop interop_tests
+# Each cargo-fuzz target for 20 s from its seeds.
+step fuzz-smoke timeout 1200 ./scripts/fuzz.sh 20
+
+# The end of the output says what failed, with the end of each failed part's log.
+echo "== summary"
+for f in "${failed[@]}"; do
+    echo "--- last lines of build/test-logs/$f.log"
+    tail -n 40 "build/test-logs/$f.log"
+done
+if ((${#failed[@]})); then
+    echo "test parts failed: ${failed[*]}"
+    exit 1
 fi
-
-echo "== Python binding (pytest)"
-./scripts/python-env.sh || exit 1
-(cd bindings/python && timeout 600 ../../.venv/bin/python -m pytest -q tests) || status=1
-
-echo "== interop with real peers: aiortc and headless Chromium (pytest)"
-rm -f build/interop-results.jsonl
-timeout 900 .venv/bin/python -m pytest -q tests/interop || status=1
-
-echo "== fuzz smoke: each cargo-fuzz target for 20 s from its seeds"
-timeout 900 ./scripts/fuzz.sh 20 || status=1
-
-exit $status
+echo "all test parts passed"

@@ -76,7 +76,7 @@ pub enum IceState {
 /// What the transport reports to its owner. Called on runtime threads.
 pub trait TransportHandler: Send + Sync {
     /// A DTLS, RTP or RTCP datagram arrived.
-    fn on_datagram(&self, datagram: &[u8], from: SocketAddr);
+    fn on_datagram(&self, datagram: &mut [u8], from: SocketAddr);
     /// A local candidate, as a `candidate:` line.
     fn on_local_candidate(&self, candidate: String);
     fn on_gathering_complete(&self);
@@ -213,9 +213,9 @@ impl Conn for MuxSocket {
                 return Err(io::Error::from(io::ErrorKind::NotConnected).into());
             }
             let (n, from) = s.recv.recv_from(buf).await?;
-            let datagram = &buf[..n];
-            match classify(datagram) {
+            match classify(&buf[..n]) {
                 DatagramKind::Stun => {
+                    let datagram = &buf[..n];
                     if let Some(id) = stun::transaction_id(datagram) {
                         if let Some(tx) = s.stun_queries.lock().remove(&id) {
                             if let Some(mapped) = stun::parse_binding_success(datagram) {
@@ -234,7 +234,7 @@ impl Conn for MuxSocket {
                         // A panic in packet processing must not end this receive loop (the
                         // session would go deaf): the datagram is dropped instead.
                         let delivered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                            h.on_datagram(datagram, from)
+                            h.on_datagram(&mut buf[..n], from)
                         }));
                         if delivered.is_err() {
                             s.datagrams_dropped.fetch_add(1, Ordering::Relaxed);

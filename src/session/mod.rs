@@ -28,6 +28,20 @@ use events::{Emitter, OwnedEvent};
 /// Largest RTP/RTCP packet accepted for sending, before SRTP adds its tag (fits a 1500-byte MTU
 /// with IPv6 and UDP headers).
 pub const MAX_PACKET_LEN: usize = 1400;
+/// A packet plus the largest protection overhead (SRTCP index and a 16-byte tag).
+const PROTECT_ROOM: usize = MAX_PACKET_LEN + 20;
+
+/// Per-thread scratch space of `send_rtp_batch`, reused across calls.
+#[derive(Default)]
+struct Batch {
+    out: Vec<u8>,
+    lens: Vec<usize>,
+    ssrcs: Vec<u32>,
+}
+
+thread_local! {
+    static BATCH: std::cell::RefCell<Batch> = std::cell::RefCell::new(Batch::default());
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConnectionState {
@@ -435,8 +449,8 @@ impl Session {
 
     // ---- sending ----------------------------------------------------------------------------
 
-    fn send_track(&self, track: u32) -> Result<Arc<SendTrack>> {
-        let routes = self.routes.read();
+    /// The track if it may send now, checked under the caller's routes lock (no clone).
+    fn sendable(routes: &Routes, track: u32) -> Result<&SendTrack> {
         let t = routes.tracks.get(&track).ok_or_else(|| error::unknown_track(format!("track {track} does not exist in this session")))?;
         if !t.can_send {
             return Err(if !t.negotiated {
@@ -445,12 +459,12 @@ impl Session {
                 error::invalid_state(format!("track {track} does not send (negotiated direction {})", t.direction.sdp_name()))
             });
         }
-        Ok(Arc::clone(t))
+        Ok(t)
     }
 
     /// Checks a host-built RTP packet against its track; returns the track's SSRC.
-    fn check_rtp(&self, track: u32, packet: &[u8]) -> Result<u32> {
-        let t = self.send_track(track)?;
+    fn check_rtp(routes: &Routes, track: u32, packet: &[u8]) -> Result<u32> {
+        let t = Self::sendable(routes, track)?;
         let header = RtpHeader::parse(packet)?;
         if !t.payload_types.contains(&header.payload_type()) {
             return Err(error::packet_rejected(format!(
@@ -472,12 +486,11 @@ impl Session {
     /// payload type must be one negotiated for the track.
     pub fn send_rtp(&self, track: u32, packet: &[u8]) -> Result<()> {
         self.check_open()?;
-        let ssrc = self.check_rtp(track, packet)?;
-        let mut buf = [0u8; MAX_PACKET_LEN];
-        let buf = &mut buf[..packet.len()];
-        buf.copy_from_slice(packet);
-        rtp::set_ssrc(buf, ssrc);
-        self.protect_and_send_rtp(buf)
+        let ssrc = Self::check_rtp(&self.routes.read(), track, packet)?;
+        let mut buf = [0u8; PROTECT_ROOM];
+        buf[..packet.len()].copy_from_slice(packet);
+        rtp::set_ssrc(&mut buf, ssrc);
+        self.protect_and_send_rtp(&mut buf, packet.len())
     }
 
     /// Sends many host-built RTP packets (of one or several tracks) in one call: all are checked
@@ -485,65 +498,78 @@ impl Session {
     /// UDP GSO where the kernel has it (runs of equal-size packets in one `sendmsg`).
     pub fn send_rtp_batch(&self, packets: &[(u32, &[u8])]) -> Result<()> {
         self.check_open()?;
-        let mut ssrcs = Vec::with_capacity(packets.len());
-        for (i, (track, p)) in packets.iter().enumerate() {
-            let ssrc = self
-                .check_rtp(*track, p)
-                .map_err(|e| error::Error::new(e.kind(), format!("packet {i} of the batch: {}", e.message())))?;
-            ssrcs.push(ssrc);
-        }
-        let mut out = Vec::with_capacity(packets.iter().map(|(_, p)| p.len() + 16).sum());
-        let mut lens = Vec::with_capacity(packets.len());
-        let mut bytes = 0u64;
-        {
-            let mut tx = self.srtp_tx.lock();
-            let tx = tx.as_mut().ok_or_else(media_not_ready)?;
-            let mut buf = [0u8; MAX_PACKET_LEN];
-            for ((_, p), ssrc) in packets.iter().zip(&ssrcs) {
-                let b = &mut buf[..p.len()];
-                b.copy_from_slice(p);
-                rtp::set_ssrc(b, *ssrc);
-                let protected = tx.protect_rtp(b)?;
-                out.extend_from_slice(&protected);
-                lens.push(protected.len());
-                bytes += p.len() as u64;
+        BATCH.with(|scratch| {
+            // A thread's scratch buffers are reused across calls: no allocation per packet.
+            let mut scratch = scratch.borrow_mut();
+            let Batch { out, lens, ssrcs } = &mut *scratch;
+            out.clear();
+            lens.clear();
+            ssrcs.clear();
+            {
+                let routes = self.routes.read();
+                for (i, (track, p)) in packets.iter().enumerate() {
+                    let ssrc = Self::check_rtp(&routes, *track, p)
+                        .map_err(|e| error::Error::new(e.kind(), format!("packet {i} of the batch: {}", e.message())))?;
+                    ssrcs.push(ssrc);
+                }
             }
-        }
-        self.ice.send_segments(&out, &lens)?;
-        self.stats.rtp_packets_sent.fetch_add(packets.len() as u64, Ordering::Relaxed);
-        self.stats.rtp_bytes_sent.fetch_add(bytes, Ordering::Relaxed);
-        Ok(())
+            let mut bytes = 0u64;
+            {
+                let mut tx = self.srtp_tx.lock();
+                let tx = tx.as_mut().ok_or_else(media_not_ready)?;
+                let room = tx.rtp_overhead();
+                for ((_, p), ssrc) in packets.iter().zip(ssrcs.iter()) {
+                    let at = out.len();
+                    out.extend_from_slice(p);
+                    out.resize(at + p.len() + room, 0);
+                    rtp::set_ssrc(&mut out[at..], *ssrc);
+                    let n = tx.protect_rtp(&mut out[at..], p.len())?;
+                    out.truncate(at + n);
+                    lens.push(n);
+                    bytes += p.len() as u64;
+                }
+            }
+            self.ice.send_segments(out, lens)?;
+            self.stats.rtp_packets_sent.fetch_add(packets.len() as u64, Ordering::Relaxed);
+            self.stats.rtp_bytes_sent.fetch_add(bytes, Ordering::Relaxed);
+            Ok(())
+        })
     }
 
     /// Builds the RTP header (sequence number, SSRC, first negotiated payload type, mid
     /// extension) around `payload` and sends it on `track`.
     pub fn send_media(&self, track: u32, payload: &[u8], timestamp: u32, marker: bool) -> Result<()> {
         self.check_open()?;
-        let t = self.send_track(track)?;
-        let mut buf = [0u8; MAX_PACKET_LEN];
-        let mid = t.mid_extension_id.map(|id| (id, t.mid.as_bytes()));
-        let header_room = rtp::RTP_HEADER_LEN + 4 + 4 * (1 + t.mid.len()).div_ceil(4);
-        if payload.len() + header_room > MAX_PACKET_LEN {
-            return Err(error::packet_rejected(format!(
-                "payload of {} bytes does not fit a {MAX_PACKET_LEN}-byte RTP packet",
-                payload.len()
-            )));
-        }
-        let seq = t.sequence.fetch_add(1, Ordering::Relaxed);
-        let n = rtp::write_header(&mut buf, t.payload_types[0], marker, seq, timestamp, t.ssrc, mid);
-        buf[n..n + payload.len()].copy_from_slice(payload);
-        self.protect_and_send_rtp(&buf[..n + payload.len()])
+        let mut buf = [0u8; PROTECT_ROOM];
+        let len = {
+            let routes = self.routes.read();
+            let t = Self::sendable(&routes, track)?;
+            let mid = t.mid_extension_id.map(|id| (id, t.mid.as_bytes()));
+            let header_room = rtp::RTP_HEADER_LEN + 4 + 4 * (1 + t.mid.len()).div_ceil(4);
+            if payload.len() + header_room > MAX_PACKET_LEN {
+                return Err(error::packet_rejected(format!(
+                    "payload of {} bytes does not fit a {MAX_PACKET_LEN}-byte RTP packet",
+                    payload.len()
+                )));
+            }
+            let seq = t.sequence.fetch_add(1, Ordering::Relaxed);
+            let n = rtp::write_header(&mut buf, t.payload_types[0], marker, seq, timestamp, t.ssrc, mid);
+            buf[n..n + payload.len()].copy_from_slice(payload);
+            n + payload.len()
+        };
+        self.protect_and_send_rtp(&mut buf, len)
     }
 
-    fn protect_and_send_rtp(&self, packet: &[u8]) -> Result<()> {
-        let protected = {
+    /// Protects `buf[..len]` in place and sends it.
+    fn protect_and_send_rtp(&self, buf: &mut [u8], len: usize) -> Result<()> {
+        let n = {
             let mut tx = self.srtp_tx.lock();
             let tx = tx.as_mut().ok_or_else(media_not_ready)?;
-            tx.protect_rtp(packet)?
+            tx.protect_rtp(buf, len)?
         };
-        self.ice.send(&protected)?;
+        self.ice.send(&buf[..n])?;
         self.stats.rtp_packets_sent.fetch_add(1, Ordering::Relaxed);
-        self.stats.rtp_bytes_sent.fetch_add(packet.len() as u64, Ordering::Relaxed);
+        self.stats.rtp_bytes_sent.fetch_add(len as u64, Ordering::Relaxed);
         Ok(())
     }
 
@@ -554,25 +580,23 @@ impl Session {
         if packet.len() > MAX_PACKET_LEN {
             return Err(error::packet_rejected(format!("RTCP packet of {} bytes is too large", packet.len())));
         }
-        let protected = {
+        let mut buf = [0u8; PROTECT_ROOM];
+        buf[..packet.len()].copy_from_slice(packet);
+        let n = {
             let mut tx = self.srtp_tx.lock();
             let tx = tx.as_mut().ok_or_else(|| error::not_connected("RTCP can be sent once DTLS-SRTP is established"))?;
-            tx.protect_rtcp(packet)?
+            tx.protect_rtcp(&mut buf, packet.len())?
         };
-        self.ice.send(&protected)?;
+        self.ice.send(&buf[..n])?;
         self.stats.rtcp_packets_sent.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
     // ---- receiving --------------------------------------------------------------------------
 
-    /// Unprotects with the receive context, counting what cannot be: before keys exist, or a
-    /// failed authentication or replay check.
-    fn unprotect(
-        &self,
-        datagram: &[u8],
-        f: impl FnOnce(&mut SrtpReceiver, &[u8]) -> Result<bytes::Bytes>,
-    ) -> Option<bytes::Bytes> {
+    /// Unprotects in place with the receive context, counting what cannot be: before keys
+    /// exist, or a failed authentication or replay check. Returns the plain length.
+    fn unprotect(&self, datagram: &mut [u8], f: impl FnOnce(&mut SrtpReceiver, &mut [u8]) -> Result<usize>) -> Option<usize> {
         let mut rx = self.srtp_rx.lock();
         let Some(rx) = rx.as_mut() else {
             self.stats.datagrams_dropped.fetch_add(1, Ordering::Relaxed);
@@ -585,9 +609,10 @@ impl Session {
         plain.ok()
     }
 
-    fn handle_rtp(&self, datagram: &[u8]) {
-        let Some(plain) = self.unprotect(datagram, SrtpReceiver::unprotect_rtp) else { return };
-        let Ok(header) = RtpHeader::parse(&plain) else {
+    fn handle_rtp(&self, datagram: &mut [u8]) {
+        let Some(n) = self.unprotect(datagram, SrtpReceiver::unprotect_rtp) else { return };
+        let plain = &datagram[..n];
+        let Ok(header) = RtpHeader::parse(plain) else {
             self.stats.datagrams_dropped.fetch_add(1, Ordering::Relaxed);
             return;
         };
@@ -597,7 +622,7 @@ impl Session {
         };
         self.stats.rtp_packets_received.fetch_add(1, Ordering::Relaxed);
         self.stats.rtp_bytes_received.fetch_add(plain.len() as u64, Ordering::Relaxed);
-        self.emitter.emit(Event::Rtp { track, packet: &plain });
+        self.emitter.emit(Event::Rtp { track, packet: plain });
     }
 
     /// SSRC first, then the mid header extension, then a payload type unique to one track
@@ -616,10 +641,10 @@ impl Session {
         Some(learned)
     }
 
-    fn handle_rtcp(&self, datagram: &[u8]) {
-        let Some(plain) = self.unprotect(datagram, SrtpReceiver::unprotect_rtcp) else { return };
+    fn handle_rtcp(&self, datagram: &mut [u8]) {
+        let Some(n) = self.unprotect(datagram, SrtpReceiver::unprotect_rtcp) else { return };
         self.stats.rtcp_packets_received.fetch_add(1, Ordering::Relaxed);
-        self.emitter.emit(Event::Rtcp { packet: &plain });
+        self.emitter.emit(Event::Rtcp { packet: &datagram[..n] });
     }
 
     // ---- DTLS -------------------------------------------------------------------------------
@@ -902,7 +927,7 @@ fn random_u16() -> u16 {
 }
 
 impl TransportHandler for Session {
-    fn on_datagram(&self, datagram: &[u8], from: SocketAddr) {
+    fn on_datagram(&self, datagram: &mut [u8], from: SocketAddr) {
         if datagram.len() > RECEIVE_MTU {
             self.stats.datagrams_dropped.fetch_add(1, Ordering::Relaxed);
             return;

@@ -1,8 +1,12 @@
-//! SRTP/SRTCP contexts built from DTLS-exported keying material (RFC 5764 §4.2), on webrtc-srtp.
+//! SRTP/SRTCP contexts built from DTLS-exported keying material (RFC 5764 §4.2): in-place
+//! transforms on OpenSSL (`transform.rs`), rollover counters and replay windows per SSRC.
+//! webrtc-srtp stays as the reference the tests and the benchmark compare against.
 
-use webrtc_srtp::context::Context;
-use webrtc_srtp::option::{srtcp_replay_protection, srtp_replay_protection};
-use webrtc_srtp::protection_profile::ProtectionProfile;
+mod transform;
+
+use webrtc_util::replay_detector::{ReplayDetector, SlidingWindowDetector};
+
+use transform::{Stream, Transform};
 
 use crate::error::{self, Result};
 
@@ -45,18 +49,17 @@ impl SrtpProfile {
             Self::AeadAes256Gcm => "AEAD_AES_256_GCM",
         }
     }
-    fn protection_profile(self) -> ProtectionProfile {
+    pub fn key_len(self) -> usize {
         match self {
-            Self::Aes128CmHmacSha1_80 => ProtectionProfile::Aes128CmHmacSha1_80,
-            Self::AeadAes128Gcm => ProtectionProfile::AeadAes128Gcm,
-            Self::AeadAes256Gcm => ProtectionProfile::AeadAes256Gcm,
+            Self::Aes128CmHmacSha1_80 | Self::AeadAes128Gcm => 16,
+            Self::AeadAes256Gcm => 32,
         }
     }
-    pub fn key_len(self) -> usize {
-        self.protection_profile().key_len()
-    }
     pub fn salt_len(self) -> usize {
-        self.protection_profile().salt_len()
+        match self {
+            Self::Aes128CmHmacSha1_80 => 14,
+            Self::AeadAes128Gcm | Self::AeadAes256Gcm => 12,
+        }
     }
     /// Bytes of the authentication tag SRTP and SRTCP append.
     pub fn auth_tag_len(self) -> usize {
@@ -112,59 +115,198 @@ impl SrtpKeys {
     }
 }
 
-/// Protects what this endpoint sends.
-pub struct SrtpSender {
-    ctx: Context,
+/// Per-SSRC rollover state (RFC 3711 §3.3.1): the rollover counter and the highest sequence
+/// number seen with it.
+#[derive(Clone, Copy)]
+struct Rollover {
+    roc: u32,
+    highest: u16,
 }
 
-/// Unprotects what the peer sends, with replay protection on.
+impl Rollover {
+    /// RFC 3711 Appendix A: the ROC this sequence number most likely belongs to (`None` when it
+    /// would be before the stream's first rollover period).
+    fn estimate(&self, seq: u16) -> Option<u32> {
+        let (s_l, seq) = (i32::from(self.highest), i32::from(seq));
+        if s_l < 0x8000 {
+            if seq - s_l > 0x8000 {
+                self.roc.checked_sub(1)
+            } else {
+                Some(self.roc)
+            }
+        } else if s_l - 0x8000 > seq {
+            self.roc.checked_add(1)
+        } else {
+            Some(self.roc)
+        }
+    }
+    fn update(&mut self, roc: u32, seq: u16) {
+        if roc > self.roc || (roc == self.roc && seq > self.highest) {
+            self.roc = roc;
+            self.highest = seq;
+        }
+    }
+}
+
+/// Most SSRCs tracked per direction: a receiver learns an SSRC only after it authenticated.
+const MAX_STREAMS: usize = 256;
+
+fn find<T>(streams: &mut [(u32, T)], ssrc: u32) -> Option<&mut T> {
+    streams.iter_mut().find(|(s, _)| *s == ssrc).map(|(_, t)| t)
+}
+
+/// Protects what this endpoint sends, in place.
+pub struct SrtpSender {
+    rtp: Transform,
+    rtcp: Transform,
+    streams: Vec<(u32, Rollover)>,
+    rtcp_index: u32,
+}
+
+/// Unprotects what the peer sends, in place, with per-SSRC replay windows.
 pub struct SrtpReceiver {
-    ctx: Context,
-    tag_len: usize,
+    rtp: Transform,
+    rtcp: Transform,
+    streams: Vec<(u32, (Rollover, SlidingWindowDetector))>,
+    rtcp_streams: Vec<(u32, SlidingWindowDetector)>,
 }
 
 pub fn contexts(keys: &SrtpKeys) -> Result<(SrtpSender, SrtpReceiver)> {
-    let p = keys.profile.protection_profile();
-    let tx = Context::new(&keys.local_key, &keys.local_salt, p, None, None)
-        .map_err(|e| error::crypto(format!("SRTP sender context: {e}")))?;
-    let rx = Context::new(
-        &keys.remote_key,
-        &keys.remote_salt,
-        p,
-        Some(srtp_replay_protection(REPLAY_WINDOW)),
-        Some(srtcp_replay_protection(REPLAY_WINDOW)),
-    )
-    .map_err(|e| error::crypto(format!("SRTP receiver context: {e}")))?;
-    Ok((SrtpSender { ctx: tx }, SrtpReceiver { ctx: rx, tag_len: keys.profile.auth_tag_len() }))
+    let p = keys.profile;
+    let tx = SrtpSender {
+        rtp: Transform::new(p, &keys.local_key, &keys.local_salt, Stream::Rtp, false)?,
+        rtcp: Transform::new(p, &keys.local_key, &keys.local_salt, Stream::Rtcp, false)?,
+        streams: Vec::with_capacity(4),
+        rtcp_index: 0,
+    };
+    let rx = SrtpReceiver {
+        rtp: Transform::new(p, &keys.remote_key, &keys.remote_salt, Stream::Rtp, true)?,
+        rtcp: Transform::new(p, &keys.remote_key, &keys.remote_salt, Stream::Rtcp, true)?,
+        streams: Vec::with_capacity(4),
+        rtcp_streams: Vec::with_capacity(4),
+    };
+    Ok((tx, rx))
 }
+
+/// The largest SRTP index (48 bits) and SRTCP index (31 bits).
+const MAX_SRTP_INDEX: u64 = (1 << 48) - 1;
+const MAX_SRTCP_INDEX: u64 = (1 << 31) - 1;
 
 impl SrtpSender {
-    pub fn protect_rtp(&mut self, packet: &[u8]) -> Result<bytes::Bytes> {
-        self.ctx.encrypt_rtp(packet).map_err(|e| error::packet_rejected(format!("SRTP protect: {e}")))
+    /// Bytes protection adds to an RTP packet.
+    pub fn rtp_overhead(&self) -> usize {
+        self.rtp.tag_len()
     }
-    pub fn protect_rtcp(&mut self, packet: &[u8]) -> Result<bytes::Bytes> {
-        self.ctx.encrypt_rtcp(packet).map_err(|e| error::packet_rejected(format!("SRTCP protect: {e}")))
+    /// Bytes protection adds to an RTCP packet (index and tag).
+    pub fn rtcp_overhead(&self) -> usize {
+        4 + self.rtcp.tag_len()
+    }
+
+    /// Protects the RTP packet in `buf[..len]` in place; `buf` needs `rtp_overhead()` spare
+    /// bytes. Returns the SRTP length.
+    pub fn protect_rtp(&mut self, buf: &mut [u8], len: usize) -> Result<usize> {
+        let header = crate::rtp::RtpHeader::parse(&buf[..len])?;
+        let (header_len, ssrc, seq) = (header.header_len, header.ssrc(), header.sequence_number());
+        let roc = match find(&mut self.streams, ssrc) {
+            Some(r) => {
+                // A retransmission from before a wrap keeps its old ROC.
+                let roc = r.estimate(seq).unwrap_or(0);
+                r.update(roc, seq);
+                roc
+            }
+            None => {
+                if self.streams.len() >= MAX_STREAMS {
+                    return Err(error::packet_rejected(format!("more than {MAX_STREAMS} sending SSRCs")));
+                }
+                self.streams.push((ssrc, Rollover { roc: 0, highest: seq }));
+                0
+            }
+        };
+        self.rtp
+            .protect_rtp(buf, len, header_len, ssrc, roc)
+            .map_err(|e| error::packet_rejected(format!("SRTP protect: {}", e.message())))
+    }
+
+    /// Protects the RTCP packet in `buf[..len]` in place; `buf` needs `rtcp_overhead()` spare
+    /// bytes. Returns the SRTCP length.
+    pub fn protect_rtcp(&mut self, buf: &mut [u8], len: usize) -> Result<usize> {
+        let index = self.rtcp_index;
+        self.rtcp_index = (self.rtcp_index + 1) & MAX_SRTCP_INDEX as u32;
+        self.rtcp
+            .protect_rtcp(buf, len, index)
+            .map_err(|e| error::packet_rejected(format!("SRTCP protect: {}", e.message())))
     }
 }
 
-/// The SRTCP index (E flag + 31 bits) that precedes the tag.
-const SRTCP_INDEX_LEN: usize = 4;
-
-// webrtc-srtp indexes into packets without checking their length (a 4-byte SRTCP packet
-// panics it): lengths are checked here first, against the cleartext header and the tag.
 impl SrtpReceiver {
-    pub fn unprotect_rtp(&mut self, packet: &[u8]) -> Result<bytes::Bytes> {
-        let header = crate::rtp::RtpHeader::parse(packet)?;
-        if packet.len() < header.header_len + self.tag_len {
+    /// Authenticates, replay-checks and decrypts the SRTP packet `buf` in place; returns the
+    /// length of the RTP packet now at its start.
+    pub fn unprotect_rtp(&mut self, buf: &mut [u8]) -> Result<usize> {
+        let header = crate::rtp::RtpHeader::parse(buf)?;
+        let (header_len, ssrc, seq) = (header.header_len, header.ssrc(), header.sequence_number());
+        if buf.len() < header_len + self.rtp.tag_len() {
             return Err(error::crypto("SRTP packet is shorter than its header and tag"));
         }
-        self.ctx.decrypt_rtp(packet).map_err(|e| error::crypto(format!("SRTP unprotect: {e}")))
-    }
-    pub fn unprotect_rtcp(&mut self, packet: &[u8]) -> Result<bytes::Bytes> {
-        if packet.len() < 8 + SRTCP_INDEX_LEN + self.tag_len {
-            return Err(error::crypto("SRTCP packet is shorter than header, index and tag"));
+        let known = self.streams.iter().position(|(s, _)| *s == ssrc);
+        let roc = match known {
+            Some(i) => {
+                let (rollover, replay) = &mut self.streams[i].1;
+                let roc = rollover.estimate(seq).ok_or_else(|| error::crypto("SRTP packet from before the stream began"))?;
+                if !replay.check((u64::from(roc) << 16) | u64::from(seq)) {
+                    return Err(error::crypto("replayed SRTP packet"));
+                }
+                roc
+            }
+            None if self.streams.len() >= MAX_STREAMS => {
+                return Err(error::crypto(format!("more than {MAX_STREAMS} receiving SSRCs")));
+            }
+            None => 0,
+        };
+        let len = self.rtp.unprotect_rtp(buf, header_len, ssrc, roc).map_err(|e| error::crypto(format!("SRTP unprotect: {}", e.message())))?;
+        match known {
+            Some(i) => {
+                let (rollover, replay) = &mut self.streams[i].1;
+                replay.accept();
+                rollover.update(roc, seq);
+            }
+            None => {
+                let mut replay = SlidingWindowDetector::new(REPLAY_WINDOW, MAX_SRTP_INDEX);
+                replay.check(u64::from(seq));
+                replay.accept();
+                self.streams.push((ssrc, (Rollover { roc: 0, highest: seq }, replay)));
+            }
         }
-        self.ctx.decrypt_rtcp(packet).map_err(|e| error::crypto(format!("SRTCP unprotect: {e}")))
+        Ok(len)
+    }
+
+    /// Authenticates, replay-checks and decrypts the SRTCP packet `buf` in place; returns the
+    /// length of the compound RTCP packet now at its start.
+    pub fn unprotect_rtcp(&mut self, buf: &mut [u8]) -> Result<usize> {
+        let streams = &mut self.rtcp_streams;
+        let mut seen = None;
+        let (len, index) = self
+            .rtcp
+            .unprotect_rtcp(buf, |ssrc, index| {
+                seen = Some(ssrc);
+                match find(streams, ssrc) {
+                    Some(replay) => replay.check(u64::from(index)),
+                    None => streams.len() < MAX_STREAMS,
+                }
+            })
+            .map_err(|e| error::crypto(format!("SRTCP unprotect: {}", e.message())))?;
+        // Authenticated: commit the index to the window.
+        let ssrc = seen.expect("the index check ran");
+        let index = u64::from(index);
+        match find(&mut self.rtcp_streams, ssrc) {
+            Some(replay) => replay.accept(),
+            None => {
+                let mut replay = SlidingWindowDetector::new(REPLAY_WINDOW, MAX_SRTCP_INDEX);
+                replay.check(index);
+                replay.accept();
+                self.rtcp_streams.push((ssrc, replay));
+            }
+        }
+        Ok(len)
     }
 }
 
@@ -192,37 +334,129 @@ mod tests {
         assert!(SrtpKeys::from_exported(p, &m[1..], true).is_err());
     }
 
+    /// webrtc-srtp, the reference implementation the in-place transforms must agree with.
+    fn reference(p: SrtpProfile, key: &[u8], salt: &[u8]) -> webrtc_srtp::context::Context {
+        use webrtc_srtp::protection_profile::ProtectionProfile as P;
+        let profile = match p {
+            SrtpProfile::Aes128CmHmacSha1_80 => P::Aes128CmHmacSha1_80,
+            SrtpProfile::AeadAes128Gcm => P::AeadAes128Gcm,
+            SrtpProfile::AeadAes256Gcm => P::AeadAes256Gcm,
+        };
+        webrtc_srtp::context::Context::new(key, salt, profile, None, None).unwrap()
+    }
+
+    const ALL: [SrtpProfile; 3] = SrtpProfile::DEFAULT_PREFERENCE;
+
+    fn rtp_packet(seq: u16, ssrc: u32, payload: usize, mid: Option<(u8, &[u8])>) -> Vec<u8> {
+        let mut pkt = vec![0u8; 1500];
+        let n = rtp::write_header(&mut pkt, 96, seq % 7 == 0, seq, u32::from(seq) * 160, ssrc, mid);
+        for (i, b) in pkt[n..n + payload].iter_mut().enumerate() {
+            *b = (i as u8).wrapping_mul(31).wrapping_add(seq as u8);
+        }
+        pkt.truncate(n + payload);
+        pkt
+    }
+
+    /// Byte for byte the same SRTP as webrtc-srtp, across a sequence-number wrap (ROC 0 → 1),
+    /// and each side decrypts what the other protected, RTP and RTCP.
     #[test]
-    fn protect_unprotect_and_replay_for_every_profile() {
-        for p in SrtpProfile::DEFAULT_PREFERENCE {
+    fn agrees_with_webrtc_srtp_across_rollover() {
+        for p in ALL {
+            let keys = SrtpKeys::from_exported(p, &material(p), true).unwrap();
+            let (mut tx, _) = contexts(&keys).unwrap();
+            let mut reference_rx = reference(p, &keys.local_key, &keys.local_salt);
+            let mut reference_tx = reference(p, &keys.remote_key, &keys.remote_salt);
+            let (_, mut rx) = contexts(&keys).unwrap();
+            for k in 0..40u16 {
+                let seq = 65_520u16.wrapping_add(k);
+                let mid: Option<(u8, &[u8])> = if k % 2 == 0 { Some((3, b"video0")) } else { None };
+                let plain = rtp_packet(seq, 0x1234_5678, 100 + usize::from(k) * 29, mid);
+                let mut buf = plain.clone();
+                buf.resize(plain.len() + 16, 0);
+                let n = tx.protect_rtp(&mut buf, plain.len()).unwrap();
+                let theirs = reference_rx.encrypt_rtp(&plain).unwrap();
+                // reference_rx is also a valid encryptor for the local key: same bytes expected.
+                assert_eq!(&buf[..n], &theirs[..], "{p:?} seq {seq}: SRTP differs from webrtc-srtp");
+                // What webrtc-srtp protects with the remote key, ours unprotects in place.
+                let mut theirs = reference_tx.encrypt_rtp(&plain).unwrap().to_vec();
+                let m = rx.unprotect_rtp(&mut theirs).unwrap();
+                assert_eq!(&theirs[..m], &plain[..], "{p:?} seq {seq}: unprotect differs");
+            }
+            // RTCP both ways.
+            for k in 0..5u8 {
+                let rr = [0x81, 201, 0, 7, 0, 0, 0, 42, 1, 2, 3, 4, k, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+                let mut buf = rr.to_vec();
+                buf.resize(rr.len() + 20, 0);
+                let n = tx.protect_rtcp(&mut buf, rr.len()).unwrap();
+                let plain = reference_rx.decrypt_rtcp(&buf[..n]).unwrap();
+                assert_eq!(&plain[..], &rr[..], "{p:?}: webrtc-srtp cannot read our SRTCP");
+                let mut theirs = reference_tx.encrypt_rtcp(&rr).unwrap().to_vec();
+                let m = rx.unprotect_rtcp(&mut theirs).unwrap();
+                assert_eq!(&theirs[..m], &rr[..], "{p:?}: we cannot read webrtc-srtp's SRTCP");
+            }
+        }
+    }
+
+    #[test]
+    fn replay_forgery_and_truncation_are_refused() {
+        for p in ALL {
             let m = material(p);
-            let (mut ctx, _) = contexts(&SrtpKeys::from_exported(p, &m, true).unwrap()).unwrap();
-            let (_, mut srx) = contexts(&SrtpKeys::from_exported(p, &m, false).unwrap()).unwrap();
-            let mut pkt = [0u8; 212];
-            let n = rtp::write_header(&mut pkt, 0, false, 7, 160, 42, None);
-            for (i, b) in pkt[n..].iter_mut().enumerate() {
-                *b = i as u8;
+            let (mut tx, _) = contexts(&SrtpKeys::from_exported(p, &m, true).unwrap()).unwrap();
+            let (_, mut rx) = contexts(&SrtpKeys::from_exported(p, &m, false).unwrap()).unwrap();
+            let protect = |tx: &mut SrtpSender, seq: u16| {
+                let plain = rtp_packet(seq, 42, 160, None);
+                let mut buf = plain.clone();
+                buf.resize(plain.len() + 16, 0);
+                let n = tx.protect_rtp(&mut buf, plain.len()).unwrap();
+                buf.truncate(n);
+                (plain, buf)
+            };
+            let (plain, protected) = protect(&mut tx, 7);
+            assert_ne!(&protected[12..plain.len()], &plain[12..], "{p:?} payload is not encrypted");
+            let mut b = protected.clone();
+            let n = rx.unprotect_rtp(&mut b).unwrap();
+            assert_eq!(&b[..n], &plain[..]);
+            assert!(rx.unprotect_rtp(&mut protected.clone()).is_err(), "{p:?} replay accepted");
+            let (_, fresh) = protect(&mut tx, 8);
+            for i in [0usize, 5, 12, fresh.len() - 1] {
+                let mut forged = fresh.clone();
+                forged[i] ^= 0x10;
+                assert!(rx.unprotect_rtp(&mut forged).is_err(), "{p:?} forged byte {i} accepted");
             }
-            let protected = ctx.protect_rtp(&pkt).unwrap();
-            assert_ne!(&protected[n..pkt.len()], &pkt[n..], "{p:?} payload is not encrypted");
-            let plain = srx.unprotect_rtp(&protected).unwrap();
-            assert_eq!(&plain[..], &pkt[..]);
-            assert!(srx.unprotect_rtp(&protected).is_err(), "{p:?} replay accepted");
-            let mut forged = protected.to_vec();
-            let last = forged.len() - 1;
-            forged[last] ^= 1;
-            assert!(srx.unprotect_rtp(&forged).is_err(), "{p:?} forged tag accepted");
-            let rr = [0x80, 201, 0, 1, 0, 0, 0, 42];
-            let srtcp = ctx.protect_rtcp(&rr).unwrap();
-            assert_eq!(&srx.unprotect_rtcp(&srtcp).unwrap()[..], &rr[..]);
-            // Every truncation is an error, never a panic.
-            for n in 0..srtcp.len() {
-                assert!(srx.unprotect_rtcp(&srtcp[..n]).is_err(), "{p:?} SRTCP truncated to {n}");
-            }
-            let fresh = ctx.protect_rtp(&pkt).unwrap();
             for n in 0..fresh.len() {
-                assert!(srx.unprotect_rtp(&fresh[..n]).is_err(), "{p:?} SRTP truncated to {n}");
+                assert!(rx.unprotect_rtp(&mut fresh[..n].to_vec()).is_err(), "{p:?} SRTP truncated to {n}");
             }
+            // The genuine packet still passes after the forgeries (they did not touch the window).
+            assert!(rx.unprotect_rtp(&mut fresh.clone()).is_ok(), "{p:?} genuine packet refused");
+            // Older than the window is refused; inside the window and new is accepted.
+            let mut held = Vec::new();
+            for seq in 9..=1100u16 {
+                let (_, pkt) = protect(&mut tx, seq);
+                if seq == 20 || seq == 30 {
+                    held.push(pkt);
+                } else {
+                    rx.unprotect_rtp(&mut pkt.clone()).unwrap();
+                }
+                if seq == 500 {
+                    assert!(rx.unprotect_rtp(&mut held[0].clone()).is_ok(), "{p:?} late packet in window refused");
+                }
+            }
+            assert!(rx.unprotect_rtp(&mut held[1].clone()).is_err(), "{p:?} packet older than the window accepted");
+            let rr = [0x80, 201, 0, 1, 0, 0, 0, 42];
+            let mut buf = [0u8; 64];
+            buf[..8].copy_from_slice(&rr);
+            let n = tx.protect_rtcp(&mut buf, 8).unwrap();
+            let srtcp = buf[..n].to_vec();
+            for k in 0..n {
+                assert!(rx.unprotect_rtcp(&mut srtcp[..k].to_vec()).is_err(), "{p:?} SRTCP truncated to {k}");
+            }
+            let mut b = srtcp.clone();
+            assert_eq!(rx.unprotect_rtcp(&mut b).unwrap(), 8);
+            assert_eq!(&b[..8], &rr[..]);
+            assert!(rx.unprotect_rtcp(&mut srtcp.clone()).is_err(), "{p:?} SRTCP replay accepted");
+            let mut forged = srtcp.clone();
+            forged[9] ^= 1;
+            assert!(rx.unprotect_rtcp(&mut forged).is_err(), "{p:?} forged SRTCP accepted");
         }
     }
 }

@@ -78,7 +78,7 @@ build/bench: bench/bench.c examples-c/common.h include/webrtc_session.h $(LIB_A)
 	$(CC) -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -O2 -Iinclude $< $(LIB_A) $(LIBS) -o $@
 build/limit: bench/limit.c
 	@mkdir -p build
-	$(CC) -std=c99 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-deprecated-declarations -O2 $< -lcrypto -o $@
+	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-deprecated-declarations -O2 $< -lcrypto -lpthread -o $@
 bench: lib build/bench build/limit
 	./scripts/bench.sh
 

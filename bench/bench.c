@@ -4,6 +4,7 @@
  * usage: bench [pairs_for_memory]   (default 100) */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <dirent.h>
 #include <sys/resource.h>
 
 #include "../examples-c/common.h"
@@ -105,6 +106,31 @@ static int threads(void) {
     return n;
 }
 
+/* CPU time (ns, from the scheduler's per-thread accounting) of the library's runtime threads:
+ * the receive loop runs there, so during a one-way stream it is the receive path's cost. */
+static double runtime_cpu_ns(void) {
+    double total = 0;
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        char path[300], comm[64] = {0};
+        unsigned long long run_ns = 0;
+        FILE *f;
+        if (e->d_name[0] == '.') continue;
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+        if (!(f = fopen(path, "r"))) continue;
+        if (!fgets(comm, sizeof comm, f)) comm[0] = 0;
+        fclose(f);
+        if (strncmp(comm, "wrs-runtime", 11) != 0) continue;
+        snprintf(path, sizeof path, "/proc/self/task/%s/schedstat", e->d_name);
+        if (!(f = fopen(path, "r"))) continue;
+        if (fscanf(f, "%llu", &run_ns) == 1) total += (double)run_ns;
+        fclose(f);
+    }
+    if (d) closedir(d);
+    return total;
+}
+
 static void free_pair(side *a, side *b) {
     wrs_session_free(a->s);
     wrs_session_free(b->s);
@@ -183,6 +209,40 @@ int main(int argc, char **argv) {
                 printf("bench send_rtp_batch_%s_%zu %.0f ns/packet\n", names[p], payloads[z], (t1 - t0) * 1e6 / n);
                 printf("bench received_batch_%s_%zu %.1f %% (sent as fast as possible)\n", names[p], payloads[z],
                        100.0 * (double)(atomic_load(&b.received) - before) / n);
+            }
+            free_pair(&a, &b);
+        }
+    }
+
+    /* Receive: one pair, packets paced at 100,000 per second for 2 s; the receive path's cost
+     * is the runtime threads' CPU time per packet received, and loss is what did not arrive. */
+    for (int p = 0; p < 2; p++) {
+        for (int z = 0; z < 2; z++) {
+            side a, b;
+            double t_offer, t0, cpu0, cpu1;
+            uint8_t pkt[12 + 1200] = {0x80};
+            uint8_t pt = 0;
+            const int n = 200000;
+            connect_pair(&a, &b, profiles[p], &t_offer);
+            CHECK(wrs_session_track_payload_type(a.s, a.track, &pt));
+            pkt[1] = pt;
+            sleep_ms(50);
+            atomic_store(&b.received, 0);
+            cpu0 = runtime_cpu_ns();
+            t0 = now_ms();
+            for (int i = 0; i < n; i++) {
+                while (now_ms() < t0 + i * 0.01) {
+                }
+                pkt[2] = (uint8_t)(i >> 8);
+                pkt[3] = (uint8_t)i;
+                CHECK(wrs_session_send_rtp(a.s, a.track, pkt, 12 + payloads[z]));
+            }
+            sleep_ms(100);
+            cpu1 = runtime_cpu_ns();
+            {
+                long got = atomic_load(&b.received);
+                printf("bench receive_%s_%zu %.0f ns/packet\n", names[p], payloads[z], got ? (cpu1 - cpu0) / (double)got : 0.0);
+                printf("bench receive_loss_100kpps_%s_%zu %.3f %%\n", names[p], payloads[z], 100.0 * (double)(n - got) / n);
             }
             free_pair(&a, &b);
         }

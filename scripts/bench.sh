@@ -21,6 +21,10 @@ for line in open("build/bench.txt"):
 print(f"{'figure':48} {'value':>10}  unit")
 for name, (value, unit) in figures.items():
     extra = ""
+    if name.startswith("receive_") and not name.startswith("receive_loss"):
+        profile, payload = name[len("receive_"):].rsplit("_", 1)
+        floor = limit[(profile, int(payload), "recv")]
+        extra = f"   limit {floor:.0f} ns (recv + unprotect): ratio {value / floor:.2f}x"
     if name.startswith("send_rtp_"):
         batch = name.startswith("send_rtp_batch_")
         profile, payload = name[len("send_rtp_batch_" if batch else "send_rtp_"):].rsplit("_", 1)

@@ -145,8 +145,10 @@ int main(int argc, char **argv) {
     struct rlimit nofile = {65536, 65536};
     setrlimit(RLIMIT_NOFILE, &nofile);
 
+    const char *only = getenv("WRS_BENCH_ONLY"); /* setup, send, receive, latency or memory */
+#define PART(name) (!only || strcmp(only, name) == 0)
     /* Setup: 100 pairs, one after the other. */
-    for (int i = 0; i < 100; i++) {
+    for (int i = 0; i < (PART("setup") ? 100 : 0); i++) {
         side a, b;
         double t_offer;
         uint8_t payload[160] = {0};
@@ -156,15 +158,17 @@ int main(int argc, char **argv) {
         first_media[i] = b.first_rx - t_offer;
         free_pair(&a, &b);
     }
-    qsort(setup, 100, sizeof(double), cmp);
-    qsort(first_media, 100, sizeof(double), cmp);
-    printf("bench setup_answer_to_connected_median %.2f ms\n", setup[50]);
-    printf("bench setup_answer_to_connected_p95 %.2f ms\n", setup[95]);
-    printf("bench setup_offer_to_first_media_median %.2f ms\n", first_media[50]);
-    printf("bench setup_offer_to_first_media_p95 %.2f ms\n", first_media[95]);
+    if (PART("setup")) {
+        qsort(setup, 100, sizeof(double), cmp);
+        qsort(first_media, 100, sizeof(double), cmp);
+        printf("bench setup_answer_to_connected_median %.2f ms\n", setup[50]);
+        printf("bench setup_answer_to_connected_p95 %.2f ms\n", setup[95]);
+        printf("bench setup_offer_to_first_media_median %.2f ms\n", first_media[50]);
+        printf("bench setup_offer_to_first_media_p95 %.2f ms\n", first_media[95]);
+    }
 
     /* Send and receive cost per packet, per profile and size. */
-    for (int p = 0; p < 2; p++) {
+    for (int p = 0; p < (PART("send") ? 2 : 0); p++) {
         for (int z = 0; z < 2; z++) {
             side a, b;
             double t_offer, t0, t1;
@@ -216,7 +220,7 @@ int main(int argc, char **argv) {
 
     /* Receive: one pair, packets paced at 100,000 per second for 2 s; the receive path's cost
      * is the runtime threads' CPU time per packet received, and loss is what did not arrive. */
-    for (int p = 0; p < 2; p++) {
+    for (int p = 0; p < (PART("receive") ? 2 : 0); p++) {
         for (int z = 0; z < 2; z++) {
             side a, b;
             double t_offer, t0, cpu0, cpu1;
@@ -249,7 +253,7 @@ int main(int argc, char **argv) {
     }
 
     /* Latency: paced packets carrying their send time. */
-    {
+    if (PART("latency")) {
         side a, b;
         double t_offer;
         uint8_t payload[160];
@@ -272,7 +276,7 @@ int main(int argc, char **argv) {
     }
 
     /* Memory and threads per connected session. */
-    {
+    if (PART("memory")) {
         side *all = calloc((size_t)pairs * 2, sizeof(side));
         long before = rss_kb();
         double t_offer;
@@ -280,6 +284,17 @@ int main(int argc, char **argv) {
         sleep_ms(500);
         printf("bench rss_per_connected_session_at_%d_pairs %.1f KB\n", pairs, (double)(rss_kb() - before) / (2.0 * pairs));
         printf("bench threads_at_%d_pairs %d threads\n", pairs, threads());
+        {
+            /* Connected but silent: the cost of keeping the sessions alive (ICE consent, timers). */
+            struct rusage r0, r1;
+            double start = now_ms(), cpu0, cpu1;
+            getrusage(RUSAGE_SELF, &r0);
+            sleep_ms(3000);
+            getrusage(RUSAGE_SELF, &r1);
+            cpu0 = (double)r0.ru_utime.tv_sec + (double)r0.ru_stime.tv_sec + (r0.ru_utime.tv_usec + r0.ru_stime.tv_usec) / 1e6;
+            cpu1 = (double)r1.ru_utime.tv_sec + (double)r1.ru_stime.tv_sec + (r1.ru_utime.tv_usec + r1.ru_stime.tv_usec) / 1e6;
+            printf("bench idle_%d_pairs_cpu %.3f cpu-seconds/second\n", pairs, (cpu1 - cpu0) / ((now_ms() - start) / 1000.0));
+        }
         /* Scale: every session sends 160-byte audio at 50 packets/s for 5 s (both directions of
          * every pair), from this one thread; CPU seconds per wall second for the whole process. */
         {

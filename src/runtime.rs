@@ -14,7 +14,7 @@ use crate::error::{self, Result};
 
 static RUNTIME: Lazy<Mutex<Option<Runtime>>> = Lazy::new(|| {
     let rt = Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(std::env::var("WRS_WORKERS").ok().and_then(|v| v.parse().ok()).unwrap_or(2))
         .max_blocking_threads(4)
         .thread_name("wrs-runtime")
         .enable_all()

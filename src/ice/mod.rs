@@ -97,6 +97,137 @@ struct Socket {
     pub datagrams_dropped: AtomicUsize,
     /// Cleared when the kernel refuses UDP_SEGMENT; sends then go one by one.
     gso: AtomicBool,
+    /// STUN for the agent read in a batch, handed to it one per `recv_from`.
+    pending_stun: Mutex<Vec<(Vec<u8>, SocketAddr)>>,
+}
+
+/// Datagrams read per `recvmmsg`.
+const RECV_BATCH: usize = 32;
+
+/// Receive buffers of one runtime thread, shared by every socket that thread serves (the
+/// batch is processed before the next await): memory does not grow with sessions.
+struct RecvBuffers {
+    data: Box<[[u8; RECEIVE_MTU]; RECV_BATCH]>,
+    addrs: [libc::sockaddr_storage; RECV_BATCH],
+}
+
+thread_local! {
+    static RECV_BUFFERS: std::cell::RefCell<Option<RecvBuffers>> = const { std::cell::RefCell::new(None) };
+}
+
+fn socket_addr(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
+    match i32::from(storage.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: the kernel wrote a sockaddr_in for this family.
+            let a = unsafe { &*(storage as *const _ as *const libc::sockaddr_in) };
+            let ip = Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr));
+            Some(SocketAddr::new(IpAddr::V4(ip), u16::from_be(a.sin_port)))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: as above, for sockaddr_in6.
+            let a = unsafe { &*(storage as *const _ as *const libc::sockaddr_in6) };
+            let ip = Ipv6Addr::from(a.sin6_addr.s6_addr);
+            Some(SocketAddr::V6(std::net::SocketAddrV6::new(ip, u16::from_be(a.sin6_port), a.sin6_flowinfo, a.sin6_scope_id)))
+        }
+        _ => None,
+    }
+}
+
+impl Socket {
+    /// Reads what is queued (up to `RECV_BATCH` datagrams, one syscall) and dispatches it.
+    /// Returns `WouldBlock` once the queue is drained, so the runtime waits for readiness:
+    /// a short batch means the queue was empty when read, and a datagram arriving after that
+    /// raises a new readiness event.
+    fn receive_batch(&self) -> io::Result<()> {
+        RECV_BUFFERS.with(|cell| {
+            let mut slot = match cell.try_borrow_mut() {
+                Ok(slot) => slot,
+                // Re-entered from a callback on this thread: one datagram, own buffer.
+                Err(_) => return self.receive_one(),
+            };
+            let bufs = slot.get_or_insert_with(|| RecvBuffers {
+                data: vec![[0u8; RECEIVE_MTU]; RECV_BATCH].into_boxed_slice().try_into().expect("RECV_BATCH buffers"),
+                // SAFETY: sockaddr_storage is plain data; all-zero is a valid value.
+                addrs: unsafe { std::mem::zeroed() },
+            });
+            // SAFETY: plain data; every pointer set below points into `bufs`, alive for the call.
+            let mut iovs: [libc::iovec; RECV_BATCH] = unsafe { std::mem::zeroed() };
+            let mut msgs: [libc::mmsghdr; RECV_BATCH] = unsafe { std::mem::zeroed() };
+            for i in 0..RECV_BATCH {
+                iovs[i] = libc::iovec { iov_base: bufs.data[i].as_mut_ptr() as *mut libc::c_void, iov_len: RECEIVE_MTU };
+                msgs[i].msg_hdr.msg_name = &mut bufs.addrs[i] as *mut _ as *mut libc::c_void;
+                msgs[i].msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+                msgs[i].msg_hdr.msg_iov = &mut iovs[i];
+                msgs[i].msg_hdr.msg_iovlen = 1;
+            }
+            // SAFETY: a valid socket and RECV_BATCH initialised headers.
+            let n = unsafe {
+                libc::recvmmsg(self.recv.as_raw_fd(), msgs.as_mut_ptr(), RECV_BATCH as libc::c_uint, libc::MSG_DONTWAIT, std::ptr::null_mut())
+            };
+            if n < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let n = n as usize;
+            for i in 0..n {
+                let len = msgs[i].msg_len as usize;
+                let truncated = msgs[i].msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
+                match socket_addr(&bufs.addrs[i]) {
+                    Some(from) if !truncated => self.dispatch(&mut bufs.data[i][..len], from),
+                    _ => {
+                        self.datagrams_dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            if n < RECV_BATCH && self.pending_stun.lock().is_empty() {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            Ok(())
+        })
+    }
+
+    /// One datagram into a stack buffer (when this thread's batch buffers are in use).
+    fn receive_one(&self) -> io::Result<()> {
+        let mut buf = [0u8; RECEIVE_MTU];
+        let (n, from) = self.send.recv_from(&mut buf)?;
+        self.dispatch(&mut buf[..n], from);
+        Ok(())
+    }
+
+    /// RFC 7983: STUN to the agent (or to a pending server-reflexive query), DTLS and SRTP to
+    /// the session, anything else dropped.
+    fn dispatch(&self, datagram: &mut [u8], from: SocketAddr) {
+        match classify(datagram) {
+            DatagramKind::Stun => {
+                if let Some(id) = stun::transaction_id(datagram) {
+                    if let Some(tx) = self.stun_queries.lock().remove(&id) {
+                        if let Some(mapped) = stun::parse_binding_success(datagram) {
+                            let _ = tx.send(mapped);
+                        }
+                        return;
+                    }
+                }
+                let mut pending = self.pending_stun.lock();
+                if pending.len() < RECV_BATCH {
+                    pending.insert(0, (datagram.to_vec(), from));
+                } else {
+                    self.datagrams_dropped.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            DatagramKind::Unknown => {
+                self.datagrams_dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => {
+                if let Some(h) = self.handler.get().and_then(Weak::upgrade) {
+                    // A panic in packet processing must not end this receive loop (the
+                    // session would go deaf): the datagram is dropped instead.
+                    let delivered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h.on_datagram(datagram, from)));
+                    if delivered.is_err() {
+                        self.datagrams_dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        }
+    }
 }
 
 impl Socket {
@@ -205,43 +336,20 @@ impl Conn for MuxSocket {
     async fn recv(&self, buf: &mut [u8]) -> webrtc_util::Result<usize> {
         self.recv_from(buf).await.map(|(n, _)| n)
     }
-    /// Returns only STUN for the agent; everything else is dispatched here, inline.
+    /// Returns only STUN for the agent; everything else is dispatched here, inline, from
+    /// batches of up to `RECV_BATCH` datagrams read with one `recvmmsg`.
     async fn recv_from(&self, buf: &mut [u8]) -> webrtc_util::Result<(usize, SocketAddr)> {
         let s = &self.0;
         loop {
             if s.closed.load(Ordering::Acquire) {
                 return Err(io::Error::from(io::ErrorKind::NotConnected).into());
             }
-            let (n, from) = s.recv.recv_from(buf).await?;
-            match classify(&buf[..n]) {
-                DatagramKind::Stun => {
-                    let datagram = &buf[..n];
-                    if let Some(id) = stun::transaction_id(datagram) {
-                        if let Some(tx) = s.stun_queries.lock().remove(&id) {
-                            if let Some(mapped) = stun::parse_binding_success(datagram) {
-                                let _ = tx.send(mapped);
-                            }
-                            continue;
-                        }
-                    }
-                    return Ok((n, from));
-                }
-                DatagramKind::Unknown => {
-                    s.datagrams_dropped.fetch_add(1, Ordering::Relaxed);
-                }
-                _ => {
-                    if let Some(h) = s.handler.get().and_then(Weak::upgrade) {
-                        // A panic in packet processing must not end this receive loop (the
-                        // session would go deaf): the datagram is dropped instead.
-                        let delivered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                            h.on_datagram(&mut buf[..n], from)
-                        }));
-                        if delivered.is_err() {
-                            s.datagrams_dropped.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                }
+            if let Some((d, from)) = s.pending_stun.lock().pop() {
+                let n = d.len().min(buf.len());
+                buf[..n].copy_from_slice(&d[..n]);
+                return Ok((n, from));
             }
+            s.recv.async_io(tokio::io::Interest::READABLE, || s.receive_batch()).await?;
         }
     }
     async fn send(&self, _buf: &[u8]) -> webrtc_util::Result<usize> {
@@ -363,6 +471,7 @@ impl IceTransport {
             closed: AtomicBool::new(false),
             datagrams_dropped: AtomicUsize::new(0),
             gso: AtomicBool::new(true),
+            pending_stun: Mutex::new(Vec::new()),
         });
         let mux = UDPMuxDefault::new(UDPMuxParams::new(MuxSocket(Arc::clone(&socket))));
 

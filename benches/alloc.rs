@@ -1,9 +1,9 @@
 //! Heap allocations per sent and per received RTP packet, counted by a global allocator
-//! (issue #6). Two sessions on 127.0.0.1; prints `bench allocs_per_send ...` lines like
-//! bench/bench.c. Run: `cargo bench --bench alloc` (part of `make bench`).
+//! (issue #6), and the Rust heap a connected session holds. Sessions on 127.0.0.1; prints
+//! `bench allocs_per_send ...` lines like bench/bench.c. Run: `cargo bench --bench alloc` (part of `make bench`).
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,17 +12,22 @@ use webrtc_session::session::{ConnectionState, Event, EventHandler, SdpType, Ses
 
 struct Counting;
 static ALLOCS: AtomicU64 = AtomicU64::new(0);
+/// Bytes the Rust heap holds now.
+static LIVE: AtomicI64 = AtomicI64::new(0);
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         ALLOCS.fetch_add(1, Ordering::Relaxed);
+        LIVE.fetch_add(layout.size() as i64, Ordering::Relaxed);
         System.alloc(layout)
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as i64, Ordering::Relaxed);
         System.dealloc(ptr, layout)
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         ALLOCS.fetch_add(1, Ordering::Relaxed);
+        LIVE.fetch_add(new_size as i64 - layout.size() as i64, Ordering::Relaxed);
         System.realloc(ptr, layout, new_size)
     }
 }
@@ -45,7 +50,8 @@ impl EventHandler for Peer {
     }
 }
 
-fn main() {
+/// Two connected sessions with an audio track each; returns them, their handlers and A's track.
+fn connected_pair() -> (Arc<Session>, Arc<Session>, Arc<Peer>, Arc<Peer>, u32) {
     let mut cfg = SessionConfig::default();
     cfg.ice.local_addresses = vec!["127.0.0.1".parse().unwrap()];
     let a = Session::new(cfg.clone()).unwrap();
@@ -67,6 +73,23 @@ fn main() {
         assert!(Instant::now() < end, "not connected");
         std::thread::sleep(Duration::from_millis(1));
     }
+    (a, b, to_a, to_b, ta)
+}
+
+fn main() {
+    // Rust heap held per connected session (OpenSSL's own heap is not counted here).
+    {
+        let before = LIVE.load(Ordering::Relaxed);
+        let pairs: Vec<_> = (0..50).map(|_| connected_pair()).collect();
+        std::thread::sleep(Duration::from_millis(300));
+        let held = LIVE.load(Ordering::Relaxed) - before;
+        println!("bench rust_heap_per_connected_session {:.1} KB (50 pairs)", held as f64 / 100.0 / 1024.0);
+        for (a, b, ..) in &pairs {
+            a.close();
+            b.close();
+        }
+    }
+    let (a, b, to_a, _to_b, ta) = connected_pair();
     std::thread::sleep(Duration::from_millis(200)); // let set-up traffic settle
     const N: u64 = 10_000;
     let payload = [0u8; 160];
@@ -92,7 +115,7 @@ fn main() {
         a.send_media(ta, &payload, i as u32 * 160, false).unwrap();
     }
     let send_only = ALLOCS.load(Ordering::Relaxed) - send_start;
-    println!("bench allocs_per_send {:.2} allocations/packet (send_media, webrtc-srtp protect)", send_only as f64 / N as f64);
+    println!("bench allocs_per_send {:.2} allocations/packet (send_media: route, in-place SRTP, sendto)", send_only as f64 / N as f64);
     println!(
         "bench allocs_per_receive {:.2} allocations/packet (unprotect, route, on_rtp; {} of {N} received)",
         (total as f64 - send_only as f64) / N as f64,

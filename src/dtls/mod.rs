@@ -47,6 +47,11 @@ type TimerCallback = unsafe extern "C" fn(*mut openssl_sys::SSL, libc::c_uint) -
 extern "C" {
     /// OpenSSL >= 1.1.1; not in openssl-sys.
     fn DTLS_set_timer_cb(ssl: *mut openssl_sys::SSL, cb: Option<TimerCallback>);
+    /// OpenSSL >= 1.1.0; not in openssl-sys. Frees the record layer's read and write buffers
+    /// when nothing is pending in them.
+    fn SSL_free_buffers(ssl: *mut openssl_sys::SSL) -> libc::c_int;
+    /// Allocates them again.
+    fn SSL_alloc_buffers(ssl: *mut openssl_sys::SSL) -> libc::c_int;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -227,9 +232,28 @@ impl DtlsEndpoint {
                     Err(self.failure(format!("DTLS handshake failed: {e}")))
                 }
             },
-            State::Connected => self.read_records(),
+            State::Connected => {
+                self.restore_buffers();
+                let r = self.read_records();
+                self.release_buffers();
+                r
+            }
             State::Closed | State::Failed => Ok(DtlsEvent::Nothing),
         }
+    }
+
+    /// After the handshake the record layer is idle for the life of the session: its read and
+    /// write buffers go back to the heap, and come back for the rare record after that.
+    fn release_buffers(&mut self) {
+        // SAFETY: a valid SSL owned by this stream; OpenSSL refuses (returns 0) while a record
+        // is pending in a buffer.
+        unsafe { SSL_free_buffers(self.stream.ssl().as_ptr()) };
+    }
+
+    fn restore_buffers(&mut self) {
+        // SAFETY: a valid SSL owned by this stream; buffers that exist are kept. DTLS writes
+        // (alerts) do not allocate a missing write buffer themselves.
+        unsafe { SSL_alloc_buffers(self.stream.ssl().as_ptr()) };
     }
 
     fn failure(&self, fallback: String) -> error::Error {
@@ -244,6 +268,7 @@ impl DtlsEndpoint {
                 // Records that arrived together with the last flight (none in DTLS-SRTP) are
                 // consumed so the pipe does not hold stale data.
                 let _ = self.read_records()?;
+                self.release_buffers();
                 Ok(DtlsEvent::Connected(keys))
             }
             Err(e) => {
@@ -335,6 +360,7 @@ impl DtlsEndpoint {
     /// Sends close_notify (graceful close).
     pub fn close(&mut self) {
         if self.state == State::Connected {
+            self.restore_buffers();
             let _ = self.stream.shutdown();
         }
         self.state = State::Closed;
@@ -481,6 +507,7 @@ mod tests {
         assert!(c.keys.is_none());
     }
 
+    /// Also proves the record buffers, released after the handshake, come back for the alert.
     #[test]
     fn close_notify_reaches_the_peer() {
         let (mut c, mut s) = pair(&SrtpProfile::DEFAULT_PREFERENCE, &SrtpProfile::DEFAULT_PREFERENCE, false);

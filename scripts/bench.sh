@@ -1,23 +1,45 @@
 #!/usr/bin/env bash
-# `make bench`: the library's figures (bench/bench.c, through the C ABI) next to the limit
-# measured in the same run (bench/limit.c: OpenSSL protect in place + sendto / UDP GSO), as a
-# table with ratios, and as JSON in build/bench.json. Not part of `make test`.
+# `make bench`: the library's figures (bench/bench.c through the C ABI, benches/*.rs) next to
+# the limit measured in the same run (bench/limit.c: OpenSSL protect in place + sendto / UDP GSO,
+# recv + unprotect, protect alone), as a table with ratios, and as JSON in build/bench.json.
+# Not part of `make test`.
+#
+# This machine is shared and its noise comes in bursts longer than one measurement, so the
+# per-packet figures (library and limit alike) are measured three times, alternately, and the
+# table keeps the fastest of each; delivery percentages keep the worst.
+# Usage: scripts/bench.sh [pairs]   (pairs for the memory and scale figures, default 100)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pairs=${1:-100}
-./build/limit 50000 > build/limit.txt
-./build/bench "$pairs" > build/bench.txt
-cargo bench --locked --bench alloc 2>/dev/null | grep '^bench ' >> build/bench.txt
+: > build/limit.txt
+: > build/bench-runs.txt
+for _ in 1 2 3; do
+    ./build/limit 50000 >> build/limit.txt
+    WRS_BENCH_ONLY=send ./build/bench >> build/bench-runs.txt
+    WRS_BENCH_ONLY=receive ./build/bench >> build/bench-runs.txt
+    cargo bench --locked --bench srtp 2>/dev/null | grep '^bench ' >> build/bench-runs.txt
+done
+./build/limit "$pairs" scale >> build/limit.txt
+for part in setup latency memory; do
+    WRS_BENCH_ONLY=$part ./build/bench "$pairs" >> build/bench-runs.txt
+done
+cargo bench --locked --bench alloc 2>/dev/null | grep '^bench ' >> build/bench-runs.txt
 python3 - "$pairs" <<'PY'
-import json, sys
+import json
 limit = {}
 for line in open("build/limit.txt"):
     _, profile, payload, mode, ns = line.split()
-    limit[(profile, int(payload), mode)] = float(ns)
+    key = (profile, int(payload), mode)
+    limit[key] = min(float(ns), limit.get(key, float("inf")))
 figures = {}
-for line in open("build/bench.txt"):
+for line in open("build/bench-runs.txt"):
     _, name, value, unit = line.split(maxsplit=3)
-    figures[name] = (float(value), unit.strip())
+    value, unit = float(value), unit.strip()
+    if name in figures:
+        # Fastest per-packet time; worst delivery (lowest received, highest loss).
+        old = figures[name][0]
+        value = max(old, value) if name.startswith("receive_loss") else min(old, value)
+    figures[name] = (value, unit)
 print(f"{'figure':48} {'value':>10}  unit")
 for name, (value, unit) in figures.items():
     extra = ""
@@ -25,6 +47,13 @@ for name, (value, unit) in figures.items():
         profile, payload = name[len("receive_"):].rsplit("_", 1)
         floor = limit[(profile, int(payload), "recv")]
         extra = f"   limit {floor:.0f} ns (recv + unprotect): ratio {value / floor:.2f}x"
+    if name.startswith(("srtp_protect_", "webrtc_srtp_protect_")):
+        profile, payload = name.split("protect_", 1)[1].rsplit("_", 1)
+        floor = limit[(profile, int(payload), "protect")]
+        extra = f"   limit {floor:.0f} ns (OpenSSL protect): ratio {value / floor:.2f}x"
+    if name.startswith("scale_") and name.endswith("_cpu"):
+        floor = limit[("scale", int(name.split("_")[1]), "cpu")]
+        extra = f"   limit {floor:.2f} (sendto + epoll/recv + GCM, one socket per session): ratio {value / floor:.2f}x"
     if name.startswith("send_rtp_"):
         batch = name.startswith("send_rtp_batch_")
         profile, payload = name[len("send_rtp_batch_" if batch else "send_rtp_"):].rsplit("_", 1)

@@ -36,7 +36,7 @@ const PROTECT_ROOM: usize = MAX_PACKET_LEN + 20;
 struct Batch {
     out: Vec<u8>,
     lens: Vec<usize>,
-    ssrcs: Vec<u32>,
+    ssrcs: Vec<(u32, usize)>,
 }
 
 thread_local! {
@@ -132,14 +132,36 @@ struct SendTrack {
     sequence: AtomicU16,
 }
 
+/// FNV-1a: the routing keys are track ids, SSRCs, payload types and short mids, looked up on
+/// every packet; SipHash's flooding resistance is not needed for keys that come from our own
+/// negotiation or from packets that passed SRTP authentication.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
+
 /// Routing tables, rebuilt whenever a negotiation completes.
 #[derive(Default)]
 struct Routes {
-    tracks: HashMap<u32, Arc<SendTrack>>,
-    by_ssrc: HashMap<u32, u32>,
-    by_mid: HashMap<Vec<u8>, u32>,
+    tracks: FastMap<u32, Arc<SendTrack>>,
+    by_ssrc: FastMap<u32, u32>,
+    by_mid: FastMap<Vec<u8>, u32>,
     /// Payload types that belong to exactly one receiving track.
-    by_payload_type: HashMap<u8, u32>,
+    by_payload_type: FastMap<u8, u32>,
     mid_extension_id: Option<u8>,
 }
 
@@ -462,8 +484,9 @@ impl Session {
         Ok(t)
     }
 
-    /// Checks a host-built RTP packet against its track; returns the track's SSRC.
-    fn check_rtp(routes: &Routes, track: u32, packet: &[u8]) -> Result<u32> {
+    /// Checks a host-built RTP packet against its track; returns the track's SSRC and the
+    /// packet's header length.
+    fn check_rtp(routes: &Routes, track: u32, packet: &[u8]) -> Result<(u32, usize)> {
         let t = Self::sendable(routes, track)?;
         let header = RtpHeader::parse(packet)?;
         if !t.payload_types.contains(&header.payload_type()) {
@@ -479,18 +502,18 @@ impl Session {
                 packet.len()
             )));
         }
-        Ok(t.ssrc)
+        Ok((t.ssrc, header.header_len))
     }
 
     /// Protects and sends a host-built RTP packet on `track`. The SSRC is set to the track's; the
     /// payload type must be one negotiated for the track.
     pub fn send_rtp(&self, track: u32, packet: &[u8]) -> Result<()> {
         self.check_open()?;
-        let ssrc = Self::check_rtp(&self.routes.read(), track, packet)?;
+        let (ssrc, header_len) = Self::check_rtp(&self.routes.read(), track, packet)?;
         let mut buf = [0u8; PROTECT_ROOM];
         buf[..packet.len()].copy_from_slice(packet);
         rtp::set_ssrc(&mut buf, ssrc);
-        self.protect_and_send_rtp(&mut buf, packet.len())
+        self.protect_and_send_rtp(&mut buf, packet.len(), header_len)
     }
 
     /// Sends many host-built RTP packets (of one or several tracks) in one call: all are checked
@@ -508,9 +531,9 @@ impl Session {
             {
                 let routes = self.routes.read();
                 for (i, (track, p)) in packets.iter().enumerate() {
-                    let ssrc = Self::check_rtp(&routes, *track, p)
+                    let checked = Self::check_rtp(&routes, *track, p)
                         .map_err(|e| error::Error::new(e.kind(), format!("packet {i} of the batch: {}", e.message())))?;
-                    ssrcs.push(ssrc);
+                    ssrcs.push(checked);
                 }
             }
             let mut bytes = 0u64;
@@ -518,12 +541,12 @@ impl Session {
                 let mut tx = self.srtp_tx.lock();
                 let tx = tx.as_mut().ok_or_else(media_not_ready)?;
                 let room = tx.rtp_overhead();
-                for ((_, p), ssrc) in packets.iter().zip(ssrcs.iter()) {
+                for ((_, p), (ssrc, header_len)) in packets.iter().zip(ssrcs.iter()) {
                     let at = out.len();
                     out.extend_from_slice(p);
                     out.resize(at + p.len() + room, 0);
                     rtp::set_ssrc(&mut out[at..], *ssrc);
-                    let n = tx.protect_rtp(&mut out[at..], p.len())?;
+                    let n = tx.protect_parsed_rtp(&mut out[at..], p.len(), *header_len)?;
                     out.truncate(at + n);
                     lens.push(n);
                     bytes += p.len() as u64;
@@ -541,7 +564,7 @@ impl Session {
     pub fn send_media(&self, track: u32, payload: &[u8], timestamp: u32, marker: bool) -> Result<()> {
         self.check_open()?;
         let mut buf = [0u8; PROTECT_ROOM];
-        let len = {
+        let (len, header_len) = {
             let routes = self.routes.read();
             let t = Self::sendable(&routes, track)?;
             let mid = t.mid_extension_id.map(|id| (id, t.mid.as_bytes()));
@@ -555,17 +578,17 @@ impl Session {
             let seq = t.sequence.fetch_add(1, Ordering::Relaxed);
             let n = rtp::write_header(&mut buf, t.payload_types[0], marker, seq, timestamp, t.ssrc, mid);
             buf[n..n + payload.len()].copy_from_slice(payload);
-            n + payload.len()
+            (n + payload.len(), n)
         };
-        self.protect_and_send_rtp(&mut buf, len)
+        self.protect_and_send_rtp(&mut buf, len, header_len)
     }
 
     /// Protects `buf[..len]` in place and sends it.
-    fn protect_and_send_rtp(&self, buf: &mut [u8], len: usize) -> Result<()> {
+    fn protect_and_send_rtp(&self, buf: &mut [u8], len: usize, header_len: usize) -> Result<()> {
         let n = {
             let mut tx = self.srtp_tx.lock();
             let tx = tx.as_mut().ok_or_else(media_not_ready)?;
-            tx.protect_rtp(buf, len)?
+            tx.protect_parsed_rtp(buf, len, header_len)?
         };
         self.ice.send(&buf[..n])?;
         self.stats.rtp_packets_sent.fetch_add(1, Ordering::Relaxed);

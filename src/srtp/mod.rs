@@ -205,8 +205,18 @@ impl SrtpSender {
     /// Protects the RTP packet in `buf[..len]` in place; `buf` needs `rtp_overhead()` spare
     /// bytes. Returns the SRTP length.
     pub fn protect_rtp(&mut self, buf: &mut [u8], len: usize) -> Result<usize> {
-        let header = crate::rtp::RtpHeader::parse(&buf[..len])?;
-        let (header_len, ssrc, seq) = (header.header_len, header.ssrc(), header.sequence_number());
+        let header_len = crate::rtp::RtpHeader::parse(&buf[..len])?.header_len;
+        self.protect_parsed_rtp(buf, len, header_len)
+    }
+
+    /// `protect_rtp` for a packet whose header the caller parsed (or wrote): `header_len` must
+    /// be the length of its fixed header, CSRCs and extension block.
+    pub fn protect_parsed_rtp(&mut self, buf: &mut [u8], len: usize, header_len: usize) -> Result<usize> {
+        if len < crate::rtp::RTP_HEADER_LEN || header_len > len {
+            return Err(error::packet_rejected("RTP header longer than the packet"));
+        }
+        let ssrc = crate::rtp::ssrc_of(buf);
+        let seq = u16::from_be_bytes([buf[2], buf[3]]);
         let roc = match find(&mut self.streams, ssrc) {
             Some(r) => {
                 // A retransmission from before a wrap keeps its old ROC.

@@ -462,8 +462,9 @@ const char *wrs_last_error_message(void);
 const char *wrs_result_name(int32_t result);
 
 /**
- * Stops the library's two runtime threads, for hosts that wait at exit for every thread that
- * ever ran one of their callbacks (Mono does; the C# binding calls this at process exit).
+ * Stops the library's threads (the media receive thread and the two runtime threads), for
+ * hosts that wait at exit for every thread that ever ran one of their callbacks (Mono does;
+ * the C# binding calls this at process exit).
  * Call it last: after every session is freed, from a host thread (not a callback). Afterwards
  * `wrs_session_new` fails with WRS_RESULT_CLOSED. Idempotent.
  */

@@ -56,13 +56,18 @@ pub extern "C" fn wrs_result_name(result: i32) -> *const c_char {
         .unwrap_or(UNKNOWN.as_ptr() as *const c_char)
 }
 
-/// Stops the library's two runtime threads, for hosts that wait at exit for every thread that
-/// ever ran one of their callbacks (Mono does; the C# binding calls this at process exit).
+/// Stops the library's threads (the media receive thread and the two runtime threads), for
+/// hosts that wait at exit for every thread that ever ran one of their callbacks (Mono does;
+/// the C# binding calls this at process exit).
 /// Call it last: after every session is freed, from a host thread (not a callback). Afterwards
 /// `wrs_session_new` fails with WRS_RESULT_CLOSED. Idempotent.
 #[no_mangle]
 pub extern "C" fn wrs_shutdown() {
-    guard_void(crate::runtime::shutdown)
+    guard_void(|| {
+        // The receive thread first: no callback runs once it is joined.
+        crate::ice::shutdown_receive_thread();
+        crate::runtime::shutdown();
+    })
 }
 
 /// Releases a string the library returned (SDP, candidates, fingerprints...). NULL is a no-op.

@@ -1,16 +1,18 @@
 //! The ICE transport: one UDP socket per session, shared by every bundled m-section. webrtc-ice
-//! runs gathering, connectivity checks and consent over it through a UDP mux; the socket wrapper
-//! below hands it only STUN, and passes DTLS and SRTP datagrams straight to the session
-//! (RFC 7983 demultiplexing) without a hop through the agent's buffers. Sending is a direct
-//! `sendto` on the caller's thread to the selected pair's remote address.
+//! runs gathering, connectivity checks and consent over it through a UDP mux. The media receive
+//! thread (`poller.rs`) reads every session's socket, hands the mux only STUN, and passes DTLS
+//! and SRTP datagrams straight to the session (RFC 7983 demultiplexing) without a hop through
+//! the agent's buffers. Sending is a direct `sendto` on the caller's thread to the selected
+//! pair's remote address.
 
+mod poller;
 pub mod stun;
 
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -73,7 +75,8 @@ pub enum IceState {
     Closed,
 }
 
-/// What the transport reports to its owner. Called on runtime threads.
+/// What the transport reports to its owner: datagrams on the media receive thread, ICE events
+/// on runtime threads.
 pub trait TransportHandler: Send + Sync {
     /// A DTLS, RTP or RTCP datagram arrived.
     fn on_datagram(&self, datagram: &mut [u8], from: SocketAddr);
@@ -87,7 +90,7 @@ pub trait TransportHandler: Send + Sync {
 
 /// The socket: async receive for the mux, synchronous send for everyone.
 struct Socket {
-    recv: tokio::net::UdpSocket,
+    /// Non-blocking; read by the media receive thread (`poller.rs`), written by any thread.
     send: UdpSocket,
     local: SocketAddr,
     handler: OnceCell<Weak<dyn TransportHandler>>,
@@ -97,22 +100,46 @@ struct Socket {
     pub datagrams_dropped: AtomicUsize,
     /// Cleared when the kernel refuses UDP_SEGMENT; sends then go one by one.
     gso: AtomicBool,
-    /// STUN for the agent read in a batch, handed to it one per `recv_from`.
-    pending_stun: Mutex<Vec<(Vec<u8>, SocketAddr)>>,
+    /// STUN for the agent, from the receive thread to the mux's `recv_from`.
+    stun_tx: mpsc::UnboundedSender<(Vec<u8>, SocketAddr)>,
+    /// STUN datagrams queued for the agent and not yet taken (bounded by `MAX_QUEUED_STUN`).
+    stun_queued: AtomicUsize,
+    /// The receive thread's registration, undone on close.
+    poll_token: AtomicU64,
 }
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        poller::unregister(self.send.as_raw_fd(), self.poll_token.load(Ordering::Acquire));
+    }
+}
+
+/// Stops the media receive thread (see `poller.rs`); part of `wrs_shutdown`.
+pub fn shutdown_receive_thread() {
+    poller::shutdown();
+}
+
+/// STUN datagrams waiting for the agent beyond which more are dropped (a flood must not grow
+/// memory; checks and consent need a handful).
+const MAX_QUEUED_STUN: usize = 256;
 
 /// Datagrams read per `recvmmsg`.
 const RECV_BATCH: usize = 32;
 
-/// Receive buffers of one runtime thread, shared by every socket that thread serves (the
-/// batch is processed before the next await): memory does not grow with sessions.
-struct RecvBuffers {
+/// The receive thread's buffers, shared by every socket (memory does not grow with sessions).
+pub(crate) struct RecvBuffers {
     data: Box<[[u8; RECEIVE_MTU]; RECV_BATCH]>,
     addrs: [libc::sockaddr_storage; RECV_BATCH],
 }
 
-thread_local! {
-    static RECV_BUFFERS: std::cell::RefCell<Option<RecvBuffers>> = const { std::cell::RefCell::new(None) };
+impl RecvBuffers {
+    pub(crate) fn new() -> Self {
+        RecvBuffers {
+            data: vec![[0u8; RECEIVE_MTU]; RECV_BATCH].into_boxed_slice().try_into().expect("RECV_BATCH buffers"),
+            // SAFETY: sockaddr_storage is plain data; all-zero is a valid value.
+            addrs: unsafe { std::mem::zeroed() },
+        }
+    }
 }
 
 fn socket_addr(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
@@ -134,63 +161,36 @@ fn socket_addr(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
 }
 
 impl Socket {
-    /// Reads what is queued (up to `RECV_BATCH` datagrams, one syscall) and dispatches it.
-    /// Returns `WouldBlock` once the queue is drained, so the runtime waits for readiness:
-    /// a short batch means the queue was empty when read, and a datagram arriving after that
-    /// raises a new readiness event.
-    fn receive_batch(&self) -> io::Result<()> {
-        RECV_BUFFERS.with(|cell| {
-            let mut slot = match cell.try_borrow_mut() {
-                Ok(slot) => slot,
-                // Re-entered from a callback on this thread: one datagram, own buffer.
-                Err(_) => return self.receive_one(),
-            };
-            let bufs = slot.get_or_insert_with(|| RecvBuffers {
-                data: vec![[0u8; RECEIVE_MTU]; RECV_BATCH].into_boxed_slice().try_into().expect("RECV_BATCH buffers"),
-                // SAFETY: sockaddr_storage is plain data; all-zero is a valid value.
-                addrs: unsafe { std::mem::zeroed() },
-            });
-            // SAFETY: plain data; every pointer set below points into `bufs`, alive for the call.
-            let mut iovs: [libc::iovec; RECV_BATCH] = unsafe { std::mem::zeroed() };
-            let mut msgs: [libc::mmsghdr; RECV_BATCH] = unsafe { std::mem::zeroed() };
-            for i in 0..RECV_BATCH {
-                iovs[i] = libc::iovec { iov_base: bufs.data[i].as_mut_ptr() as *mut libc::c_void, iov_len: RECEIVE_MTU };
-                msgs[i].msg_hdr.msg_name = &mut bufs.addrs[i] as *mut _ as *mut libc::c_void;
-                msgs[i].msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-                msgs[i].msg_hdr.msg_iov = &mut iovs[i];
-                msgs[i].msg_hdr.msg_iovlen = 1;
-            }
-            // SAFETY: a valid socket and RECV_BATCH initialised headers.
-            let n = unsafe {
-                libc::recvmmsg(self.recv.as_raw_fd(), msgs.as_mut_ptr(), RECV_BATCH as libc::c_uint, libc::MSG_DONTWAIT, std::ptr::null_mut())
-            };
-            if n < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            let n = n as usize;
-            for i in 0..n {
-                let len = msgs[i].msg_len as usize;
-                let truncated = msgs[i].msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
-                match socket_addr(&bufs.addrs[i]) {
-                    Some(from) if !truncated => self.dispatch(&mut bufs.data[i][..len], from),
-                    _ => {
-                        self.datagrams_dropped.fetch_add(1, Ordering::Relaxed);
-                    }
+    /// Reads what is queued, up to `RECV_BATCH` datagrams with one `recvmmsg`, and dispatches
+    /// it. The socket is watched level-triggered: what remains is reported again.
+    fn receive_batch(&self, bufs: &mut RecvBuffers) {
+        if self.closed.load(Ordering::Acquire) {
+            return;
+        }
+        // SAFETY: plain data; every pointer set below points into `bufs`, alive for the call.
+        let mut iovs: [libc::iovec; RECV_BATCH] = unsafe { std::mem::zeroed() };
+        let mut msgs: [libc::mmsghdr; RECV_BATCH] = unsafe { std::mem::zeroed() };
+        for i in 0..RECV_BATCH {
+            iovs[i] = libc::iovec { iov_base: bufs.data[i].as_mut_ptr() as *mut libc::c_void, iov_len: RECEIVE_MTU };
+            msgs[i].msg_hdr.msg_name = &mut bufs.addrs[i] as *mut _ as *mut libc::c_void;
+            msgs[i].msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            msgs[i].msg_hdr.msg_iov = &mut iovs[i];
+            msgs[i].msg_hdr.msg_iovlen = 1;
+        }
+        // SAFETY: a valid socket and RECV_BATCH initialised headers.
+        let n = unsafe {
+            libc::recvmmsg(self.send.as_raw_fd(), msgs.as_mut_ptr(), RECV_BATCH as libc::c_uint, libc::MSG_DONTWAIT, std::ptr::null_mut())
+        };
+        for i in 0..n.max(0) as usize {
+            let len = msgs[i].msg_len as usize;
+            let truncated = msgs[i].msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
+            match socket_addr(&bufs.addrs[i]) {
+                Some(from) if !truncated => self.dispatch(&mut bufs.data[i][..len], from),
+                _ => {
+                    self.datagrams_dropped.fetch_add(1, Ordering::Relaxed);
                 }
             }
-            if n < RECV_BATCH && self.pending_stun.lock().is_empty() {
-                return Err(io::ErrorKind::WouldBlock.into());
-            }
-            Ok(())
-        })
-    }
-
-    /// One datagram into a stack buffer (when this thread's batch buffers are in use).
-    fn receive_one(&self) -> io::Result<()> {
-        let mut buf = [0u8; RECEIVE_MTU];
-        let (n, from) = self.send.recv_from(&mut buf)?;
-        self.dispatch(&mut buf[..n], from);
-        Ok(())
+        }
     }
 
     /// RFC 7983: STUN to the agent (or to a pending server-reflexive query), DTLS and SRTP to
@@ -206,12 +206,13 @@ impl Socket {
                         return;
                     }
                 }
-                let mut pending = self.pending_stun.lock();
-                if pending.len() < RECV_BATCH {
-                    pending.insert(0, (datagram.to_vec(), from));
-                } else {
-                    self.datagrams_dropped.fetch_add(1, Ordering::Relaxed);
+                if self.stun_queued.fetch_add(1, Ordering::AcqRel) < MAX_QUEUED_STUN
+                    && self.stun_tx.send((datagram.to_vec(), from)).is_ok()
+                {
+                    return;
                 }
+                self.stun_queued.fetch_sub(1, Ordering::AcqRel);
+                self.datagrams_dropped.fetch_add(1, Ordering::Relaxed);
             }
             DatagramKind::Unknown => {
                 self.datagrams_dropped.fetch_add(1, Ordering::Relaxed);
@@ -325,8 +326,12 @@ impl Socket {
     }
 }
 
-/// What the UDP mux reads and writes through.
-struct MuxSocket(Arc<Socket>);
+/// What the UDP mux reads and writes through: it reads only the STUN the receive thread
+/// passes on.
+struct MuxSocket {
+    socket: Arc<Socket>,
+    stun_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<(Vec<u8>, SocketAddr)>>,
+}
 
 #[async_trait]
 impl Conn for MuxSocket {
@@ -336,36 +341,36 @@ impl Conn for MuxSocket {
     async fn recv(&self, buf: &mut [u8]) -> webrtc_util::Result<usize> {
         self.recv_from(buf).await.map(|(n, _)| n)
     }
-    /// Returns only STUN for the agent; everything else is dispatched here, inline, from
-    /// batches of up to `RECV_BATCH` datagrams read with one `recvmmsg`.
     async fn recv_from(&self, buf: &mut [u8]) -> webrtc_util::Result<(usize, SocketAddr)> {
-        let s = &self.0;
-        loop {
-            if s.closed.load(Ordering::Acquire) {
-                return Err(io::Error::from(io::ErrorKind::NotConnected).into());
-            }
-            if let Some((d, from)) = s.pending_stun.lock().pop() {
+        let s = &self.socket;
+        if s.closed.load(Ordering::Acquire) {
+            return Err(io::Error::from(io::ErrorKind::NotConnected).into());
+        }
+        let next = self.stun_rx.lock().await.recv().await;
+        match next {
+            Some((d, from)) => {
+                s.stun_queued.fetch_sub(1, Ordering::AcqRel);
                 let n = d.len().min(buf.len());
                 buf[..n].copy_from_slice(&d[..n]);
-                return Ok((n, from));
+                Ok((n, from))
             }
-            s.recv.async_io(tokio::io::Interest::READABLE, || s.receive_batch()).await?;
+            None => Err(io::Error::from(io::ErrorKind::NotConnected).into()),
         }
     }
     async fn send(&self, _buf: &[u8]) -> webrtc_util::Result<usize> {
         Err(io::Error::from(io::ErrorKind::NotConnected).into())
     }
     async fn send_to(&self, buf: &[u8], target: SocketAddr) -> webrtc_util::Result<usize> {
-        Ok(self.0.send_to(buf, target)?)
+        Ok(self.socket.send_to(buf, target)?)
     }
     fn local_addr(&self) -> webrtc_util::Result<SocketAddr> {
-        Ok(self.0.local)
+        Ok(self.socket.local)
     }
     fn remote_addr(&self) -> Option<SocketAddr> {
         None
     }
     async fn close(&self) -> webrtc_util::Result<()> {
-        self.0.closed.store(true, Ordering::Release);
+        self.socket.closed.store(true, Ordering::Release);
         Ok(())
     }
     fn as_any(&self) -> &(dyn std::any::Any + Send + Sync) {
@@ -460,20 +465,26 @@ impl IceTransport {
         std_socket.set_nonblocking(true)?;
         grow_receive_buffer(&std_socket);
         let local = std_socket.local_addr()?;
-        let send = std_socket.try_clone()?;
-        let recv = tokio::net::UdpSocket::from_std(std_socket)?;
+        let (stun_tx, stun_rx) = mpsc::unbounded_channel();
         let socket = Arc::new(Socket {
-            recv,
-            send,
+            send: std_socket,
             local,
             handler: OnceCell::new(),
             stun_queries: Mutex::new(HashMap::new()),
             closed: AtomicBool::new(false),
             datagrams_dropped: AtomicUsize::new(0),
             gso: AtomicBool::new(true),
-            pending_stun: Mutex::new(Vec::new()),
+            stun_tx,
+            stun_queued: AtomicUsize::new(0),
+            poll_token: AtomicU64::new(0),
         });
-        let mux = UDPMuxDefault::new(UDPMuxParams::new(MuxSocket(Arc::clone(&socket))));
+        let readable: Weak<dyn poller::Readable> = Arc::downgrade(&socket) as Weak<dyn poller::Readable>;
+        let token = poller::register(socket.send.as_raw_fd(), readable)?;
+        socket.poll_token.store(token, Ordering::Release);
+        let mux = UDPMuxDefault::new(UDPMuxParams::new(MuxSocket {
+            socket: Arc::clone(&socket),
+            stun_rx: tokio::sync::Mutex::new(stun_rx),
+        }));
 
         let wanted = config.local_addresses.clone();
         let include_loopback = wanted.iter().any(IpAddr::is_loopback);
@@ -770,6 +781,7 @@ impl IceTransport {
         if self.socket.closed.swap(true, Ordering::AcqRel) {
             return;
         }
+        poller::unregister(self.socket.send.as_raw_fd(), self.socket.poll_token.load(Ordering::Acquire));
         self.cancel.lock().take();
         let _ = tokio::time::timeout(Duration::from_secs(2), self.agent.close()).await;
         let _ = self.mux.close().await;

@@ -83,6 +83,17 @@ static double connect_pair(side *a, side *b, uint32_t profile, double *t_offer) 
     return now_ms() - t;
 }
 
+/* Connects a pair with `profile` and writes an RTP header for a's track into `pkt`. */
+static void stream_pair(side *a, side *b, uint32_t profile, uint8_t *pkt) {
+    double t_offer;
+    uint8_t pt = 0;
+    connect_pair(a, b, profile, &t_offer);
+    CHECK(wrs_session_track_payload_type(a->s, a->track, &pt));
+    memset(pkt, 0, 12);
+    pkt[0] = 0x80;
+    pkt[1] = pt;
+}
+
 static int cmp(const void *x, const void *y) {
     double a = *(const double *)x, b = *(const double *)y;
     return a < b ? -1 : a > b;
@@ -171,13 +182,10 @@ int main(int argc, char **argv) {
     for (int p = 0; p < (PART("send") ? 2 : 0); p++) {
         for (int z = 0; z < 2; z++) {
             side a, b;
-            double t_offer, t0, t1;
-            uint8_t pkt[12 + 1200] = {0x80};
-            uint8_t pt = 0;
+            double t0, t1;
+            uint8_t pkt[12 + 1200] = {0};
             const int n = 50000;
-            connect_pair(&a, &b, profiles[p], &t_offer);
-            CHECK(wrs_session_track_payload_type(a.s, a.track, &pt));
-            pkt[1] = pt;
+            stream_pair(&a, &b, profiles[p], pkt);
             t0 = now_ms();
             for (int i = 0; i < n; i++) {
                 pkt[2] = (uint8_t)(i >> 8);
@@ -223,13 +231,10 @@ int main(int argc, char **argv) {
     for (int p = 0; p < (PART("receive") ? 2 : 0); p++) {
         for (int z = 0; z < 2; z++) {
             side a, b;
-            double t_offer, t0, cpu0, cpu1;
-            uint8_t pkt[12 + 1200] = {0x80};
-            uint8_t pt = 0;
+            double t0, cpu0, cpu1;
+            uint8_t pkt[12 + 1200] = {0};
             const int n = 200000;
-            connect_pair(&a, &b, profiles[p], &t_offer);
-            CHECK(wrs_session_track_payload_type(a.s, a.track, &pt));
-            pkt[1] = pt;
+            stream_pair(&a, &b, profiles[p], pkt);
             sleep_ms(50);
             atomic_store(&b.received, 0);
             cpu0 = library_cpu_ns();

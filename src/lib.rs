@@ -1,5 +1,6 @@
 pub mod cert;
 pub mod error;
+pub mod fasthash;
 pub mod ice;
 pub mod rtp;
 pub mod runtime;

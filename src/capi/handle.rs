@@ -3,33 +3,14 @@
 //! reported as `WRS_RESULT_INVALID_HANDLE` instead of being dereferenced, and an object stays
 //! alive while a call on another thread still uses it.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use parking_lot::RwLock;
 
 use super::error::{wrs_result, FfiError, FfiResult};
 
-/// Tokens are addresses of live objects: a multiply-shift of the address spreads them well, and
-/// costs less than SipHash on a lookup made by every call (every sent packet).
-#[derive(Default)]
-struct AddressHasher(u64);
-
-impl std::hash::Hasher for AddressHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-    fn write_usize(&mut self, n: usize) {
-        self.0 = (n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_right(29);
-    }
-}
-
-type Tokens<T> = HashMap<usize, Arc<T>, std::hash::BuildHasherDefault<AddressHasher>>;
+/// Looked up by every call (every sent packet): a multiply-shift of the address, not SipHash.
+type Tokens<T> = crate::fasthash::FastMap<usize, Arc<T>>;
 
 pub(crate) struct Registry<T> {
     live: RwLock<Tokens<T>>,

@@ -18,6 +18,7 @@ use parking_lot::{Mutex, RwLock};
 use crate::cert::Certificate;
 use crate::dtls::{DtlsContext, DtlsEndpoint, DtlsEvent, DtlsRole};
 use crate::error::{self, Result};
+use crate::fasthash::FastMap;
 use crate::ice::{IceConfig, IceState, IceTransport, TransportHandler, RECEIVE_MTU};
 use crate::negotiation::{Codec, Direction, LocalDescription, MediaKind, RemoteDescription};
 use crate::rtp::{self, classify, DatagramKind, RtpHeader};
@@ -131,28 +132,6 @@ struct SendTrack {
     mid_extension_id: Option<u8>,
     sequence: AtomicU16,
 }
-
-/// FNV-1a: the routing keys are track ids, SSRCs, payload types and short mids, looked up on
-/// every packet; SipHash's flooding resistance is not needed for keys that come from our own
-/// negotiation or from packets that passed SRTP authentication.
-#[derive(Default)]
-struct Fnv(u64);
-
-impl std::hash::Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
-        for b in bytes {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        self.0 = h;
-    }
-}
-
-type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
 
 /// Routing tables, rebuilt whenever a negotiation completes.
 #[derive(Default)]

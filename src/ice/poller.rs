@@ -8,7 +8,6 @@
 //! thread the cost per datagram is the kernel's (`WRS_BENCH_ONLY=receive ./build/bench`), and
 //! with many sessions one `epoll_wait` returns many ready sockets.
 
-use std::collections::HashMap;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -19,6 +18,7 @@ use once_cell::sync::Lazy;
 use parking_lot::{Mutex, RwLock};
 
 use super::Socket;
+use crate::fasthash::FastMap;
 
 /// What a socket's readiness is dispatched to.
 pub(crate) trait Readable: Send + Sync {
@@ -38,7 +38,7 @@ const WAKE: u64 = 0;
 struct Poller {
     epoll: OwnedFd,
     wake: OwnedFd,
-    sockets: RwLock<HashMap<u64, Weak<dyn Readable>>>,
+    sockets: RwLock<FastMap<u64, Weak<dyn Readable>>>,
     next_token: AtomicU64,
     stop: AtomicBool,
     thread: Mutex<Option<JoinHandle<()>>>,
@@ -65,7 +65,7 @@ impl Poller {
         let poller = Arc::new(Poller {
             epoll,
             wake,
-            sockets: RwLock::new(HashMap::new()),
+            sockets: RwLock::new(FastMap::default()),
             next_token: AtomicU64::new(WAKE + 1),
             stop: AtomicBool::new(false),
             thread: Mutex::new(None),

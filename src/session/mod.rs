@@ -37,7 +37,8 @@ const PROTECT_ROOM: usize = MAX_PACKET_LEN + 20;
 struct Batch {
     out: Vec<u8>,
     lens: Vec<usize>,
-    ssrcs: Vec<(u32, usize)>,
+    /// Per packet: the track's SSRC and the packet's header length.
+    checked: Vec<(u32, usize)>,
 }
 
 thread_local! {
@@ -503,16 +504,16 @@ impl Session {
         BATCH.with(|scratch| {
             // A thread's scratch buffers are reused across calls: no allocation per packet.
             let mut scratch = scratch.borrow_mut();
-            let Batch { out, lens, ssrcs } = &mut *scratch;
+            let Batch { out, lens, checked } = &mut *scratch;
             out.clear();
             lens.clear();
-            ssrcs.clear();
+            checked.clear();
             {
                 let routes = self.routes.read();
                 for (i, (track, p)) in packets.iter().enumerate() {
-                    let checked = Self::check_rtp(&routes, *track, p)
+                    let c = Self::check_rtp(&routes, *track, p)
                         .map_err(|e| error::Error::new(e.kind(), format!("packet {i} of the batch: {}", e.message())))?;
-                    ssrcs.push(checked);
+                    checked.push(c);
                 }
             }
             let mut bytes = 0u64;
@@ -520,7 +521,7 @@ impl Session {
                 let mut tx = self.srtp_tx.lock();
                 let tx = tx.as_mut().ok_or_else(media_not_ready)?;
                 let room = tx.rtp_overhead();
-                for ((_, p), (ssrc, header_len)) in packets.iter().zip(ssrcs.iter()) {
+                for ((_, p), (ssrc, header_len)) in packets.iter().zip(checked.iter()) {
                     let at = out.len();
                     out.extend_from_slice(p);
                     out.resize(at + p.len() + room, 0);

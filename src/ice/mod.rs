@@ -91,7 +91,7 @@ pub trait TransportHandler: Send + Sync {
 /// The socket: async receive for the mux, synchronous send for everyone.
 struct Socket {
     /// Non-blocking; read by the media receive thread (`poller.rs`), written by any thread.
-    send: UdpSocket,
+    udp: UdpSocket,
     local: SocketAddr,
     handler: OnceCell<Weak<dyn TransportHandler>>,
     /// Binding requests sent to STUN servers, answered here rather than by the agent.
@@ -110,7 +110,7 @@ struct Socket {
 
 impl Drop for Socket {
     fn drop(&mut self) {
-        poller::unregister(self.send.as_raw_fd(), self.poll_token.load(Ordering::Acquire));
+        poller::unregister(self.udp.as_raw_fd(), self.poll_token.load(Ordering::Acquire));
     }
 }
 
@@ -163,7 +163,7 @@ fn socket_addr(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
 impl Socket {
     /// Reads what is queued, up to `RECV_BATCH` datagrams with one `recvmmsg`, and dispatches
     /// it. The socket is watched level-triggered: what remains is reported again.
-    fn receive_batch(&self, bufs: &mut RecvBuffers) {
+    pub(crate) fn receive_batch(&self, bufs: &mut RecvBuffers) {
         if self.closed.load(Ordering::Acquire) {
             return;
         }
@@ -179,7 +179,7 @@ impl Socket {
         }
         // SAFETY: a valid socket and RECV_BATCH initialised headers.
         let n = unsafe {
-            libc::recvmmsg(self.send.as_raw_fd(), msgs.as_mut_ptr(), RECV_BATCH as libc::c_uint, libc::MSG_DONTWAIT, std::ptr::null_mut())
+            libc::recvmmsg(self.udp.as_raw_fd(), msgs.as_mut_ptr(), RECV_BATCH as libc::c_uint, libc::MSG_DONTWAIT, std::ptr::null_mut())
         };
         for i in 0..n.max(0) as usize {
             let len = msgs[i].msg_len as usize;
@@ -234,10 +234,10 @@ impl Socket {
 impl Socket {
     fn send_to(&self, data: &[u8], to: SocketAddr) -> io::Result<usize> {
         loop {
-            match self.send.send_to(data, to) {
+            match self.udp.send_to(data, to) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     // The send buffer is full: wait (briefly) until the kernel drains it.
-                    let mut pfd = libc::pollfd { fd: self.send.as_raw_fd(), events: libc::POLLOUT, revents: 0 };
+                    let mut pfd = libc::pollfd { fd: self.udp.as_raw_fd(), events: libc::POLLOUT, revents: 0 };
                     // SAFETY: one valid pollfd for the duration of the call.
                     let n = unsafe { libc::poll(&mut pfd, 1, 100) };
                     if n <= 0 {
@@ -306,7 +306,7 @@ impl Socket {
         }
         loop {
             // SAFETY: a valid socket and a fully initialised msghdr.
-            let n = unsafe { libc::sendmsg(self.send.as_raw_fd(), &msg, 0) };
+            let n = unsafe { libc::sendmsg(self.udp.as_raw_fd(), &msg, 0) };
             if n >= 0 {
                 return Ok(());
             }
@@ -314,7 +314,7 @@ impl Socket {
             match e.kind() {
                 io::ErrorKind::Interrupted => continue,
                 io::ErrorKind::WouldBlock => {
-                    let mut pfd = libc::pollfd { fd: self.send.as_raw_fd(), events: libc::POLLOUT, revents: 0 };
+                    let mut pfd = libc::pollfd { fd: self.udp.as_raw_fd(), events: libc::POLLOUT, revents: 0 };
                     // SAFETY: one valid pollfd for the duration of the call.
                     if unsafe { libc::poll(&mut pfd, 1, 100) } <= 0 {
                         return Err(e);
@@ -467,7 +467,7 @@ impl IceTransport {
         let local = std_socket.local_addr()?;
         let (stun_tx, stun_rx) = mpsc::unbounded_channel();
         let socket = Arc::new(Socket {
-            send: std_socket,
+            udp: std_socket,
             local,
             handler: OnceCell::new(),
             stun_queries: Mutex::new(HashMap::new()),
@@ -478,8 +478,7 @@ impl IceTransport {
             stun_queued: AtomicUsize::new(0),
             poll_token: AtomicU64::new(0),
         });
-        let readable: Weak<dyn poller::Readable> = Arc::downgrade(&socket) as Weak<dyn poller::Readable>;
-        let token = poller::register(socket.send.as_raw_fd(), readable)?;
+        let token = poller::register(socket.udp.as_raw_fd(), Arc::downgrade(&socket))?;
         socket.poll_token.store(token, Ordering::Release);
         let mux = UDPMuxDefault::new(UDPMuxParams::new(MuxSocket {
             socket: Arc::clone(&socket),
@@ -781,7 +780,7 @@ impl IceTransport {
         if self.socket.closed.swap(true, Ordering::AcqRel) {
             return;
         }
-        poller::unregister(self.socket.send.as_raw_fd(), self.socket.poll_token.load(Ordering::Acquire));
+        poller::unregister(self.socket.udp.as_raw_fd(), self.socket.poll_token.load(Ordering::Acquire));
         self.cancel.lock().take();
         let _ = tokio::time::timeout(Duration::from_secs(2), self.agent.close()).await;
         let _ = self.mux.close().await;

@@ -20,25 +20,13 @@ use parking_lot::{Mutex, RwLock};
 use super::Socket;
 use crate::fasthash::FastMap;
 
-/// What a socket's readiness is dispatched to.
-pub(crate) trait Readable: Send + Sync {
-    /// Reads (one batch) and dispatches; called on the poller thread when the socket is ready.
-    fn on_readable(&self, buffers: &mut super::RecvBuffers);
-}
-
-impl Readable for Socket {
-    fn on_readable(&self, buffers: &mut super::RecvBuffers) {
-        self.receive_batch(buffers);
-    }
-}
-
 /// The token of the eventfd that wakes the thread to stop.
 const WAKE: u64 = 0;
 
 struct Poller {
     epoll: OwnedFd,
     wake: OwnedFd,
-    sockets: RwLock<FastMap<u64, Weak<dyn Readable>>>,
+    sockets: RwLock<FastMap<u64, Weak<Socket>>>,
     next_token: AtomicU64,
     stop: AtomicBool,
     thread: Mutex<Option<JoinHandle<()>>>,
@@ -97,9 +85,9 @@ impl Poller {
                     }
                     continue;
                 }
-                let target = self.sockets.read().get(&token).and_then(Weak::upgrade);
-                if let Some(target) = target {
-                    target.on_readable(&mut buffers);
+                let socket = self.sockets.read().get(&token).and_then(Weak::upgrade);
+                if let Some(socket) = socket {
+                    socket.receive_batch(&mut buffers);
                 }
             }
         }
@@ -116,11 +104,11 @@ fn poller() -> io::Result<Arc<Poller>> {
     Ok(p)
 }
 
-/// Watches `fd` (level-triggered) for `target`; returns the token to `unregister` with.
-pub(crate) fn register(fd: RawFd, target: Weak<dyn Readable>) -> io::Result<u64> {
+/// Watches `fd` (level-triggered) for `socket`; returns the token to `unregister` with.
+pub(crate) fn register(fd: RawFd, socket: Weak<Socket>) -> io::Result<u64> {
     let p = poller()?;
     let token = p.next_token.fetch_add(1, Ordering::Relaxed);
-    p.sockets.write().insert(token, target);
+    p.sockets.write().insert(token, socket);
     let mut ev = libc::epoll_event { events: libc::EPOLLIN as u32, u64: token };
     // SAFETY: valid descriptors and event.
     if let Err(e) = cvt(unsafe { libc::epoll_ctl(p.epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) }) {

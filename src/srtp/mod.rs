@@ -197,11 +197,6 @@ impl SrtpSender {
     pub fn rtp_overhead(&self) -> usize {
         self.rtp.tag_len()
     }
-    /// Bytes protection adds to an RTCP packet (index and tag).
-    pub fn rtcp_overhead(&self) -> usize {
-        4 + self.rtcp.tag_len()
-    }
-
     /// Protects the RTP packet in `buf[..len]` in place; `buf` needs `rtp_overhead()` spare
     /// bytes. Returns the SRTP length.
     pub fn protect_rtp(&mut self, buf: &mut [u8], len: usize) -> Result<usize> {
@@ -237,8 +232,8 @@ impl SrtpSender {
             .map_err(|e| error::packet_rejected(format!("SRTP protect: {}", e.message())))
     }
 
-    /// Protects the RTCP packet in `buf[..len]` in place; `buf` needs `rtcp_overhead()` spare
-    /// bytes. Returns the SRTCP length.
+    /// Protects the RTCP packet in `buf[..len]` in place; `buf` needs room for the 4-byte SRTCP
+    /// index and the tag after it. Returns the SRTCP length.
     pub fn protect_rtcp(&mut self, buf: &mut [u8], len: usize) -> Result<usize> {
         let index = self.rtcp_index;
         self.rtcp_index = (self.rtcp_index + 1) & MAX_SRTCP_INDEX as u32;
@@ -293,19 +288,15 @@ impl SrtpReceiver {
     /// length of the compound RTCP packet now at its start.
     pub fn unprotect_rtcp(&mut self, buf: &mut [u8]) -> Result<usize> {
         let streams = &mut self.rtcp_streams;
-        let mut seen = None;
         let (len, index) = self
             .rtcp
-            .unprotect_rtcp(buf, |ssrc, index| {
-                seen = Some(ssrc);
-                match find(streams, ssrc) {
-                    Some(replay) => replay.check(u64::from(index)),
-                    None => streams.len() < MAX_STREAMS,
-                }
+            .unprotect_rtcp(buf, |ssrc, index| match find(streams, ssrc) {
+                Some(replay) => replay.check(u64::from(index)),
+                None => streams.len() < MAX_STREAMS,
             })
             .map_err(|e| error::crypto(format!("SRTCP unprotect: {}", e.message())))?;
-        // Authenticated: commit the index to the window.
-        let ssrc = seen.expect("the index check ran");
+        // Authenticated: commit the index to the window of the sender SSRC (cleartext bytes 4..8).
+        let ssrc = u32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]);
         let index = u64::from(index);
         match find(&mut self.rtcp_streams, ssrc) {
             Some(replay) => replay.accept(),

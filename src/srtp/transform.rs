@@ -263,7 +263,7 @@ impl Transform {
                 buf[len..len + CM_TAG_LEN].copy_from_slice(&tag);
             }
             Kind::Gcm { salt, decrypt } => {
-                let iv = gcm_rtp_iv(salt, ssrc, roc, seq);
+                let iv = gcm_iv(salt, ssrc, (u64::from(roc) << 16) | u64::from(seq));
                 let (head, rest) = buf.split_at_mut(header_len);
                 let (body, tail) = rest.split_at_mut(len - header_len);
                 Self::gcm(&mut self.ctx, *decrypt, &iv, &[head], body, &mut tail[..GCM_TAG_LEN])?;
@@ -290,7 +290,7 @@ impl Transform {
                 Self::ctr(&mut self.ctx, &iv, &mut buf[header_len..len])?;
             }
             Kind::Gcm { salt, decrypt } => {
-                let iv = gcm_rtp_iv(salt, ssrc, roc, seq);
+                let iv = gcm_iv(salt, ssrc, (u64::from(roc) << 16) | u64::from(seq));
                 let (head, rest) = buf.split_at_mut(header_len);
                 let (body, tail) = rest.split_at_mut(len - header_len);
                 Self::gcm(&mut self.ctx, *decrypt, &iv, &[head], body, tail)?;
@@ -318,7 +318,7 @@ impl Transform {
             }
             Kind::Gcm { salt, decrypt } => {
                 // RFC 7714 §9: header | ciphertext | tag | E+index, with the E+index in the AAD.
-                let iv = gcm_rtcp_iv(salt, ssrc, index);
+                let iv = gcm_iv(salt, ssrc, u64::from(index & 0x7fff_ffff));
                 let e = e_index.to_be_bytes();
                 let (head, rest) = buf.split_at_mut(8);
                 let (body, tail) = rest.split_at_mut(len - 8);
@@ -360,7 +360,7 @@ impl Transform {
                 }
             }
             Kind::Gcm { salt, decrypt } => {
-                let iv = gcm_rtcp_iv(salt, ssrc, index);
+                let iv = gcm_iv(salt, ssrc, u64::from(index & 0x7fff_ffff));
                 let eb = e.to_be_bytes();
                 let (head, rest) = buf.split_at_mut(8);
                 let (body, tail) = rest.split_at_mut(rtcp_len - 8);
@@ -376,21 +376,12 @@ impl Transform {
     }
 }
 
-fn gcm_rtp_iv(salt: &[u8; 12], ssrc: u32, roc: u32, seq: u16) -> [u8; 12] {
+/// RFC 7714 §8.1 / §9.1: 0x0000 || SSRC || a 48-bit counter (ROC || SEQ for SRTP, the 31-bit
+/// SRTCP index for SRTCP), XOR the session salt.
+fn gcm_iv(salt: &[u8; 12], ssrc: u32, counter: u64) -> [u8; 12] {
     let mut iv = [0u8; 12];
     iv[2..6].copy_from_slice(&ssrc.to_be_bytes());
-    iv[6..10].copy_from_slice(&roc.to_be_bytes());
-    iv[10..12].copy_from_slice(&seq.to_be_bytes());
-    for (v, s) in iv.iter_mut().zip(salt) {
-        *v ^= s;
-    }
-    iv
-}
-
-fn gcm_rtcp_iv(salt: &[u8; 12], ssrc: u32, index: u32) -> [u8; 12] {
-    let mut iv = [0u8; 12];
-    iv[2..6].copy_from_slice(&ssrc.to_be_bytes());
-    iv[8..12].copy_from_slice(&(index & 0x7fff_ffff).to_be_bytes());
+    iv[6..12].copy_from_slice(&counter.to_be_bytes()[2..]);
     for (v, s) in iv.iter_mut().zip(salt) {
         *v ^= s;
     }

@@ -508,6 +508,18 @@ wrs_result wrs_config_add_local_address(wrs_config *cfg, const char *ip);
 wrs_result wrs_config_set_port_range(wrs_config *cfg, uint16_t min, uint16_t max);
 
 /**
+ * Shares one UDP port among every session made with this port (from any config): one socket,
+ * one ICE mux, one firewall rule, as media servers run. The sessions are told apart by ICE
+ * username for STUN and by the peer's address for DTLS and SRTP, learned from the peer's
+ * connectivity checks once they authenticate with the session's ICE password. Two peers at the
+ * same address and port cannot both use the shared port (browsers use a port per connection).
+ * The socket is bound when the first such session is created and closed when the last one is
+ * freed; WRS_RESULT_IO if another program holds the port. 0 turns sharing off; the port range
+ * is not used while it is on. The datagrams-dropped statistic counts the whole port.
+ */
+wrs_result wrs_config_set_shared_port(wrs_config *cfg, uint16_t port);
+
+/**
  * Uses the certificate and private key in these PEM files for every session made from this
  * config (instead of a generated one). Errors: WRS_RESULT_IO (unreadable file),
  * WRS_RESULT_CRYPTO (bad PEM, or key not matching the certificate).

@@ -43,6 +43,7 @@ class config {
     config &local_address(const std::string &ip) { check(wrs_config_add_local_address(get(), ip.c_str())); return *this; }
     config &ice_server(const std::string &url) { check(wrs_config_add_ice_server(get(), url.c_str())); return *this; }
     config &port_range(uint16_t lo, uint16_t hi) { check(wrs_config_set_port_range(get(), lo, hi)); return *this; }
+    config &shared_port(uint16_t port) { check(wrs_config_set_shared_port(get(), port)); return *this; }
     config &dtls_role(wrs_dtls_role r) { check(wrs_config_set_dtls_role(get(), r)); return *this; }
     wrs_config *get() const { return c_.get(); }
 

@@ -117,6 +117,24 @@ pub extern "C" fn wrs_config_set_port_range(cfg: *mut wrs_config, min: u16, max:
     })
 }
 
+/// Shares one UDP port among every session made with this port (from any config): one socket,
+/// one ICE mux, one firewall rule, as media servers run. The sessions are told apart by ICE
+/// username for STUN and by the peer's address for DTLS and SRTP, learned from the peer's
+/// connectivity checks once they authenticate with the session's ICE password. Two peers at the
+/// same address and port cannot both use the shared port (browsers use a port per connection).
+/// The socket is bound when the first such session is created and closed when the last one is
+/// freed; WRS_RESULT_IO if another program holds the port. 0 turns sharing off; the port range
+/// is not used while it is on. The datagrams-dropped statistic counts the whole port.
+#[no_mangle]
+pub extern "C" fn wrs_config_set_shared_port(cfg: *mut wrs_config, port: u16) -> wrs_result {
+    guard(|| {
+        with_config(cfg, |c| {
+            c.ice.shared_port = port;
+            Ok(())
+        })
+    })
+}
+
 fn set_certificate(cfg: *mut wrs_config, cert: &[u8], key: &[u8]) -> super::error::FfiResult<()> {
     let certificate = Certificate::from_pem(cert, key)?;
     with_config(cfg, |c| {

@@ -1,11 +1,13 @@
-//! The ICE transport: one UDP socket per session, shared by every bundled m-section. webrtc-ice
-//! runs gathering, connectivity checks and consent over it through a UDP mux. The media receive
+//! The ICE transport: one UDP socket per session, shared by every bundled m-section, or one
+//! socket shared by many sessions (`shared.rs`). webrtc-ice runs gathering, connectivity
+//! checks and consent over it through a UDP mux. The media receive
 //! thread (`poller.rs`) reads every session's socket, hands the mux only STUN, and passes DTLS
 //! and SRTP datagrams straight to the session (RFC 7983 demultiplexing) without a hop through
 //! the agent's buffers. Sending is a direct `sendto` on the caller's thread to the selected
 //! pair's remote address.
 
 mod poller;
+mod shared;
 pub mod stun;
 
 use std::collections::HashMap;
@@ -49,6 +51,9 @@ pub struct IceConfig {
     pub disconnected_timeout: Duration,
     pub failed_timeout: Duration,
     pub keepalive_interval: Duration,
+    /// Non-zero: share this UDP port with every other session that asks for it (one socket,
+    /// one UDP mux; see `shared.rs`). `port_min`/`port_max` are then ignored.
+    pub shared_port: u16,
 }
 
 impl Default for IceConfig {
@@ -61,6 +66,7 @@ impl Default for IceConfig {
             disconnected_timeout: Duration::from_secs(5),
             failed_timeout: Duration::from_secs(25),
             keepalive_interval: Duration::from_secs(2),
+            shared_port: 0,
         }
     }
 }
@@ -88,12 +94,20 @@ pub trait TransportHandler: Send + Sync {
     fn on_selected_pair(&self, local: String, remote: String);
 }
 
+/// Where a socket's DTLS and SRTP go.
+enum Route {
+    /// The socket is one session's.
+    Own(OnceCell<Weak<dyn TransportHandler>>),
+    /// The socket is shared: by the sender's address.
+    Shared(shared::Routes),
+}
+
 /// The socket: async receive for the mux, synchronous send for everyone.
 struct Socket {
     /// Non-blocking; read by the media receive thread (`poller.rs`), written by any thread.
     udp: UdpSocket,
     local: SocketAddr,
-    handler: OnceCell<Weak<dyn TransportHandler>>,
+    route: Route,
     /// Binding requests sent to STUN servers, answered here rather than by the agent.
     stun_queries: Mutex<HashMap<stun::TransactionId, mpsc::UnboundedSender<SocketAddr>>>,
     closed: AtomicBool,
@@ -198,6 +212,9 @@ impl Socket {
     fn dispatch(&self, datagram: &mut [u8], from: SocketAddr) {
         match classify(datagram) {
             DatagramKind::Stun => {
+                if let Route::Shared(routes) = &self.route {
+                    routes.learn(datagram, from);
+                }
                 if let Some(id) = stun::transaction_id(datagram) {
                     if let Some(tx) = self.stun_queries.lock().remove(&id) {
                         if let Some(mapped) = stun::parse_binding_success(datagram) {
@@ -218,13 +235,19 @@ impl Socket {
                 self.datagrams_dropped.fetch_add(1, Ordering::Relaxed);
             }
             _ => {
-                if let Some(h) = self.handler.get().and_then(Weak::upgrade) {
+                let handler = match &self.route {
+                    Route::Own(h) => h.get().and_then(Weak::upgrade),
+                    Route::Shared(routes) => routes.handler(from),
+                };
+                if let Some(h) = handler {
                     // A panic in packet processing must not end this receive loop (the
                     // session would go deaf): the datagram is dropped instead.
                     let delivered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h.on_datagram(datagram, from)));
                     if delivered.is_err() {
                         self.datagrams_dropped.fetch_add(1, Ordering::Relaxed);
                     }
+                } else {
+                    self.datagrams_dropped.fetch_add(1, Ordering::Relaxed);
                 }
             }
         }
@@ -329,8 +352,10 @@ impl Socket {
 /// What the UDP mux reads and writes through: it reads only the STUN the receive thread
 /// passes on.
 struct MuxSocket {
-    socket: Arc<Socket>,
+    /// Weak: a shared socket closes when its last session goes, the mux's reader with it.
+    socket: Weak<Socket>,
     stun_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<(Vec<u8>, SocketAddr)>>,
+    local: SocketAddr,
 }
 
 #[async_trait]
@@ -342,14 +367,17 @@ impl Conn for MuxSocket {
         self.recv_from(buf).await.map(|(n, _)| n)
     }
     async fn recv_from(&self, buf: &mut [u8]) -> webrtc_util::Result<(usize, SocketAddr)> {
-        let s = &self.socket;
-        if s.closed.load(Ordering::Acquire) {
-            return Err(io::Error::from(io::ErrorKind::NotConnected).into());
+        match self.socket.upgrade() {
+            Some(s) if !s.closed.load(Ordering::Acquire) => {}
+            _ => return Err(io::Error::from(io::ErrorKind::NotConnected).into()),
         }
+        // Not holding the socket while waiting: the channel ends when the socket goes.
         let next = self.stun_rx.lock().await.recv().await;
         match next {
             Some((d, from)) => {
-                s.stun_queued.fetch_sub(1, Ordering::AcqRel);
+                if let Some(s) = self.socket.upgrade() {
+                    s.stun_queued.fetch_sub(1, Ordering::AcqRel);
+                }
                 let n = d.len().min(buf.len());
                 buf[..n].copy_from_slice(&d[..n]);
                 Ok((n, from))
@@ -361,16 +389,19 @@ impl Conn for MuxSocket {
         Err(io::Error::from(io::ErrorKind::NotConnected).into())
     }
     async fn send_to(&self, buf: &[u8], target: SocketAddr) -> webrtc_util::Result<usize> {
-        Ok(self.socket.send_to(buf, target)?)
+        let s = self.socket.upgrade().ok_or_else(|| io::Error::from(io::ErrorKind::NotConnected))?;
+        Ok(s.send_to(buf, target)?)
     }
     fn local_addr(&self) -> webrtc_util::Result<SocketAddr> {
-        Ok(self.socket.local)
+        Ok(self.local)
     }
     fn remote_addr(&self) -> Option<SocketAddr> {
         None
     }
     async fn close(&self) -> webrtc_util::Result<()> {
-        self.socket.closed.store(true, Ordering::Release);
+        if let Some(s) = self.socket.upgrade() {
+            s.closed.store(true, Ordering::Release);
+        }
         Ok(())
     }
     fn as_any(&self) -> &(dyn std::any::Any + Send + Sync) {
@@ -380,6 +411,11 @@ impl Conn for MuxSocket {
 
 pub struct IceTransport {
     socket: Arc<Socket>,
+    /// Keeps the shared socket this transport uses open (`IceConfig::shared_port`).
+    _shared: Option<Arc<shared::SharedSocket>>,
+    handler: OnceCell<Weak<dyn TransportHandler>>,
+    /// This transport is closed (its socket may live on for other sessions).
+    closed: AtomicBool,
     agent: Arc<Agent>,
     mux: Arc<UDPMuxDefault>,
     config: IceConfig,
@@ -401,12 +437,17 @@ fn random_ice_string(len: usize) -> String {
     bytes.iter().map(|b| ALPHABET[(*b & 63) as usize] as char).collect()
 }
 
-fn bind(config: &IceConfig) -> Result<UdpSocket> {
-    let ip = match config.local_addresses.as_slice() {
+/// The address to bind: the one local address asked for, else the wildcard of its family.
+fn bind_ip(config: &IceConfig) -> IpAddr {
+    match config.local_addresses.as_slice() {
         [one] => *one,
         list if list.iter().any(IpAddr::is_ipv6) && !list.iter().any(IpAddr::is_ipv4) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
         _ => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-    };
+    }
+}
+
+fn bind(config: &IceConfig) -> Result<UdpSocket> {
+    let ip = bind_ip(config);
     if config.port_min == 0 && config.port_max == 0 {
         return Ok(UdpSocket::bind(SocketAddr::new(ip, 0))?);
     }
@@ -447,6 +488,35 @@ fn grow_receive_buffer(socket: &UdpSocket) {
     }
 }
 
+/// Makes `udp` a transport socket: non-blocking, a large receive buffer, watched by the media
+/// receive thread, with a UDP mux over it for the agents. Must run on the library runtime.
+fn open_socket(udp: UdpSocket, route: Route) -> Result<(Arc<Socket>, Arc<UDPMuxDefault>)> {
+    udp.set_nonblocking(true)?;
+    grow_receive_buffer(&udp);
+    let local = udp.local_addr()?;
+    let (stun_tx, stun_rx) = mpsc::unbounded_channel();
+    let socket = Arc::new(Socket {
+        udp,
+        local,
+        route,
+        stun_queries: Mutex::new(HashMap::new()),
+        closed: AtomicBool::new(false),
+        datagrams_dropped: AtomicUsize::new(0),
+        gso: AtomicBool::new(true),
+        stun_tx,
+        stun_queued: AtomicUsize::new(0),
+        poll_token: AtomicU64::new(0),
+    });
+    let token = poller::register(socket.udp.as_raw_fd(), Arc::downgrade(&socket))?;
+    socket.poll_token.store(token, Ordering::Release);
+    let mux = UDPMuxDefault::new(UDPMuxParams::new(MuxSocket {
+        socket: Arc::downgrade(&socket),
+        stun_rx: tokio::sync::Mutex::new(stun_rx),
+        local,
+    }));
+    Ok((socket, mux))
+}
+
 fn map_state(s: ConnectionState) -> IceState {
     match s {
         ConnectionState::Unspecified | ConnectionState::New => IceState::New,
@@ -461,29 +531,18 @@ fn map_state(s: ConnectionState) -> IceState {
 impl IceTransport {
     /// Binds the socket and creates the agent. Must run on the library runtime.
     pub async fn new(config: IceConfig) -> Result<Self> {
-        let std_socket = bind(&config)?;
-        std_socket.set_nonblocking(true)?;
-        grow_receive_buffer(&std_socket);
-        let local = std_socket.local_addr()?;
-        let (stun_tx, stun_rx) = mpsc::unbounded_channel();
-        let socket = Arc::new(Socket {
-            udp: std_socket,
-            local,
-            handler: OnceCell::new(),
-            stun_queries: Mutex::new(HashMap::new()),
-            closed: AtomicBool::new(false),
-            datagrams_dropped: AtomicUsize::new(0),
-            gso: AtomicBool::new(true),
-            stun_tx,
-            stun_queued: AtomicUsize::new(0),
-            poll_token: AtomicU64::new(0),
-        });
-        let token = poller::register(socket.udp.as_raw_fd(), Arc::downgrade(&socket))?;
-        socket.poll_token.store(token, Ordering::Release);
-        let mux = UDPMuxDefault::new(UDPMuxParams::new(MuxSocket {
-            socket: Arc::clone(&socket),
-            stun_rx: tokio::sync::Mutex::new(stun_rx),
-        }));
+        let (socket, mux, shared) = if config.shared_port != 0 {
+            let key = SocketAddr::new(bind_ip(&config), config.shared_port);
+            let shared = shared::get_or_create(key, || {
+                let udp = UdpSocket::bind(key).map_err(|e| error::io(format!("shared port {key}: {e}")))?;
+                open_socket(udp, Route::Shared(shared::Routes::default()))
+            })?;
+            (Arc::clone(&shared.socket), Arc::clone(&shared.mux), Some(shared))
+        } else {
+            let (socket, mux) = open_socket(bind(&config)?, Route::Own(OnceCell::new()))?;
+            (socket, mux, None)
+        };
+        let local = socket.local;
 
         let wanted = config.local_addresses.clone();
         let include_loopback = wanted.iter().any(IpAddr::is_loopback);
@@ -519,6 +578,9 @@ impl IceTransport {
         let agent = Arc::new(agent);
         Ok(IceTransport {
             socket,
+            _shared: shared,
+            handler: OnceCell::new(),
+            closed: AtomicBool::new(false),
             agent,
             mux,
             config,
@@ -542,7 +604,13 @@ impl IceTransport {
             }
             Box::pin(async {})
         }));
-        let _ = self.socket.handler.set(handler);
+        match &self.socket.route {
+            Route::Own(h) => {
+                let _ = h.set(handler.clone());
+            }
+            Route::Shared(routes) => routes.add_session(&self.local_ufrag, &self.local_pwd, handler.clone()),
+        }
+        let _ = self.handler.set(handler);
     }
 
     pub fn local_address(&self) -> SocketAddr {
@@ -555,7 +623,7 @@ impl IceTransport {
         if self.gathering.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        let handler = self.socket.handler.get().cloned().ok_or_else(|| error::ice("no handler"))?;
+        let handler = self.handler.get().cloned().ok_or_else(|| error::ice("no handler"))?;
         // One for the agent's host gathering, one per STUN server.
         let pending = Arc::new(AtomicUsize::new(1 + self.config.stun_servers.len()));
         let finish = {
@@ -589,7 +657,10 @@ impl IceTransport {
                 *this.remote.write() = Some(remote.addr());
                 let pair = (format!("candidate:{}", local.marshal()), format!("candidate:{}", remote.marshal()));
                 *this.selected.lock() = Some(pair.clone());
-                if let Some(h) = this.socket.handler.get().and_then(Weak::upgrade) {
+                if let (Route::Shared(routes), Some(h)) = (&this.socket.route, this.handler.get()) {
+                    routes.add_address(remote.addr(), h.clone());
+                }
+                if let Some(h) = this.handler.get().and_then(Weak::upgrade) {
                     h.on_selected_pair(pair.0, pair.1);
                 }
             }
@@ -602,7 +673,7 @@ impl IceTransport {
             let done = finish.clone();
             runtime::spawn(async move {
                 if let Some(c) = this.query_stun_server(&url).await {
-                    if let Some(h) = this.socket.handler.get().and_then(Weak::upgrade) {
+                    if let Some(h) = this.handler.get().and_then(Weak::upgrade) {
                         h.on_local_candidate(c);
                     }
                 }
@@ -731,7 +802,7 @@ impl IceTransport {
     /// equal size go out as one GSO send, the rest (or all, without GSO) one by one.
     pub fn send_segments(&self, data: &[u8], lens: &[usize]) -> Result<()> {
         let to = self.destination()?;
-        if self.socket.closed.load(Ordering::Acquire) {
+        if self.closed.load(Ordering::Acquire) {
             return Err(error::closed("the transport is closed"));
         }
         let (mut offset, mut i) = (0, 0);
@@ -765,7 +836,7 @@ impl IceTransport {
     }
 
     pub fn send_to(&self, data: &[u8], to: SocketAddr) -> Result<()> {
-        if self.socket.closed.load(Ordering::Acquire) {
+        if self.closed.load(Ordering::Acquire) {
             return Err(error::closed("the transport is closed"));
         }
         self.socket.send_to(data, to).map(|_| ()).map_err(|e| error::io(format!("sendto {to}: {e}")))
@@ -775,15 +846,29 @@ impl IceTransport {
         self.socket.datagrams_dropped.load(Ordering::Relaxed)
     }
 
-    /// Stops checks, closes the agent and the socket. Idempotent.
+    /// Stops checks, closes the agent and the socket (a shared socket: this session's part of
+    /// it). Idempotent.
     pub async fn close(&self) {
-        if self.socket.closed.swap(true, Ordering::AcqRel) {
+        if self.closed.swap(true, Ordering::AcqRel) {
             return;
         }
-        poller::unregister(self.socket.udp.as_raw_fd(), self.socket.poll_token.load(Ordering::Acquire));
+        if let Route::Own(_) = self.socket.route {
+            self.socket.closed.store(true, Ordering::Release);
+            poller::unregister(self.socket.udp.as_raw_fd(), self.socket.poll_token.load(Ordering::Acquire));
+        }
         self.cancel.lock().take();
+        // A shared mux forgets this agent's ufrag when the agent closes.
         let _ = tokio::time::timeout(Duration::from_secs(2), self.agent.close()).await;
-        let _ = self.mux.close().await;
+        match &self.socket.route {
+            Route::Own(_) => {
+                let _ = self.mux.close().await;
+            }
+            Route::Shared(routes) => {
+                if let Some(h) = self.handler.get() {
+                    routes.remove_session(&self.local_ufrag, h);
+                }
+            }
+        }
     }
 }
 

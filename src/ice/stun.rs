@@ -1,6 +1,8 @@
 //! The few STUN messages this library builds itself: Binding requests to STUN servers to learn
-//! the server-reflexive address of the session's socket (RFC 8489), and their responses.
-//! Connectivity checks and consent are webrtc-ice's.
+//! the server-reflexive address of the session's socket (RFC 8489), and their responses; and
+//! for a shared port, the USERNAME and MESSAGE-INTEGRITY of incoming connectivity checks, which
+//! say which session a peer's address belongs to. Connectivity checks and consent are
+//! webrtc-ice's.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -9,6 +11,10 @@ const BINDING_REQUEST: u16 = 0x0001;
 const BINDING_SUCCESS: u16 = 0x0101;
 const ATTR_MAPPED_ADDRESS: u16 = 0x0001;
 const ATTR_XOR_MAPPED_ADDRESS: u16 = 0x0020;
+const ATTR_USERNAME: u16 = 0x0006;
+const ATTR_MESSAGE_INTEGRITY: u16 = 0x0008;
+/// HMAC-SHA1 length (RFC 8489 §14.5).
+const INTEGRITY_LEN: usize = 20;
 
 pub type TransactionId = [u8; 12];
 
@@ -33,22 +39,64 @@ pub fn parse_binding_success(m: &[u8]) -> Option<SocketAddr> {
     if m.len() < 20 || u16::from_be_bytes([m[0], m[1]]) != BINDING_SUCCESS {
         return None;
     }
-    let len = u16::from_be_bytes([m[2], m[3]]) as usize;
-    let mut attrs = m.get(20..20 + len)?;
     let mut mapped = None;
-    while attrs.len() >= 4 {
-        let typ = u16::from_be_bytes([attrs[0], attrs[1]]);
-        let alen = u16::from_be_bytes([attrs[2], attrs[3]]) as usize;
-        let value = attrs.get(4..4 + alen)?;
+    for (_, typ, value) in attributes(m) {
         match typ {
             ATTR_XOR_MAPPED_ADDRESS => return decode_address(value, Some(&m[4..20])),
             ATTR_MAPPED_ADDRESS => mapped = decode_address(value, None),
             _ => {}
         }
-        let padded = 4 + alen.div_ceil(4) * 4;
-        attrs = attrs.get(padded..).unwrap_or(&[]);
     }
     mapped
+}
+
+/// The attributes of a well-formed STUN message: (offset of the attribute header, type, value).
+fn attributes(m: &[u8]) -> impl Iterator<Item = (usize, u16, &[u8])> {
+    let len = if m.len() >= 20 { u16::from_be_bytes([m[2], m[3]]) as usize } else { 0 };
+    let end = if 20 + len <= m.len() { 20 + len } else { 20 };
+    let mut at = 20;
+    std::iter::from_fn(move || {
+        if at + 4 > end {
+            return None;
+        }
+        let typ = u16::from_be_bytes([m[at], m[at + 1]]);
+        let alen = u16::from_be_bytes([m[at + 2], m[at + 3]]) as usize;
+        let value = m.get(at + 4..at + 4 + alen).filter(|_| at + 4 + alen <= end)?;
+        let item = (at, typ, value);
+        at += 4 + alen.div_ceil(4) * 4;
+        Some(item)
+    })
+}
+
+/// The local ufrag a Binding request is addressed to: the part of its USERNAME
+/// (`local:remote`, RFC 8445 §7.2.2) before the colon.
+pub fn request_local_ufrag(m: &[u8]) -> Option<&str> {
+    if !is_binding_request(m) {
+        return None;
+    }
+    let (_, _, username) = attributes(m).find(|(_, t, _)| *t == ATTR_USERNAME)?;
+    let username = std::str::from_utf8(username).ok()?;
+    username.split_once(':').map(|(local, _)| local)
+}
+
+/// Whether the message's MESSAGE-INTEGRITY is the HMAC-SHA1 of what precedes it under `key`
+/// (short-term credentials: the key is the password, RFC 8489 §14.5: the header's length field
+/// counts up to the end of MESSAGE-INTEGRITY, attributes after it are not covered).
+pub fn verify_integrity(m: &[u8], key: &[u8]) -> bool {
+    let Some((at, _, value)) = attributes(m).find(|(_, t, _)| *t == ATTR_MESSAGE_INTEGRITY) else { return false };
+    if value.len() != INTEGRITY_LEN {
+        return false;
+    }
+    let covered_len = (at + 4 + INTEGRITY_LEN - 20) as u16;
+    let Ok(pkey) = openssl::pkey::PKey::hmac(key) else { return false };
+    let Ok(mut signer) = openssl::sign::Signer::new(openssl::hash::MessageDigest::sha1(), &pkey) else { return false };
+    let ok = signer.update(&m[..2]).is_ok()
+        && signer.update(&covered_len.to_be_bytes()).is_ok()
+        && signer.update(&m[4..at]).is_ok();
+    match signer.sign_to_vec() {
+        Ok(mac) if ok => openssl::memcmp::eq(&mac, value),
+        _ => false,
+    }
 }
 
 /// Decodes a (XOR-)MAPPED-ADDRESS value; `xor` is cookie + transaction id for the XOR form.
@@ -117,5 +165,51 @@ mod tests {
         }
         assert_eq!(parse_binding_success(&req), None);
         assert_eq!(parse_binding_success(&[1, 1, 0, 200]), None);
+    }
+
+    /// A connectivity check as webrtc-ice builds it (the `stun` crate): USERNAME, then
+    /// MESSAGE-INTEGRITY, then FINGERPRINT.
+    fn check(username: &str, pwd: &str) -> Vec<u8> {
+        use ::stun::fingerprint::FINGERPRINT;
+        use ::stun::integrity::MessageIntegrity;
+        use ::stun::message::{Message, Setter, BINDING_REQUEST};
+        use ::stun::textattrs::TextAttribute;
+        let mut m = Message::new();
+        let setters: Vec<Box<dyn Setter>> = vec![
+            Box::new(BINDING_REQUEST),
+            Box::new(::stun::agent::TransactionId::new()),
+            Box::new(TextAttribute::new(::stun::attributes::ATTR_USERNAME, username.to_string())),
+            Box::new(MessageIntegrity::new_short_term_integrity(pwd.to_string())),
+            Box::new(FINGERPRINT),
+        ];
+        m.build(&setters).unwrap();
+        m.raw
+    }
+
+    #[test]
+    fn checks_are_attributed_and_authenticated() {
+        let m = check("localUF:remoteUF", "the-local-password-24chr");
+        assert_eq!(request_local_ufrag(&m), Some("localUF"));
+        assert!(verify_integrity(&m, b"the-local-password-24chr"));
+        assert!(!verify_integrity(&m, b"another-password-24chars"));
+        // Any change to the covered bytes breaks it; FINGERPRINT (after it) is not covered.
+        let mut tampered = m.clone();
+        tampered[25] ^= 1;
+        assert!(!verify_integrity(&tampered, b"the-local-password-24chr"));
+        let mut after = m.clone();
+        let last = after.len() - 1;
+        after[last] ^= 1;
+        assert!(verify_integrity(&after, b"the-local-password-24chr"));
+        // Not a request, no username, truncated or lying lengths: no answer, no panic.
+        assert_eq!(request_local_ufrag(&binding_success(&[1; 12], "127.0.0.1:9".parse().unwrap())), None);
+        assert_eq!(request_local_ufrag(&binding_request(&[1; 12])), None);
+        assert!(!verify_integrity(&binding_request(&[1; 12]), b"x"));
+        for cut in 0..m.len() {
+            let _ = request_local_ufrag(&m[..cut]);
+            assert!(!verify_integrity(&m[..cut], b"the-local-password-24chr") || cut == m.len());
+        }
+        let mut long = m.clone();
+        long[2] = 0xff;
+        assert_eq!(request_local_ufrag(&long), None);
     }
 }

@@ -65,11 +65,13 @@ pub fn take_string(p: *mut c_char) -> String {
 pub struct Options {
     pub profiles: Vec<u32>,
     pub dtls_role: u32,
+    /// Non-zero: `wrs_config_set_shared_port`.
+    pub shared_port: u16,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { profiles: vec![], dtls_role: wrs_dtls_role::Auto as u32 }
+        Options { profiles: vec![], dtls_role: wrs_dtls_role::Auto as u32, shared_port: 0 }
     }
 }
 
@@ -83,6 +85,7 @@ impl Peer {
             ok(wrs_config_set_srtp_profiles(cfg, opts.profiles.as_ptr(), opts.profiles.len()));
         }
         ok(wrs_config_set_dtls_role(cfg, opts.dtls_role));
+        ok(wrs_config_set_shared_port(cfg, opts.shared_port));
         let mut s = ptr::null_mut();
         ok(wrs_session_new(cfg, &mut s));
         wrs_config_free(cfg);

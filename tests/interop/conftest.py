@@ -102,8 +102,9 @@ class LibraryPeer(EchoPeer):
     """The library's side of a call: echoes what it receives (EchoPeer), and counts and checks
     what arrives per track."""
 
-    def __init__(self, dtls_role=w.DtlsRole.AUTO, srtp_profiles=()):
-        self.config = w.Config(local_addresses=["127.0.0.1"], dtls_role=dtls_role, srtp_profiles=srtp_profiles)
+    def __init__(self, dtls_role=w.DtlsRole.AUTO, srtp_profiles=(), shared_port=0):
+        self.config = w.Config(local_addresses=["127.0.0.1"], dtls_role=dtls_role, srtp_profiles=srtp_profiles,
+                               shared_port=shared_port)
         super().__init__(self.config)
         self.lock = threading.Lock()
         self.streams = {}

@@ -3,6 +3,8 @@ decodes; a tampered fingerprint fails on our side with nothing delivered."""
 
 import asyncio
 import contextlib
+import re
+import socket
 import time
 
 import aioice.ice
@@ -64,9 +66,9 @@ async def run_media(lib: LibraryPeer, pc: RTCPeerConnection, counter: FrameCount
 
 
 @contextlib.asynccontextmanager
-async def call(dtls_role=w.DtlsRole.AUTO):
+async def call(dtls_role=w.DtlsRole.AUTO, shared_port=0):
     """A library peer and an aiortc peer whose received frames are counted; both closed after."""
-    lib = LibraryPeer(dtls_role=dtls_role)
+    lib = LibraryPeer(dtls_role=dtls_role, shared_port=shared_port)
     pc = RTCPeerConnection()
     counter = FrameCounter()
     counter.attach(pc)
@@ -95,21 +97,50 @@ async def library_offers(dtls_role):
         await run_media(lib, pc, counter, "library offers, aiortc answers", "library")
 
 
+async def aiortc_offer_to(lib: LibraryPeer, pc: RTCPeerConnection) -> str:
+    """aiortc offers audio and video, the library answers; returns the library's answer."""
+    pc.addTrack(AudioStreamTrack())
+    pc.addTrack(VideoStreamTrack())
+    await pc.setLocalDescription(await pc.createOffer())
+    offer = loopback_only(pc.localDescription.sdp)
+    lib.learn_vp8_payload_types(offer)
+    lib.t0 = time.monotonic()
+    lib.session.set_remote_description(w.SdpType.OFFER, offer)
+    lib.add_tracks(video=(w.Codec.VP8,))
+    answer = lib.session.create_answer()
+    lib.session.set_local_description(w.SdpType.ANSWER, answer)
+    answer = lib.complete_local_description()
+    await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+    return answer
+
+
 async def aiortc_offers():
     async with call() as (lib, pc, counter):
-        pc.addTrack(AudioStreamTrack())
-        pc.addTrack(VideoStreamTrack())
-        await pc.setLocalDescription(await pc.createOffer())
-        offer = loopback_only(pc.localDescription.sdp)
-        lib.learn_vp8_payload_types(offer)
-        lib.t0 = time.monotonic()
-        lib.session.set_remote_description(w.SdpType.OFFER, offer)
-        lib.add_tracks(video=(w.Codec.VP8,))
-        answer = lib.session.create_answer()
-        lib.session.set_local_description(w.SdpType.ANSWER, answer)
-        answer = lib.complete_local_description()
-        await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+        await aiortc_offer_to(lib, pc)
         await run_media(lib, pc, counter, "aiortc offers, library answers", "aiortc")
+
+
+def test_two_aiortc_peers_on_one_shared_library_port():
+    """Two library sessions on one UDP port (wrs_config_set_shared_port), each called by its own
+    aiortc peer at the same time: each gets its own media, both ways."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    async def scenario():
+        async with call(shared_port=port) as (lib1, pc1, c1), call(shared_port=port) as (lib2, pc2, c2):
+            for lib, pc in ((lib1, pc1), (lib2, pc2)):
+                answer = await aiortc_offer_to(lib, pc)
+                hosts = re.findall(r"a=candidate:\S+ 1 udp \d+ 127\.0\.0\.1 (\d+) typ host", answer)
+                assert hosts == [str(port)], answer
+            await asyncio.gather(
+                run_media(lib1, pc1, c1, "two aiortc peers on one shared library port (1 of 2)", "aiortc"),
+                run_media(lib2, pc2, c2, "two aiortc peers on one shared library port (2 of 2)", "aiortc"),
+            )
+            for lib in (lib1, lib2):
+                assert lib.session.stat(w.Stat.SRTP_UNPROTECT_FAILURES) == 0
+
+    asyncio.run(scenario())
 
 
 def test_library_offers_as_dtls_server():

@@ -32,6 +32,7 @@ namespace WebRtcSession
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_config_add_ice_server(ConfigHandle cfg, byte[] url);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_config_add_local_address(ConfigHandle cfg, byte[] ip);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_config_set_port_range(ConfigHandle cfg, ushort min, ushort max);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_config_set_shared_port(ConfigHandle cfg, ushort port);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_config_set_certificate_pem_files(ConfigHandle cfg, byte[] certPath, byte[] keyPath);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_config_set_srtp_profiles(ConfigHandle cfg, uint[] profiles, UIntPtr count);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_config_set_dtls_role(ConfigHandle cfg, uint role);

@@ -43,6 +43,8 @@ namespace WebRtcSession
         /// <summary>stun:host[:port] URLs.</summary>
         public List<string> IceServers = new List<string>();
         public ushort PortMin, PortMax;
+        /// <summary>Non-zero: one UDP port shared by every session made with it (see wrs_config_set_shared_port).</summary>
+        public ushort SharedPort;
         /// <summary>PEM files of the DTLS certificate and key (default: a generated ECDSA P-256 one).</summary>
         public string CertificatePath, KeyPath;
         public List<SrtpProfile> SrtpProfiles = new List<SrtpProfile>();
@@ -59,6 +61,7 @@ namespace WebRtcSession
                 foreach (var a in LocalAddresses) Native.Check(Native.wrs_config_add_local_address(h, Native.Utf8(a)));
                 foreach (var u in IceServers) Native.Check(Native.wrs_config_add_ice_server(h, Native.Utf8(u)));
                 if (PortMin != 0 || PortMax != 0) Native.Check(Native.wrs_config_set_port_range(h, PortMin, PortMax));
+                if (SharedPort != 0) Native.Check(Native.wrs_config_set_shared_port(h, SharedPort));
                 if (CertificatePath != null)
                     Native.Check(Native.wrs_config_set_certificate_pem_files(h, Native.Utf8(CertificatePath), Native.Utf8(KeyPath)));
                 if (SrtpProfiles.Count > 0)

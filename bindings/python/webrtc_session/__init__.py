@@ -167,6 +167,8 @@ class Config:
         non-loopback IPv4 address); tests use ``["127.0.0.1"]``.
     :param ice_servers: ``stun:host[:port]`` URLs.
     :param port_range: ``(min, max)`` UDP port range.
+    :param shared_port: a UDP port shared by every session made with it (one socket for all,
+        as a media server runs; see ``wrs_config_set_shared_port``).
     :param certificate: ``(cert_pem_path, key_pem_path)``; default a generated ECDSA P-256 one.
     :param srtp_profiles: :class:`SrtpProfile` values, preferred first.
     :param dtls_role: :class:`DtlsRole` to take when answering.
@@ -178,6 +180,7 @@ class Config:
         local_addresses: Iterable[str] = (),
         ice_servers: Iterable[str] = (),
         port_range: Optional[tuple[int, int]] = None,
+        shared_port: int = 0,
         certificate: Optional[tuple[str, str]] = None,
         srtp_profiles: Sequence[SrtpProfile] = (),
         dtls_role: DtlsRole = DtlsRole.AUTO,
@@ -192,6 +195,8 @@ class Config:
                 _check(lib.wrs_config_add_ice_server(self._handle, _utf8(url)))
             if port_range is not None:
                 _check(lib.wrs_config_set_port_range(self._handle, port_range[0], port_range[1]))
+            if shared_port:
+                _check(lib.wrs_config_set_shared_port(self._handle, shared_port))
             if certificate is not None:
                 _check(lib.wrs_config_set_certificate_pem_files(self._handle, _utf8(certificate[0]), _utf8(certificate[1])))
             if srtp_profiles:

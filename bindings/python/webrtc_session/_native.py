@@ -62,6 +62,7 @@ _SIGNATURES = {
     "wrs_config_add_ice_server": (_R, [c_config_p, ctypes.c_char_p]),
     "wrs_config_add_local_address": (_R, [c_config_p, ctypes.c_char_p]),
     "wrs_config_set_port_range": (_R, [c_config_p, ctypes.c_uint16, ctypes.c_uint16]),
+    "wrs_config_set_shared_port": (_R, [c_config_p, ctypes.c_uint16]),
     "wrs_config_set_certificate_pem_files": (_R, [c_config_p, ctypes.c_char_p, ctypes.c_char_p]),
     "wrs_config_set_certificate_pem": (_R, [c_config_p, ctypes.c_char_p, ctypes.c_char_p]),
     "wrs_config_set_srtp_profiles": (_R, [c_config_p, ctypes.POINTER(ctypes.c_uint32), ctypes.c_size_t]),

@@ -40,13 +40,17 @@ static void on_rtp(void *ud, uint32_t track, const uint8_t *p, size_t len) {
     }
 }
 
-static void make(side *x, uint32_t profile) {
+/* WRS_BENCH_SHARED_PORT: every offerer of connect_pair on this one UDP port. */
+static uint16_t shared_port;
+
+static void make(side *x, uint32_t profile, uint16_t port) {
     wrs_config *cfg;
     uint32_t codecs[] = {WRS_CODEC_VP8};
     memset(x, 0, sizeof *x);
     CHECK(wrs_config_new(&cfg));
     CHECK(wrs_config_add_local_address(cfg, "127.0.0.1"));
     if (profile) CHECK(wrs_config_set_srtp_profiles(cfg, &profile, 1));
+    CHECK(wrs_config_set_shared_port(cfg, port));
     CHECK(wrs_session_new(cfg, &x->s));
     wrs_config_free(cfg);
     CHECK(wrs_session_on_ice_candidate(x->s, on_candidate, x));
@@ -59,8 +63,8 @@ static void make(side *x, uint32_t profile) {
 static double connect_pair(side *a, side *b, uint32_t profile, double *t_offer) {
     char *offer, *answer;
     double t;
-    make(a, profile);
-    make(b, 0);
+    make(a, profile, shared_port);
+    make(b, 0, 0);
     a->other = b;
     b->other = a;
     *t_offer = now_ms();
@@ -157,6 +161,7 @@ int main(int argc, char **argv) {
     setrlimit(RLIMIT_NOFILE, &nofile);
 
     const char *only = getenv("WRS_BENCH_ONLY"); /* setup, send, receive, latency or memory */
+    if (getenv("WRS_BENCH_SHARED_PORT")) shared_port = (uint16_t)atoi(getenv("WRS_BENCH_SHARED_PORT"));
 #define PART(name) (!only || strcmp(only, name) == 0)
     /* Setup: 100 pairs, one after the other. */
     for (int i = 0; i < (PART("setup") ? 100 : 0); i++) {

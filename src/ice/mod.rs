@@ -1,11 +1,12 @@
 //! The ICE transport: one UDP socket per session, shared by every bundled m-section, or one
 //! socket shared by many sessions (`shared.rs`). webrtc-ice runs gathering, connectivity
-//! checks and consent over it through a UDP mux. The media receive
-//! thread (`poller.rs`) reads every session's socket, hands the mux only STUN, and passes DTLS
-//! and SRTP datagrams straight to the session (RFC 7983 demultiplexing) without a hop through
-//! the agent's buffers. Sending is a direct `sendto` on the caller's thread to the selected
+//! checks and consent over it through a UDP mux of ours (`agent_conn.rs`). The media receive
+//! thread (`poller.rs`) reads every socket, queues STUN for the session's agent, and passes
+//! DTLS and SRTP datagrams straight to the session (RFC 7983 demultiplexing) without a hop
+//! through the agent's buffers. Sending is a direct `sendto` on the caller's thread to the selected
 //! pair's remote address.
 
+mod agent_conn;
 mod poller;
 mod shared;
 pub mod stun;
@@ -18,7 +19,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use once_cell::sync::OnceCell;
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::mpsc;
@@ -29,9 +29,8 @@ use webrtc_ice::candidate::{Candidate, CandidateType};
 use webrtc_ice::mdns::MulticastDnsMode;
 use webrtc_ice::network_type::NetworkType;
 use webrtc_ice::state::ConnectionState;
-use webrtc_ice::udp_mux::{UDPMux, UDPMuxDefault, UDPMuxParams};
+use webrtc_ice::udp_mux::UDPMux;
 use webrtc_ice::udp_network::UDPNetwork;
-use webrtc_util::Conn;
 
 use crate::error::{self, Result};
 use crate::rtp::{classify, DatagramKind};
@@ -51,8 +50,8 @@ pub struct IceConfig {
     pub disconnected_timeout: Duration,
     pub failed_timeout: Duration,
     pub keepalive_interval: Duration,
-    /// Non-zero: share this UDP port with every other session that asks for it (one socket,
-    /// one UDP mux; see `shared.rs`). `port_min`/`port_max` are then ignored.
+    /// Non-zero: share this UDP port with every other session that asks for it (one socket;
+    /// see `shared.rs`). `port_min`/`port_max` are then ignored.
     pub shared_port: u16,
 }
 
@@ -94,11 +93,11 @@ pub trait TransportHandler: Send + Sync {
     fn on_selected_pair(&self, local: String, remote: String);
 }
 
-/// Where a socket's DTLS and SRTP go.
+/// Whose a socket's datagrams are.
 enum Route {
-    /// The socket is one session's.
-    Own(OnceCell<Weak<dyn TransportHandler>>),
-    /// The socket is shared: by the sender's address.
+    /// The socket is one session's (set right after the socket is made).
+    Own(OnceCell<Arc<agent_conn::Member>>),
+    /// The socket is shared: by ICE ufrag and by the sender's address.
     Shared(shared::Routes),
 }
 
@@ -114,10 +113,6 @@ struct Socket {
     pub datagrams_dropped: AtomicUsize,
     /// Cleared when the kernel refuses UDP_SEGMENT; sends then go one by one.
     gso: AtomicBool,
-    /// STUN for the agent, from the receive thread to the mux's `recv_from`.
-    stun_tx: mpsc::UnboundedSender<(Vec<u8>, SocketAddr)>,
-    /// STUN datagrams queued for the agent and not yet taken (bounded by `MAX_QUEUED_STUN`).
-    stun_queued: AtomicUsize,
     /// The receive thread's registration, undone on close.
     poll_token: AtomicU64,
 }
@@ -132,10 +127,6 @@ impl Drop for Socket {
 pub fn shutdown_receive_thread() {
     poller::shutdown();
 }
-
-/// STUN datagrams waiting for the agent beyond which more are dropped (a flood must not grow
-/// memory; checks and consent need a handful).
-const MAX_QUEUED_STUN: usize = 256;
 
 /// Datagrams read per `recvmmsg`.
 const RECV_BATCH: usize = 32;
@@ -210,48 +201,44 @@ impl Socket {
     /// RFC 7983: STUN to the agent (or to a pending server-reflexive query), DTLS and SRTP to
     /// the session, anything else dropped.
     fn dispatch(&self, datagram: &mut [u8], from: SocketAddr) {
-        match classify(datagram) {
-            DatagramKind::Stun => {
-                if let Route::Shared(routes) = &self.route {
-                    routes.learn(datagram, from);
-                }
-                if let Some(id) = stun::transaction_id(datagram) {
-                    if let Some(tx) = self.stun_queries.lock().remove(&id) {
-                        if let Some(mapped) = stun::parse_binding_success(datagram) {
-                            let _ = tx.send(mapped);
-                        }
-                        return;
-                    }
-                }
-                if self.stun_queued.fetch_add(1, Ordering::AcqRel) < MAX_QUEUED_STUN
-                    && self.stun_tx.send((datagram.to_vec(), from)).is_ok()
-                {
-                    return;
-                }
-                self.stun_queued.fetch_sub(1, Ordering::AcqRel);
-                self.datagrams_dropped.fetch_add(1, Ordering::Relaxed);
-            }
-            DatagramKind::Unknown => {
-                self.datagrams_dropped.fetch_add(1, Ordering::Relaxed);
-            }
-            _ => {
-                let handler = match &self.route {
-                    Route::Own(h) => h.get().and_then(Weak::upgrade),
-                    Route::Shared(routes) => routes.handler(from),
-                };
-                if let Some(h) = handler {
-                    // A panic in packet processing must not end this receive loop (the
-                    // session would go deaf): the datagram is dropped instead.
-                    let delivered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h.on_datagram(datagram, from)));
-                    if delivered.is_err() {
-                        self.datagrams_dropped.fetch_add(1, Ordering::Relaxed);
-                    }
-                } else {
-                    self.datagrams_dropped.fetch_add(1, Ordering::Relaxed);
-                }
-            }
+        let kind = classify(datagram);
+        if kind == DatagramKind::Unknown {
+            self.datagrams_dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let stun = kind == DatagramKind::Stun;
+        if stun && self.answer_stun_query(datagram) {
+            return;
+        }
+        let delivered = match &self.route {
+            Route::Own(member) => member.get().is_some_and(|m| deliver(m, datagram, stun, from)),
+            Route::Shared(routes) => routes.member(datagram, stun, from).is_some_and(|m| deliver(&m, datagram, stun, from)),
+        };
+        if !delivered {
+            self.datagrams_dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
+
+    /// A STUN server's answer to one of our server-reflexive queries.
+    fn answer_stun_query(&self, datagram: &[u8]) -> bool {
+        let Some(id) = stun::transaction_id(datagram) else { return false };
+        let Some(tx) = self.stun_queries.lock().remove(&id) else { return false };
+        if let Some(mapped) = stun::parse_binding_success(datagram) {
+            let _ = tx.send(mapped);
+        }
+        true
+    }
+}
+
+/// Hands a datagram to its session: STUN to the agent, the rest to the session itself.
+fn deliver(member: &agent_conn::Member, datagram: &mut [u8], stun: bool, from: SocketAddr) -> bool {
+    if stun {
+        return member.push_stun(datagram, from);
+    }
+    let Some(h) = member.handler() else { return false };
+    // A panic in packet processing must not end the receive loop (the session would go
+    // deaf): the datagram is dropped instead.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h.on_datagram(datagram, from))).is_ok()
 }
 
 impl Socket {
@@ -349,75 +336,16 @@ impl Socket {
     }
 }
 
-/// What the UDP mux reads and writes through: it reads only the STUN the receive thread
-/// passes on.
-struct MuxSocket {
-    /// Weak: a shared socket closes when its last session goes, the mux's reader with it.
-    socket: Weak<Socket>,
-    stun_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<(Vec<u8>, SocketAddr)>>,
-    local: SocketAddr,
-}
-
-#[async_trait]
-impl Conn for MuxSocket {
-    async fn connect(&self, _addr: SocketAddr) -> webrtc_util::Result<()> {
-        Err(io::Error::from(io::ErrorKind::Unsupported).into())
-    }
-    async fn recv(&self, buf: &mut [u8]) -> webrtc_util::Result<usize> {
-        self.recv_from(buf).await.map(|(n, _)| n)
-    }
-    async fn recv_from(&self, buf: &mut [u8]) -> webrtc_util::Result<(usize, SocketAddr)> {
-        match self.socket.upgrade() {
-            Some(s) if !s.closed.load(Ordering::Acquire) => {}
-            _ => return Err(io::Error::from(io::ErrorKind::NotConnected).into()),
-        }
-        // Not holding the socket while waiting: the channel ends when the socket goes.
-        let next = self.stun_rx.lock().await.recv().await;
-        match next {
-            Some((d, from)) => {
-                if let Some(s) = self.socket.upgrade() {
-                    s.stun_queued.fetch_sub(1, Ordering::AcqRel);
-                }
-                let n = d.len().min(buf.len());
-                buf[..n].copy_from_slice(&d[..n]);
-                Ok((n, from))
-            }
-            None => Err(io::Error::from(io::ErrorKind::NotConnected).into()),
-        }
-    }
-    async fn send(&self, _buf: &[u8]) -> webrtc_util::Result<usize> {
-        Err(io::Error::from(io::ErrorKind::NotConnected).into())
-    }
-    async fn send_to(&self, buf: &[u8], target: SocketAddr) -> webrtc_util::Result<usize> {
-        let s = self.socket.upgrade().ok_or_else(|| io::Error::from(io::ErrorKind::NotConnected))?;
-        Ok(s.send_to(buf, target)?)
-    }
-    fn local_addr(&self) -> webrtc_util::Result<SocketAddr> {
-        Ok(self.local)
-    }
-    fn remote_addr(&self) -> Option<SocketAddr> {
-        None
-    }
-    async fn close(&self) -> webrtc_util::Result<()> {
-        if let Some(s) = self.socket.upgrade() {
-            s.closed.store(true, Ordering::Release);
-        }
-        Ok(())
-    }
-    fn as_any(&self) -> &(dyn std::any::Any + Send + Sync) {
-        self
-    }
-}
-
 pub struct IceTransport {
     socket: Arc<Socket>,
     /// Keeps the shared socket this transport uses open (`IceConfig::shared_port`).
     _shared: Option<Arc<shared::SharedSocket>>,
-    handler: OnceCell<Weak<dyn TransportHandler>>,
+    /// This session's routing entry: its handler and its agent's STUN queue.
+    member: Arc<agent_conn::Member>,
+    conn: Arc<agent_conn::AgentConn>,
     /// This transport is closed (its socket may live on for other sessions).
     closed: AtomicBool,
     agent: Arc<Agent>,
-    mux: Arc<UDPMuxDefault>,
     config: IceConfig,
     pub local_ufrag: String,
     pub local_pwd: String,
@@ -489,12 +417,11 @@ fn grow_receive_buffer(socket: &UdpSocket) {
 }
 
 /// Makes `udp` a transport socket: non-blocking, a large receive buffer, watched by the media
-/// receive thread, with a UDP mux over it for the agents. Must run on the library runtime.
-fn open_socket(udp: UdpSocket, route: Route) -> Result<(Arc<Socket>, Arc<UDPMuxDefault>)> {
+/// receive thread.
+fn open_socket(udp: UdpSocket, route: Route) -> Result<Arc<Socket>> {
     udp.set_nonblocking(true)?;
     grow_receive_buffer(&udp);
     let local = udp.local_addr()?;
-    let (stun_tx, stun_rx) = mpsc::unbounded_channel();
     let socket = Arc::new(Socket {
         udp,
         local,
@@ -503,18 +430,11 @@ fn open_socket(udp: UdpSocket, route: Route) -> Result<(Arc<Socket>, Arc<UDPMuxD
         closed: AtomicBool::new(false),
         datagrams_dropped: AtomicUsize::new(0),
         gso: AtomicBool::new(true),
-        stun_tx,
-        stun_queued: AtomicUsize::new(0),
         poll_token: AtomicU64::new(0),
     });
     let token = poller::register(socket.udp.as_raw_fd(), Arc::downgrade(&socket))?;
     socket.poll_token.store(token, Ordering::Release);
-    let mux = UDPMuxDefault::new(UDPMuxParams::new(MuxSocket {
-        socket: Arc::downgrade(&socket),
-        stun_rx: tokio::sync::Mutex::new(stun_rx),
-        local,
-    }));
-    Ok((socket, mux))
+    Ok(socket)
 }
 
 fn map_state(s: ConnectionState) -> IceState {
@@ -531,26 +451,33 @@ fn map_state(s: ConnectionState) -> IceState {
 impl IceTransport {
     /// Binds the socket and creates the agent. Must run on the library runtime.
     pub async fn new(config: IceConfig) -> Result<Self> {
-        let (socket, mux, shared) = if config.shared_port != 0 {
+        let (socket, shared) = if config.shared_port != 0 {
             let key = SocketAddr::new(bind_ip(&config), config.shared_port);
             let shared = shared::get_or_create(key, || {
                 let udp = UdpSocket::bind(key).map_err(|e| error::io(format!("shared port {key}: {e}")))?;
                 open_socket(udp, Route::Shared(shared::Routes::default()))
             })?;
-            (Arc::clone(&shared.socket), Arc::clone(&shared.mux), Some(shared))
+            (Arc::clone(&shared.socket), Some(shared))
         } else {
-            let (socket, mux) = open_socket(bind(&config)?, Route::Own(OnceCell::new()))?;
-            (socket, mux, None)
+            (open_socket(bind(&config)?, Route::Own(OnceCell::new()))?, None)
         };
         let local = socket.local;
+        let local_ufrag = random_ice_string(8);
+        let local_pwd = random_ice_string(24);
+        let (member, conn) = agent_conn::new(&socket, local_ufrag.clone(), local_pwd.clone());
+        match &socket.route {
+            Route::Own(m) => {
+                let _ = m.set(Arc::clone(&member));
+            }
+            Route::Shared(routes) => routes.add_session(&member),
+        }
+        let mux: Arc<dyn UDPMux + Send + Sync> = Arc::new(agent_conn::AgentMux(Arc::clone(&conn)));
 
         let wanted = config.local_addresses.clone();
         let include_loopback = wanted.iter().any(IpAddr::is_loopback);
         let network_types = if local.is_ipv6() { vec![NetworkType::Udp6] } else { vec![NetworkType::Udp4] };
-        let local_ufrag = random_ice_string(8);
-        let local_pwd = random_ice_string(24);
         let agent = Agent::new(AgentConfig {
-            udp_network: UDPNetwork::Muxed(Arc::clone(&mux) as Arc<dyn UDPMux + Send + Sync>),
+            udp_network: UDPNetwork::Muxed(mux),
             local_ufrag: local_ufrag.clone(),
             local_pwd: local_pwd.clone(),
             multicast_dns_mode: MulticastDnsMode::Disabled,
@@ -579,10 +506,10 @@ impl IceTransport {
         Ok(IceTransport {
             socket,
             _shared: shared,
-            handler: OnceCell::new(),
+            member,
+            conn,
             closed: AtomicBool::new(false),
             agent,
-            mux,
             config,
             local_ufrag,
             local_pwd,
@@ -604,13 +531,7 @@ impl IceTransport {
             }
             Box::pin(async {})
         }));
-        match &self.socket.route {
-            Route::Own(h) => {
-                let _ = h.set(handler.clone());
-            }
-            Route::Shared(routes) => routes.add_session(&self.local_ufrag, &self.local_pwd, handler.clone()),
-        }
-        let _ = self.handler.set(handler);
+        let _ = self.member.handler.set(handler);
     }
 
     pub fn local_address(&self) -> SocketAddr {
@@ -623,7 +544,7 @@ impl IceTransport {
         if self.gathering.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        let handler = self.handler.get().cloned().ok_or_else(|| error::ice("no handler"))?;
+        let handler = self.member.handler.get().cloned().ok_or_else(|| error::ice("no handler"))?;
         // One for the agent's host gathering, one per STUN server.
         let pending = Arc::new(AtomicUsize::new(1 + self.config.stun_servers.len()));
         let finish = {
@@ -657,10 +578,10 @@ impl IceTransport {
                 *this.remote.write() = Some(remote.addr());
                 let pair = (format!("candidate:{}", local.marshal()), format!("candidate:{}", remote.marshal()));
                 *this.selected.lock() = Some(pair.clone());
-                if let (Route::Shared(routes), Some(h)) = (&this.socket.route, this.handler.get()) {
-                    routes.add_address(remote.addr(), h.clone());
+                if let Route::Shared(routes) = &this.socket.route {
+                    routes.add_address(remote.addr(), &this.member);
                 }
-                if let Some(h) = this.handler.get().and_then(Weak::upgrade) {
+                if let Some(h) = this.member.handler() {
                     h.on_selected_pair(pair.0, pair.1);
                 }
             }
@@ -673,7 +594,7 @@ impl IceTransport {
             let done = finish.clone();
             runtime::spawn(async move {
                 if let Some(c) = this.query_stun_server(&url).await {
-                    if let Some(h) = this.handler.get().and_then(Weak::upgrade) {
+                    if let Some(h) = this.member.handler() {
                         h.on_local_candidate(c);
                     }
                 }
@@ -857,17 +778,10 @@ impl IceTransport {
             poller::unregister(self.socket.udp.as_raw_fd(), self.socket.poll_token.load(Ordering::Acquire));
         }
         self.cancel.lock().take();
-        // A shared mux forgets this agent's ufrag when the agent closes.
         let _ = tokio::time::timeout(Duration::from_secs(2), self.agent.close()).await;
-        match &self.socket.route {
-            Route::Own(_) => {
-                let _ = self.mux.close().await;
-            }
-            Route::Shared(routes) => {
-                if let Some(h) = self.handler.get() {
-                    routes.remove_session(&self.local_ufrag, h);
-                }
-            }
+        self.conn.shut();
+        if let Route::Shared(routes) = &self.socket.route {
+            routes.remove_session(&self.member);
         }
     }
 }

@@ -4,9 +4,11 @@
  * second thread drains and unprotects (as the library's peer does).
  * Receive: packets paced at 100,000 per second; a thread recv()s and unprotects each (tag
  * checked, payload decrypted in place); its CPU time per packet is the receive limit.
+ * recv_epoll: the same read as a thread serving many sockets must do it (epoll_wait, then
+ * recvmmsg of up to 32 with source addresses until the socket is empty).
  * Prints one line per case:
  * Protect: the same protect without sending (fastest of 15 runs): the SRTP floor.
- *   limit <profile> <payload> <protect|single|gso|recv> <ns/packet>
+ *   limit <profile> <payload> <protect|single|gso|recv|recv_epoll> <ns/packet>
  * Scale: `limit <pairs> scale` prints the CPU seconds per second of the scale figure's limit;
  * `limit <pairs> scale-shared` the same with one side of every pair on one shared socket.
  * usage: limit <packets> [protect]   ("protect": only the SRTP floor)
@@ -111,6 +113,7 @@ static double thread_cpu_ns(void) {
 
 typedef struct {
     int fd, profile, unprotect;
+    int epoll; /* read as a multi-socket server must: epoll_wait, then recvmmsg with addresses */
     const uint8_t *key;
     atomic_int stop;
     long received, verified;
@@ -133,7 +136,39 @@ static void *drain_main(void *arg) {
         EVP_EncryptInit_ex(c, EVP_aes_128_ctr(), NULL, d->key, NULL);
     t0 = thread_cpu_ns();
     setsockopt(d->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    while (!atomic_load(&d->stop)) {
+    if (d->epoll) {
+        static uint8_t bufs[32][1500];
+        struct sockaddr_storage addrs[32];
+        struct iovec iov[32];
+        struct mmsghdr msgs[32];
+        struct epoll_event ev = {.events = EPOLLIN}, out;
+        int ep = epoll_create1(0);
+        ev.data.fd = d->fd;
+        epoll_ctl(ep, EPOLL_CTL_ADD, d->fd, &ev);
+        memset(msgs, 0, sizeof msgs);
+        for (int j = 0; j < 32; j++) {
+            iov[j].iov_base = bufs[j];
+            iov[j].iov_len = sizeof bufs[j];
+            msgs[j].msg_hdr.msg_iov = &iov[j];
+            msgs[j].msg_hdr.msg_iovlen = 1;
+            msgs[j].msg_hdr.msg_name = &addrs[j];
+        }
+        while (!atomic_load(&d->stop)) {
+            int got;
+            if (epoll_wait(ep, &out, 1, 20) <= 0) continue;
+            do {
+                for (int j = 0; j < 32; j++) msgs[j].msg_hdr.msg_namelen = sizeof addrs[j];
+                got = recvmmsg(d->fd, msgs, 32, MSG_DONTWAIT, NULL);
+                for (int j = 0; j < got; j++) {
+                    d->received++;
+                    d->verified += d->profile == 0 ? unprotect_gcm(c, d->key, bufs[j], msgs[j].msg_len)
+                                                   : unprotect_cm(c, h, d->key, bufs[j], msgs[j].msg_len);
+                }
+            } while (got == 32);
+        }
+        close(ep);
+    }
+    while (!d->epoll && !atomic_load(&d->stop)) {
         ssize_t n = recv(d->fd, buf, sizeof buf, 0);
         if (n <= 0) continue;
         d->received++;
@@ -355,9 +390,9 @@ int main(int argc, char **argv) {
                 printf("limit %s %zu %s %.0f\n", profile == 0 ? "AEAD_AES_128_GCM" : "AES_CM_128_HMAC_SHA1_80",
                        payloads[p], gso ? "gso" : "single", elapsed / packets);
             }
-            {
+            for (int epoll = 0; epoll < 2; epoll++) {
                 /* Receive: protected packets paced at 100,000/s; the reader unprotects them. */
-                drain d = {.fd = fresh_sink(&to), .profile = profile, .key = key, .unprotect = 1};
+                drain d = {.fd = fresh_sink(&to), .profile = profile, .key = key, .unprotect = 1, .epoll = epoll};
                 pthread_t reader;
                 pthread_create(&reader, NULL, drain_main, &d);
                 double t0 = now_ns();
@@ -376,8 +411,8 @@ int main(int argc, char **argv) {
                 atomic_store(&d.stop, 1);
                 pthread_join(reader, NULL);
                 close(d.fd);
-                printf("limit %s %zu recv %.0f\n", profile == 0 ? "AEAD_AES_128_GCM" : "AES_CM_128_HMAC_SHA1_80",
-                       payloads[p], d.received ? d.cpu_ns / (double)d.received : 0.0);
+                printf("limit %s %zu %s %.0f\n", profile == 0 ? "AEAD_AES_128_GCM" : "AES_CM_128_HMAC_SHA1_80",
+                       payloads[p], epoll ? "recv_epoll" : "recv", d.received ? d.cpu_ns / (double)d.received : 0.0);
                 if (d.verified != d.received) fprintf(stderr, "limit: profile %d payload %zu: %ld of %ld verified\n", profile, payloads[p], d.verified, d.received);
             }
         }

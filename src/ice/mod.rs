@@ -131,19 +131,37 @@ pub fn shutdown_receive_thread() {
 /// Datagrams read per `recvmmsg`.
 const RECV_BATCH: usize = 32;
 
-/// The receive thread's buffers, shared by every socket (memory does not grow with sessions).
+/// The receive thread's buffers, shared by every socket (memory does not grow with sessions),
+/// with the `recvmmsg` headers pointing into them set up once. Every part is boxed, so the
+/// pointers stay valid when the struct moves.
 pub(crate) struct RecvBuffers {
-    data: Box<[[u8; RECEIVE_MTU]; RECV_BATCH]>,
-    addrs: [libc::sockaddr_storage; RECV_BATCH],
+    /// Owned here, used only through the headers' pointers.
+    _data: Box<[[u8; RECEIVE_MTU]; RECV_BATCH]>,
+    _addrs: Box<[libc::sockaddr_storage; RECV_BATCH]>,
+    _iovs: Box<[libc::iovec; RECV_BATCH]>,
+    msgs: Box<[libc::mmsghdr; RECV_BATCH]>,
+}
+
+/// A boxed array of plain data, all zero.
+fn zeroed_box<T>() -> Box<T> {
+    // SAFETY: only used for arrays of C structs (sockaddr_storage, iovec, mmsghdr) for which
+    // all-zero is a valid value.
+    unsafe { Box::new_zeroed().assume_init() }
 }
 
 impl RecvBuffers {
     pub(crate) fn new() -> Self {
-        RecvBuffers {
-            data: vec![[0u8; RECEIVE_MTU]; RECV_BATCH].into_boxed_slice().try_into().expect("RECV_BATCH buffers"),
-            // SAFETY: sockaddr_storage is plain data; all-zero is a valid value.
-            addrs: unsafe { std::mem::zeroed() },
+        let mut data: Box<[[u8; RECEIVE_MTU]; RECV_BATCH]> = zeroed_box();
+        let mut addrs: Box<[libc::sockaddr_storage; RECV_BATCH]> = zeroed_box();
+        let mut iovs: Box<[libc::iovec; RECV_BATCH]> = zeroed_box();
+        let mut msgs: Box<[libc::mmsghdr; RECV_BATCH]> = zeroed_box();
+        for i in 0..RECV_BATCH {
+            iovs[i] = libc::iovec { iov_base: data[i].as_mut_ptr() as *mut libc::c_void, iov_len: RECEIVE_MTU };
+            msgs[i].msg_hdr.msg_name = &mut addrs[i] as *mut _ as *mut libc::c_void;
+            msgs[i].msg_hdr.msg_iov = &mut iovs[i];
+            msgs[i].msg_hdr.msg_iovlen = 1;
         }
+        RecvBuffers { _data: data, _addrs: addrs, _iovs: iovs, msgs }
     }
 }
 
@@ -172,25 +190,26 @@ impl Socket {
         if self.closed.load(Ordering::Acquire) {
             return;
         }
-        // SAFETY: plain data; every pointer set below points into `bufs`, alive for the call.
-        let mut iovs: [libc::iovec; RECV_BATCH] = unsafe { std::mem::zeroed() };
-        let mut msgs: [libc::mmsghdr; RECV_BATCH] = unsafe { std::mem::zeroed() };
-        for i in 0..RECV_BATCH {
-            iovs[i] = libc::iovec { iov_base: bufs.data[i].as_mut_ptr() as *mut libc::c_void, iov_len: RECEIVE_MTU };
-            msgs[i].msg_hdr.msg_name = &mut bufs.addrs[i] as *mut _ as *mut libc::c_void;
-            msgs[i].msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-            msgs[i].msg_hdr.msg_iov = &mut iovs[i];
-            msgs[i].msg_hdr.msg_iovlen = 1;
+        // The kernel overwrote the address lengths of the slots the last call filled.
+        for m in bufs.msgs.iter_mut() {
+            m.msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
         }
-        // SAFETY: a valid socket and RECV_BATCH initialised headers.
+        // SAFETY: a valid socket and RECV_BATCH headers pointing into `bufs` (see `new`).
         let n = unsafe {
-            libc::recvmmsg(self.udp.as_raw_fd(), msgs.as_mut_ptr(), RECV_BATCH as libc::c_uint, libc::MSG_DONTWAIT, std::ptr::null_mut())
+            libc::recvmmsg(self.udp.as_raw_fd(), bufs.msgs.as_mut_ptr(), RECV_BATCH as libc::c_uint, libc::MSG_DONTWAIT, std::ptr::null_mut())
         };
         for i in 0..n.max(0) as usize {
-            let len = msgs[i].msg_len as usize;
-            let truncated = msgs[i].msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
-            match socket_addr(&bufs.addrs[i]) {
-                Some(from) if !truncated => self.dispatch(&mut bufs.data[i][..len], from),
+            let len = bufs.msgs[i].msg_len as usize;
+            let truncated = bufs.msgs[i].msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
+            let hdr = &bufs.msgs[i].msg_hdr;
+            // SAFETY: the kernel filled this slot's address and `len` bytes of its buffer; both
+            // are read through the pointers it wrote through, nothing else refers to them.
+            let (addr, data) = unsafe {
+                let data = (*hdr.msg_iov).iov_base as *mut u8;
+                (&*(hdr.msg_name as *const libc::sockaddr_storage), std::slice::from_raw_parts_mut(data, len.min(RECEIVE_MTU)))
+            };
+            match socket_addr(addr) {
+                Some(from) if !truncated => self.dispatch(data, from),
                 _ => {
                     self.datagrams_dropped.fetch_add(1, Ordering::Relaxed);
                 }

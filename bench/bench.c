@@ -40,8 +40,11 @@ static void on_rtp(void *ud, uint32_t track, const uint8_t *p, size_t len) {
     }
 }
 
-/* WRS_BENCH_SHARED_PORT: every offerer of connect_pair on this one UDP port. */
+/* WRS_BENCH_SHARED_PORT: every offerer of connect_pair on this one UDP port.
+ * WRS_BENCH_KEEPALIVE_MS: ICE consent checks this often (default 2000; disconnected and failed
+ * after 5 and 25 s as by default). */
 static uint16_t shared_port;
+static uint32_t keepalive_ms;
 
 static void make(side *x, uint32_t profile, uint16_t port) {
     wrs_config *cfg;
@@ -51,6 +54,7 @@ static void make(side *x, uint32_t profile, uint16_t port) {
     CHECK(wrs_config_add_local_address(cfg, "127.0.0.1"));
     if (profile) CHECK(wrs_config_set_srtp_profiles(cfg, &profile, 1));
     CHECK(wrs_config_set_shared_port(cfg, port));
+    if (keepalive_ms) CHECK(wrs_config_set_ice_timeouts(cfg, 5000, 25000, keepalive_ms));
     CHECK(wrs_session_new(cfg, &x->s));
     wrs_config_free(cfg);
     CHECK(wrs_session_on_ice_candidate(x->s, on_candidate, x));
@@ -162,6 +166,7 @@ int main(int argc, char **argv) {
 
     const char *only = getenv("WRS_BENCH_ONLY"); /* setup, send, receive, latency or memory */
     if (getenv("WRS_BENCH_SHARED_PORT")) shared_port = (uint16_t)atoi(getenv("WRS_BENCH_SHARED_PORT"));
+    if (getenv("WRS_BENCH_KEEPALIVE_MS")) keepalive_ms = (uint32_t)atoi(getenv("WRS_BENCH_KEEPALIVE_MS"));
 #define PART(name) (!only || strcmp(only, name) == 0)
     /* Setup: 100 pairs, one after the other. */
     for (int i = 0; i < (PART("setup") ? 100 : 0); i++) {

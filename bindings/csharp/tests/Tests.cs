@@ -100,6 +100,44 @@ static class Tests
         }
     }
 
+    /// Two sessions on one shared UDP port (SharedPort), each called by its own peer: each gets
+    /// exactly its peer's packets.
+    static void SharedPortCalls()
+    {
+        ushort port;
+        using (var probe = new System.Net.Sockets.UdpClient(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0)))
+            port = (ushort)((System.Net.IPEndPoint)probe.Client.LocalEndPoint).Port;
+        var shared = Loopback();
+        shared.SharedPort = port;
+        using (var s1 = new RTCPeerConnection(shared))
+        using (var s2 = new RTCPeerConnection(shared))
+        using (var p1 = new RTCPeerConnection(Loopback()))
+        using (var p2 = new RTCPeerConnection(Loopback()))
+        {
+            var got = new int[2];
+            var wrong = 0;
+            var candidatePorts = new HashSet<string>();
+            s1.OnIceCandidate += (c, mid) => { lock (candidatePorts) candidatePorts.Add(c.Split(' ')[5]); };
+            s2.OnIceCandidate += (c, mid) => { lock (candidatePorts) candidatePorts.Add(c.Split(' ')[5]); };
+            s1.OnRtpPacketReceived += (track, p) => { if (p[p.Length - 1] == 1) Interlocked.Increment(ref got[0]); else Interlocked.Increment(ref wrong); };
+            s2.OnRtpPacketReceived += (track, p) => { if (p[p.Length - 1] == 2) Interlocked.Increment(ref got[1]); else Interlocked.Increment(ref wrong); };
+            double ms;
+            var t1 = Connect(s1, p1, out ms);
+            var t2 = Connect(s2, p2, out ms);
+            for (uint i = 0; i < 100; i++)
+            {
+                p1.SendMedia(t1[1].Id, new byte[] { 9, 9, 1 }, i * 160);
+                p2.SendMedia(t2[1].Id, new byte[] { 9, 9, 2 }, i * 160);
+                if (i % 20 == 19) Thread.Sleep(5);
+            }
+            Assert(WaitFor(() => got[0] == 100 && got[1] == 100), "100 packets each, got " + got[0] + " / " + got[1]);
+            Assert(wrong == 0, "no packet reached the other session");
+            lock (candidatePorts) Assert(candidatePorts.Count == 1 && candidatePorts.Contains(port.ToString()),
+                                         "both sessions' candidates on port " + port + ": " + string.Join(",", candidatePorts));
+            Console.WriteLine("     two sessions on shared port {0}, 100 packets each, none crossed", port);
+        }
+    }
+
     static void GarbageCollectionDuringCall()
     {
         using (var a = new RTCPeerConnection(Loopback()))
@@ -223,6 +261,7 @@ static class Tests
     {
         Console.WriteLine("webrtc-session " + RTCPeerConnection.Version + " C# binding tests");
         Run("loopback call, media both ways", LoopbackCall);
+        Run("two sessions on one shared port", SharedPortCalls);
         Run("GC.Collect and finalizers during a live call", GarbageCollectionDuringCall);
         Run("native errors become exceptions with the message", ErrorsBecomeExceptions);
         Run("handler exceptions are reported, not fatal", HandlerExceptionsAreReported);

@@ -111,6 +111,32 @@ static double thread_cpu_ns(void) {
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
+/* Up to 32 datagrams with their source addresses, as a thread serving many sockets reads. */
+typedef struct {
+    uint8_t buf[32][1500];
+    struct sockaddr_storage addr[32];
+    struct iovec iov[32];
+    struct mmsghdr msgs[32];
+} mmsg_batch;
+
+/* The headers, set up once (as the library does). */
+static void batch_init(mmsg_batch *b) {
+    memset(b->msgs, 0, sizeof b->msgs);
+    for (int j = 0; j < 32; j++) {
+        b->iov[j].iov_base = b->buf[j];
+        b->iov[j].iov_len = sizeof b->buf[j];
+        b->msgs[j].msg_hdr.msg_iov = &b->iov[j];
+        b->msgs[j].msg_hdr.msg_iovlen = 1;
+        b->msgs[j].msg_hdr.msg_name = &b->addr[j];
+    }
+}
+
+/* One recvmmsg into `b`; returns the count, or <= 0. */
+static int recv_batch(int fd, mmsg_batch *b) {
+    for (int j = 0; j < 32; j++) b->msgs[j].msg_hdr.msg_namelen = sizeof b->addr[j];
+    return recvmmsg(fd, b->msgs, 32, MSG_DONTWAIT, NULL);
+}
+
 typedef struct {
     int fd, profile, unprotect;
     int epoll; /* read as a multi-socket server must: epoll_wait, then recvmmsg with addresses */
@@ -137,32 +163,21 @@ static void *drain_main(void *arg) {
     t0 = thread_cpu_ns();
     setsockopt(d->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     if (d->epoll) {
-        static uint8_t bufs[32][1500];
-        struct sockaddr_storage addrs[32];
-        struct iovec iov[32];
-        struct mmsghdr msgs[32];
+        static mmsg_batch b;
         struct epoll_event ev = {.events = EPOLLIN}, out;
         int ep = epoll_create1(0);
+        batch_init(&b);
         ev.data.fd = d->fd;
         epoll_ctl(ep, EPOLL_CTL_ADD, d->fd, &ev);
-        memset(msgs, 0, sizeof msgs);
-        for (int j = 0; j < 32; j++) {
-            iov[j].iov_base = bufs[j];
-            iov[j].iov_len = sizeof bufs[j];
-            msgs[j].msg_hdr.msg_iov = &iov[j];
-            msgs[j].msg_hdr.msg_iovlen = 1;
-            msgs[j].msg_hdr.msg_name = &addrs[j];
-        }
         while (!atomic_load(&d->stop)) {
             int got;
             if (epoll_wait(ep, &out, 1, 20) <= 0) continue;
             do {
-                for (int j = 0; j < 32; j++) msgs[j].msg_hdr.msg_namelen = sizeof addrs[j];
-                got = recvmmsg(d->fd, msgs, 32, MSG_DONTWAIT, NULL);
+                got = recv_batch(d->fd, &b);
                 for (int j = 0; j < got; j++) {
                     d->received++;
-                    d->verified += d->profile == 0 ? unprotect_gcm(c, d->key, bufs[j], msgs[j].msg_len)
-                                                   : unprotect_cm(c, h, d->key, bufs[j], msgs[j].msg_len);
+                    d->verified += d->profile == 0 ? unprotect_gcm(c, d->key, b.buf[j], b.msgs[j].msg_len)
+                                                   : unprotect_cm(c, h, d->key, b.buf[j], b.msgs[j].msg_len);
                 }
             } while (got == 32);
         }
@@ -205,24 +220,16 @@ static void *scale_rx_main(void *arg) {
     scale_rx *r = arg;
     EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
     struct epoll_event ev[64];
-    static uint8_t buf[32][1500];
-    struct iovec iov[32];
-    struct mmsghdr msgs[32];
+    static mmsg_batch b;
+    batch_init(&b);
     EVP_DecryptInit_ex(c, EVP_aes_128_gcm(), NULL, r->key, NULL);
     while (!atomic_load(&r->stop)) {
         int n = epoll_wait(r->ep, ev, 64, 20);
         for (int i = 0; i < n; i++) {
             int got;
             do {
-                memset(msgs, 0, sizeof msgs);
-                for (int j = 0; j < 32; j++) {
-                    iov[j].iov_base = buf[j];
-                    iov[j].iov_len = sizeof buf[j];
-                    msgs[j].msg_hdr.msg_iov = &iov[j];
-                    msgs[j].msg_hdr.msg_iovlen = 1;
-                }
-                got = recvmmsg(ev[i].data.fd, msgs, 32, MSG_DONTWAIT, NULL);
-                for (int j = 0; j < got; j++) r->received += unprotect_gcm(c, r->key, buf[j], msgs[j].msg_len);
+                got = recv_batch(ev[i].data.fd, &b);
+                for (int j = 0; j < got; j++) r->received += unprotect_gcm(c, r->key, b.buf[j], b.msgs[j].msg_len);
             } while (got == 32);
         }
     }

@@ -101,22 +101,8 @@ pub(super) fn get_or_create(
 mod tests {
     use super::*;
     use crate::ice::agent_conn;
+    use crate::ice::stun::tests::check;
     use crate::ice::{open_socket, Route};
-
-    fn check(username: &str, pwd: &str) -> Vec<u8> {
-        use ::stun::integrity::MessageIntegrity;
-        use ::stun::message::{Message, Setter, BINDING_REQUEST};
-        use ::stun::textattrs::TextAttribute;
-        let mut m = Message::new();
-        let setters: Vec<Box<dyn Setter>> = vec![
-            Box::new(BINDING_REQUEST),
-            Box::new(::stun::agent::TransactionId::new()),
-            Box::new(TextAttribute::new(::stun::attributes::ATTR_USERNAME, username.to_string())),
-            Box::new(MessageIntegrity::new_short_term_integrity(pwd.to_string())),
-        ];
-        m.build(&setters).unwrap();
-        m.raw
-    }
 
     #[test]
     fn only_authenticated_checks_route_an_address() {

@@ -149,7 +149,7 @@ pub fn is_binding_request(m: &[u8]) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -169,7 +169,7 @@ mod tests {
 
     /// A connectivity check as webrtc-ice builds it (the `stun` crate): USERNAME, then
     /// MESSAGE-INTEGRITY, then FINGERPRINT.
-    fn check(username: &str, pwd: &str) -> Vec<u8> {
+    pub(crate) fn check(username: &str, pwd: &str) -> Vec<u8> {
         use ::stun::fingerprint::FINGERPRINT;
         use ::stun::integrity::MessageIntegrity;
         use ::stun::message::{Message, Setter, BINDING_REQUEST};

@@ -73,10 +73,10 @@ fuzz-smoke:
 	./scripts/fuzz.sh $(FUZZ_SECONDS)
 
 # Benchmarks (issue #6 baseline): library vs limit, table + build/bench.json. Not in `make test`.
-build/bench: bench/bench.c examples-c/common.h include/webrtc_session.h $(LIB_A)
+build/bench: bench/bench.c bench/floor.h examples-c/common.h include/webrtc_session.h $(LIB_A)
 	@mkdir -p build
-	$(CC) -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -O2 -Iinclude $< $(LIB_A) $(LIBS) -o $@
-build/limit: bench/limit.c
+	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-deprecated-declarations -O2 -Iinclude $< $(LIB_A) $(LIBS) -o $@
+build/limit: bench/limit.c bench/floor.h
 	@mkdir -p build
 	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-deprecated-declarations -O2 $< -lcrypto -lpthread -o $@
 bench: lib build/bench build/limit

@@ -58,6 +58,7 @@ bench_smoke() {
         ./build/limit 2000 protect &&
         WRS_BENCH_ONLY=setup ./build/bench &&
         WRS_BENCH_ONLY=latency ./build/bench &&
+        WRS_BENCH_ONLY=send ./build/bench &&
         cargo bench --locked --bench alloc 2>/dev/null | grep '^bench ' | tee build/alloc.txt &&
         grep -q '^bench allocs_per_send 0.00 ' build/alloc.txt &&
         grep -q '^bench allocs_per_receive 0.00 ' build/alloc.txt &&

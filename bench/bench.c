@@ -134,6 +134,18 @@ static int threads(void) {
 
 /* CPU time (ns, from the scheduler's per-thread accounting) of the library's own threads (the
  * media receive thread and the runtime): during a one-way stream, the receive path's cost. */
+/* A thread's CPU time (ns) from /proc/self/task/<tid>/schedstat. */
+static double thread_cpu_of(int tid) {
+    char path[64];
+    unsigned long long run_ns = 0;
+    FILE *f;
+    snprintf(path, sizeof path, "/proc/self/task/%d/schedstat", tid);
+    if (!(f = fopen(path, "r"))) return 0;
+    if (fscanf(f, "%llu", &run_ns) != 1) run_ns = 0;
+    fclose(f);
+    return (double)run_ns;
+}
+
 static double library_cpu_ns(void) {
     double total = 0;
     DIR *d = opendir("/proc/self/task");
@@ -274,33 +286,87 @@ int main(int argc, char **argv) {
         }
     }
 
-    /* Receive: one pair, packets paced at 100,000 per second for 2 s; the receive path's cost
-     * is the library threads' CPU time per packet received, and loss is what did not arrive. */
+    /* Receive, per profile and size: packets paced at 100,000 per second, in alternating
+     * blocks of RECV_BLOCK packets for RECV_ROUNDS rounds, to the library's receiving session
+     * (its threads' CPU time per packet received) and to two limits in this same process
+     * (floor.h's drain thread's CPU time per packet): a thread blocking in recv() on one
+     * socket, and one reading as a multi-socket server must (epoll_wait + recvmmsg). Prints the
+     * medians and the median of the rounds' ratios; loss is over the library's blocks. */
     for (int p = 0; p < (PART("receive") ? 2 : 0); p++) {
         for (int z = 0; z < 2; z++) {
+            enum { RECV_ROUNDS = 7, RECV_BLOCK = 20000 };
+            static const uint8_t key[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20};
             side a, b;
-            double t0, cpu0, cpu1;
             uint8_t pkt[12 + 1200] = {0};
-            const int n = 200000;
+            size_t len = 12 + payloads[z];
+            double lib[RECV_ROUNDS], lim[2][RECV_ROUNDS], ratio[2][RECV_ROUNDS];
+            struct sockaddr_in sink[2];
+            drain d[2];
+            pthread_t reader[2];
+            floor_keys k;
+            long seq = 0, floor_seq = 0, sent = 0, got = 0;
+            int fd = socket(AF_INET, SOCK_DGRAM, 0);
             stream_pair(&a, &b, profiles[p], pkt);
+            floor_keys_init(&k, p, key);
+            for (int e = 0; e < 2; e++) {
+                memset(&sink[e], 0, sizeof sink[e]);
+                sink[e].sin_family = AF_INET;
+                sink[e].sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+                memset(&d[e], 0, sizeof d[e]);
+                d[e].fd = fresh_sink(&sink[e]);
+                d[e].profile = p;
+                d[e].key = key;
+                d[e].unprotect = 1;
+                d[e].epoll = e;
+                pthread_create(&reader[e], NULL, drain_main, &d[e]);
+            }
             sleep_ms(50);
-            atomic_store(&b.received, 0);
-            cpu0 = library_cpu_ns();
-            t0 = now_ms();
-            for (int i = 0; i < n; i++) {
-                while (now_ms() < t0 + i * 0.01) {
+            for (int r = 0; r < RECV_ROUNDS; r++) {
+                for (int turn = 0; turn < 3; turn++) {
+                    int who = (turn + r) % 3; /* 0: library, 1: recv limit, 2: epoll limit */
+                    long before = who ? atomic_load(&d[who - 1].received) : atomic_load(&b.received);
+                    double cpu0 = who ? thread_cpu_of(atomic_load(&d[who - 1].tid)) : library_cpu_ns();
+                    double t0 = now_ms();
+                    for (int i = 0; i < RECV_BLOCK; i++) {
+                        while (now_ms() < t0 + i * 0.01) {
+                        }
+                        if (who) {
+                            floor_send(fd, &sink[who - 1], &k, len, 1, 0, (int)floor_seq++);
+                            continue;
+                        }
+                        pkt[2] = (uint8_t)(seq >> 8);
+                        pkt[3] = (uint8_t)seq++;
+                        CHECK(wrs_session_send_rtp(a.s, a.track, pkt, len));
+                    }
+                    sleep_ms(30);
+                    long n = (who ? atomic_load(&d[who - 1].received) : atomic_load(&b.received)) - before;
+                    double cpu = (who ? thread_cpu_of(atomic_load(&d[who - 1].tid)) : library_cpu_ns()) - cpu0;
+                    double per = n ? cpu / (double)n : 0.0;
+                    if (who) {
+                        lim[who - 1][r] = per;
+                    } else {
+                        lib[r] = per;
+                        sent += RECV_BLOCK;
+                        got += n;
+                    }
                 }
-                pkt[2] = (uint8_t)(i >> 8);
-                pkt[3] = (uint8_t)i;
-                CHECK(wrs_session_send_rtp(a.s, a.track, pkt, 12 + payloads[z]));
+                ratio[0][r] = lib[r] / lim[0][r];
+                ratio[1][r] = lib[r] / lim[1][r];
             }
-            sleep_ms(100);
-            cpu1 = library_cpu_ns();
-            {
-                long got = atomic_load(&b.received);
-                printf("bench receive_%s_%zu %.0f ns/packet\n", names[p], payloads[z], got ? (cpu1 - cpu0) / (double)got : 0.0);
-                printf("bench receive_loss_100kpps_%s_%zu %.3f %%\n", names[p], payloads[z], 100.0 * (double)(n - got) / n);
+            for (int e = 0; e < 2; e++) {
+                atomic_store(&d[e].stop, 1);
+                pthread_join(reader[e], NULL);
+                close(d[e].fd);
+                if (d[e].verified != atomic_load(&d[e].received)) fprintf(stderr, "bench: limit sink verified %ld of %ld\n", d[e].verified, (long)atomic_load(&d[e].received));
             }
+            close(fd);
+            floor_keys_free(&k);
+            printf("bench receive_%s_%zu %.0f ns/packet\n", names[p], payloads[z], median(lib, RECV_ROUNDS));
+            printf("bench receive_limit_%s_%zu %.0f ns/packet\n", names[p], payloads[z], median(lim[0], RECV_ROUNDS));
+            printf("bench receive_ratio_%s_%zu %.2f x (median of %d rounds)\n", names[p], payloads[z], median(ratio[0], RECV_ROUNDS), RECV_ROUNDS);
+            printf("bench receive_limit_epoll_%s_%zu %.0f ns/packet\n", names[p], payloads[z], median(lim[1], RECV_ROUNDS));
+            printf("bench receive_ratio_epoll_%s_%zu %.2f x (median of %d rounds)\n", names[p], payloads[z], median(ratio[1], RECV_ROUNDS), RECV_ROUNDS);
+            printf("bench receive_loss_100kpps_%s_%zu %.3f %%\n", names[p], payloads[z], 100.0 * (double)(sent - got) / (double)sent);
             free_pair(&a, &b);
         }
     }

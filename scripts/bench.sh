@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # `make bench`: the library's figures (bench/bench.c through the C ABI, benches/*.rs) next to
-# the limit measured in the same run (bench/floor.h inside bench.c for sending: OpenSSL protect
-# in place + sendto / UDP GSO; bench/limit.c for recv + unprotect, protect alone and scale), as
+# the limit measured in the same run (bench/floor.h inside bench.c for sending and receiving:
+# OpenSSL protect in place + sendto / UDP GSO, recv or epoll + recvmmsg + unprotect;
+# bench/limit.c for protect alone and scale), as
 # a table with ratios, and as JSON in build/bench.json. Not part of `make test`.
 #
 # This machine is shared and noisy (the same loop varies by up to 1.5x from one 100 ms block to
-# the next). Sending is compared in alternating blocks within one process, and the ratio is the
-# median of the rounds' ratios (the median of three runs here). The other per-packet figures,
-# library and limit alike, are measured three times, alternately (SRTP alone seven times), and
-# the table keeps the fastest of each; delivery percentages keep the worst.
+# the next). Sending and receiving are compared in alternating blocks within one process, and
+# the ratio is the median of the rounds' ratios (the median of three runs here). SRTP alone,
+# library and floor, is measured in seven processes, alternately, and the table keeps the
+# fastest of each; delivery percentages keep the worst.
 # Usage: scripts/bench.sh [pairs]   (pairs for the memory and scale figures, default 100)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,14 +17,12 @@ pairs=${1:-100}
 : > build/limit.txt
 : > build/bench-runs.txt
 for _ in 1 2 3; do
-    ./build/limit 50000 >> build/limit.txt
     WRS_BENCH_ONLY=send ./build/bench >> build/bench-runs.txt
     WRS_BENCH_ONLY=receive ./build/bench >> build/bench-runs.txt
-    cargo bench --locked --bench srtp 2>/dev/null | grep '^bench ' >> build/bench-runs.txt
 done
 # SRTP alone varies by up to 2x from one process to the next here, the floor and ours alike
-# (where the process lands): four more processes of each, alternately.
-for _ in 1 2 3 4; do
+# (where the process lands): seven processes of each, alternately.
+for _ in 1 2 3 4 5 6 7; do
     ./build/limit 20000 protect >> build/limit.txt
     cargo bench --locked --bench srtp 2>/dev/null | grep '^bench ' >> build/bench-runs.txt
 done
@@ -64,11 +63,11 @@ for name, (value, unit) in figures.items():
     if "_limit_" in name or "_ratio_" in name:
         continue
     if name.startswith("receive_") and not name.startswith("receive_loss"):
-        profile, payload = name[len("receive_"):].rsplit("_", 1)
-        floor = limit[(profile, int(payload), "recv")]
-        many = limit[(profile, int(payload), "recv_epoll")]
-        extra = (f"   limit {floor:.0f} ns (recv + unprotect): ratio {value / floor:.2f}x;"
-                 f" {many:.0f} ns (epoll + recvmmsg + unprotect): ratio {value / many:.2f}x")
+        rest = name[len("receive_"):]
+        floor, ratio = figures[f"receive_limit_{rest}"][0], figures[f"receive_ratio_{rest}"][0]
+        many, ratio_many = figures[f"receive_limit_epoll_{rest}"][0], figures[f"receive_ratio_epoll_{rest}"][0]
+        extra = (f"   limit {floor:.0f} ns (recv + unprotect): ratio {ratio:.2f}x;"
+                 f" {many:.0f} ns (epoll + recvmmsg + unprotect): ratio {ratio_many:.2f}x (same process, median of paired rounds)")
     if name.startswith(("srtp_protect_", "webrtc_srtp_protect_")):
         profile, payload = name.split("protect_", 1)[1].rsplit("_", 1)
         floor = limit[(profile, int(payload), "protect")]

@@ -59,6 +59,7 @@ bench_smoke() {
         WRS_BENCH_ONLY=setup ./build/bench &&
         WRS_BENCH_ONLY=latency ./build/bench &&
         WRS_BENCH_ONLY=send ./build/bench &&
+        WRS_BENCH_ONLY=receive ./build/bench &&
         cargo bench --locked --bench alloc 2>/dev/null | grep '^bench ' | tee build/alloc.txt &&
         grep -q '^bench allocs_per_send 0.00 ' build/alloc.txt &&
         grep -q '^bench allocs_per_receive 0.00 ' build/alloc.txt &&

@@ -223,17 +223,15 @@ int main(int argc, char **argv) {
             uint8_t pkt[12 + 1200] = {0};
             wrs_packet batch[32];
             double lib[2][SEND_ROUNDS], lim[2][SEND_ROUNDS], ratio[2][SEND_ROUNDS];
-            struct sockaddr_in sink = {.sin_family = AF_INET};
+            struct sockaddr_in sink;
             floor_keys k;
-            pthread_t reader;
+            drain d;
             long seq = 0, floor_seq = 0;
             int fd = socket(AF_INET, SOCK_DGRAM, 0);
             size_t len = 12 + payloads[z];
             stream_pair(&a, &b, profiles[p], pkt);
-            sink.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-            drain d = {.fd = fresh_sink(&sink), .profile = p, .key = key, .unprotect = 1};
+            drain_start(&d, &sink, p, key, 0);
             floor_keys_init(&k, p, key);
-            pthread_create(&reader, NULL, drain_main, &d);
             for (int j = 0; j < 32; j++) {
                 memcpy(many[j], pkt, sizeof pkt);
                 batch[j].track = a.track;
@@ -268,9 +266,7 @@ int main(int argc, char **argv) {
                 }
             }
             sleep_ms(300);
-            atomic_store(&d.stop, 1);
-            pthread_join(reader, NULL);
-            close(d.fd);
+            drain_stop(&d);
             close(fd);
             floor_keys_free(&k);
             for (int gso = 0; gso < 2; gso++) {
@@ -281,7 +277,6 @@ int main(int argc, char **argv) {
             }
             printf("bench received_%s_%zu %.1f %% (sent as fast as possible)\n", names[p], payloads[z],
                    100.0 * (double)atomic_load(&b.received) / (double)seq);
-            if (d.verified != d.received) fprintf(stderr, "bench: limit sink verified %ld of %ld\n", d.verified, d.received);
             free_pair(&a, &b);
         }
     }
@@ -302,24 +297,12 @@ int main(int argc, char **argv) {
             double lib[RECV_ROUNDS], lim[2][RECV_ROUNDS], ratio[2][RECV_ROUNDS];
             struct sockaddr_in sink[2];
             drain d[2];
-            pthread_t reader[2];
             floor_keys k;
             long seq = 0, floor_seq = 0, sent = 0, got = 0;
             int fd = socket(AF_INET, SOCK_DGRAM, 0);
             stream_pair(&a, &b, profiles[p], pkt);
             floor_keys_init(&k, p, key);
-            for (int e = 0; e < 2; e++) {
-                memset(&sink[e], 0, sizeof sink[e]);
-                sink[e].sin_family = AF_INET;
-                sink[e].sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-                memset(&d[e], 0, sizeof d[e]);
-                d[e].fd = fresh_sink(&sink[e]);
-                d[e].profile = p;
-                d[e].key = key;
-                d[e].unprotect = 1;
-                d[e].epoll = e;
-                pthread_create(&reader[e], NULL, drain_main, &d[e]);
-            }
+            for (int e = 0; e < 2; e++) drain_start(&d[e], &sink[e], p, key, e);
             sleep_ms(50);
             for (int r = 0; r < RECV_ROUNDS; r++) {
                 for (int turn = 0; turn < 3; turn++) {
@@ -353,12 +336,7 @@ int main(int argc, char **argv) {
                 ratio[0][r] = lib[r] / lim[0][r];
                 ratio[1][r] = lib[r] / lim[1][r];
             }
-            for (int e = 0; e < 2; e++) {
-                atomic_store(&d[e].stop, 1);
-                pthread_join(reader[e], NULL);
-                close(d[e].fd);
-                if (d[e].verified != atomic_load(&d[e].received)) fprintf(stderr, "bench: limit sink verified %ld of %ld\n", d[e].verified, (long)atomic_load(&d[e].received));
-            }
+            for (int e = 0; e < 2; e++) drain_stop(&d[e]);
             close(fd);
             floor_keys_free(&k);
             printf("bench receive_%s_%zu %.0f ns/packet\n", names[p], payloads[z], median(lib, RECV_ROUNDS));

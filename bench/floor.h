@@ -130,7 +130,7 @@ static int recv_batch(int fd, mmsg_batch *b) {
 }
 
 typedef struct {
-    int fd, profile, unprotect;
+    int fd, profile;
     int epoll; /* read as a multi-socket server must: epoll_wait, then recvmmsg with addresses */
     const uint8_t *key;
     atomic_int stop;
@@ -138,6 +138,7 @@ typedef struct {
     atomic_long received;   /* written with plain relaxed stores: readable while it runs */
     long verified;
     double cpu_ns;
+    pthread_t thread;
 } drain;
 
 /* One more packet received (a relaxed load and store: no locked instruction per packet). */
@@ -145,7 +146,7 @@ static void drain_count(drain *d) {
     atomic_store_explicit(&d->received, atomic_load_explicit(&d->received, memory_order_relaxed) + 1, memory_order_relaxed);
 }
 
-/* Reads (and, when asked, unprotects) until told to stop; measures its own CPU time. */
+/* Reads and unprotects until told to stop; measures its own CPU time. */
 static void *drain_main(void *arg) {
     drain *d = arg;
     EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
@@ -187,8 +188,7 @@ static void *drain_main(void *arg) {
         ssize_t n = recv(d->fd, buf, sizeof buf, 0);
         if (n <= 0) continue;
         drain_count(d);
-        if (d->unprotect)
-            d->verified += d->profile == 0 ? unprotect_gcm(c, d->key, buf, (size_t)n) : unprotect_cm(c, h, d->key, buf, (size_t)n);
+        d->verified += d->profile == 0 ? unprotect_gcm(c, d->key, buf, (size_t)n) : unprotect_cm(c, h, d->key, buf, (size_t)n);
     }
     d->cpu_ns = thread_cpu_ns() - t0;
     EVP_CIPHER_CTX_free(c);
@@ -205,6 +205,28 @@ static int fresh_sink(struct sockaddr_in *to) {
     getsockname(fd, (struct sockaddr *)to, &len);
     setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big);
     return fd;
+}
+
+/* A sink on 127.0.0.1 (its address written to `to`) and its thread, reading as `epoll` says. */
+static void drain_start(drain *d, struct sockaddr_in *to, int profile, const uint8_t *key, int epoll) {
+    memset(d, 0, sizeof *d);
+    memset(to, 0, sizeof *to);
+    to->sin_family = AF_INET;
+    to->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    d->fd = fresh_sink(to);
+    d->profile = profile;
+    d->key = key;
+    d->epoll = epoll;
+    pthread_create(&d->thread, NULL, drain_main, d);
+}
+
+/* Stops and joins the sink's thread; complains if a packet failed to verify. */
+static void drain_stop(drain *d) {
+    atomic_store(&d->stop, 1);
+    pthread_join(d->thread, NULL);
+    close(d->fd);
+    if (d->verified != atomic_load(&d->received))
+        fprintf(stderr, "floor: sink (profile %d) verified %ld of %ld\n", d->profile, d->verified, (long)atomic_load(&d->received));
 }
 
 /* The sender's keys: one cipher context (and HMAC for AES-CM), keyed once. */

@@ -123,7 +123,7 @@ int main(int argc, char **argv) {
     int fd = socket(AF_INET, SOCK_DGRAM, 0);
     struct sockaddr_in to;
     uint8_t key[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20};
-    static uint8_t batch[32][1500];
+    static uint8_t buf[1500];
     const size_t payloads[] = {160, 1200};
     memset(&to, 0, sizeof to);
     to.sin_family = AF_INET;
@@ -142,11 +142,11 @@ int main(int argc, char **argv) {
             for (int r = 0; r < 15; r++) {
                 double t0 = now_ns();
                 for (int i = 0; i < 20000; i++) {
-                    memset(batch[0], 0x80, plen);
+                    memset(buf, 0x80, plen);
                     if (profile == 0)
-                        protect_gcm(c, key, batch[0], plen, (uint32_t)i);
+                        protect_gcm(c, key, buf, plen, (uint32_t)i);
                     else
-                        protect_cm(c, h, key, batch[0], plen, (uint32_t)i);
+                        protect_cm(c, h, key, buf, plen, (uint32_t)i);
                 }
                 double t = (now_ns() - t0) / 20000;
                 if (t < best) best = t;
@@ -156,41 +156,27 @@ int main(int argc, char **argv) {
         for (int p = 0; p < (protect_only ? 0 : 2); p++) {
             size_t len = 12 + payloads[p];
             for (int gso = 0; gso < 2; gso++) {
-                drain d = {.fd = fresh_sink(&to), .profile = profile, .key = key, .unprotect = 1};
-                pthread_t reader;
-                pthread_create(&reader, NULL, drain_main, &d);
+                drain d;
+                drain_start(&d, &to, profile, key, 0);
                 double elapsed = floor_send(fd, &to, &k, len, packets, gso, 0);
-                atomic_store(&d.stop, 1);
-                pthread_join(reader, NULL);
-                close(d.fd);
-                if (d.verified != d.received) fprintf(stderr, "limit: profile %d payload %zu: %ld of %ld verified\n", profile, payloads[p], d.verified, d.received);
+                drain_stop(&d);
                 printf("limit %s %zu %s %.0f\n", profile == 0 ? "AEAD_AES_128_GCM" : "AES_CM_128_HMAC_SHA1_80",
                        payloads[p], gso ? "gso" : "single", elapsed);
             }
             for (int epoll = 0; epoll < 2; epoll++) {
                 /* Receive: protected packets paced at 100,000/s; the reader unprotects them. */
-                drain d = {.fd = fresh_sink(&to), .profile = profile, .key = key, .unprotect = 1, .epoll = epoll};
-                pthread_t reader;
-                pthread_create(&reader, NULL, drain_main, &d);
+                drain d;
+                drain_start(&d, &to, profile, key, epoll);
                 double t0 = now_ns();
                 for (int i = 0; i < packets; i++) {
-                    size_t out;
                     while (now_ns() < t0 + i * 10000.0) {
                     }
-                    memset(batch[0], 0x80, len);
-                    batch[0][2] = (uint8_t)(i >> 8);
-                    batch[0][3] = (uint8_t)i;
-                    out = profile == 0 ? protect_gcm(c, key, batch[0], len, (uint32_t)(i & 0xffff))
-                                       : protect_cm(c, h, key, batch[0], len, (uint32_t)(i & 0xffff));
-                    sendto(fd, batch[0], out, 0, (struct sockaddr *)&to, sizeof to);
+                    floor_send(fd, &to, &k, len, 1, 0, i);
                 }
                 usleep(100000);
-                atomic_store(&d.stop, 1);
-                pthread_join(reader, NULL);
-                close(d.fd);
+                drain_stop(&d);
                 printf("limit %s %zu %s %.0f\n", profile == 0 ? "AEAD_AES_128_GCM" : "AES_CM_128_HMAC_SHA1_80",
                        payloads[p], epoll ? "recv_epoll" : "recv", d.received ? d.cpu_ns / (double)d.received : 0.0);
-                if (d.verified != d.received) fprintf(stderr, "limit: profile %d payload %zu: %ld of %ld verified\n", profile, payloads[p], d.verified, d.received);
             }
         }
         floor_keys_free(&k);

@@ -32,7 +32,8 @@ pub(super) struct Member {
     pub(super) pwd: String,
     pub(super) handler: OnceCell<Weak<dyn TransportHandler>>,
     stun_tx: mpsc::UnboundedSender<StunItem>,
-    stun_queued: Arc<AtomicUsize>,
+    /// Queued and not yet taken by the agent (bounded by `MAX_QUEUED_STUN`).
+    stun_queued: AtomicUsize,
 }
 
 impl Member {
@@ -57,7 +58,6 @@ pub(super) struct AgentConn {
     socket: Weak<Socket>,
     member: Arc<Member>,
     stun_rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<StunItem>>,
-    stun_queued: Arc<AtomicUsize>,
     local: SocketAddr,
     closed: watch::Sender<bool>,
 }
@@ -65,13 +65,11 @@ pub(super) struct AgentConn {
 /// A session's routing entry and its agent's connection.
 pub(super) fn new(socket: &Arc<Socket>, ufrag: String, pwd: String) -> (Arc<Member>, Arc<AgentConn>) {
     let (stun_tx, stun_rx) = mpsc::unbounded_channel();
-    let stun_queued = Arc::new(AtomicUsize::new(0));
-    let member = Arc::new(Member { ufrag, pwd, handler: OnceCell::new(), stun_tx, stun_queued: Arc::clone(&stun_queued) });
+    let member = Arc::new(Member { ufrag, pwd, handler: OnceCell::new(), stun_tx, stun_queued: AtomicUsize::new(0) });
     let conn = Arc::new(AgentConn {
         socket: Arc::downgrade(socket),
         member: Arc::clone(&member),
         stun_rx: tokio::sync::Mutex::new(stun_rx),
-        stun_queued,
         local: socket.local,
         closed: watch::channel(false).0,
     });
@@ -104,7 +102,7 @@ impl Conn for AgentConn {
             _ = closed.wait_for(|c| *c) => None,
         };
         let item = next.ok_or_else(not_connected)?;
-        self.stun_queued.fetch_sub(1, Ordering::AcqRel);
+        self.member.stun_queued.fetch_sub(1, Ordering::AcqRel);
         let (d, from) = &*item;
         let n = d.len().min(buf.len());
         buf[..n].copy_from_slice(&d[..n]);

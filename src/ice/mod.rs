@@ -101,7 +101,8 @@ enum Route {
     Shared(shared::Routes),
 }
 
-/// The socket: async receive for the mux, synchronous send for everyone.
+/// A transport socket: read by the media receive thread, which routes what arrives (`Route`);
+/// written synchronously by any thread.
 struct Socket {
     /// Non-blocking; read by the media receive thread (`poller.rs`), written by any thread.
     udp: UdpSocket,

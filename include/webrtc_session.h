@@ -24,6 +24,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define SHA1_LEN 20
+
+/**
+ * Remote candidates a session accepts by default (RFC 8445 §6.1.2.5 suggests limiting the
+ * checklist to about 100 pairs; a session has one local candidate per family).
+ */
+#define DEFAULT_MAX_REMOTE_CANDIDATES 100
+
+#define CHECK_BURST 16
+
 /**
  * Major version of the library (equal to the crate version).
  */
@@ -119,6 +129,11 @@ enum wrs_result
    * The handle is not a live handle of this library (freed, or never created by it).
    */
   WRS_RESULT_INVALID_HANDLE = -15,
+  /**
+   * A limit that bounds what the network or the host can make the library hold (remote
+   * candidates, ...) was reached; the message names it and how to change it.
+   */
+  WRS_RESULT_LIMIT_REACHED = -16,
   /**
    * A bug in the library was caught at the boundary; the message has details.
    */
@@ -370,6 +385,28 @@ enum wrs_stat
    * Datagrams dropped before keys existed, malformed, or of an unknown kind.
    */
   WRS_STAT_DATAGRAMS_DROPPED = 8,
+  /**
+   * DTLS and SRTP datagrams dropped because their source address has not passed an
+   * authenticated connectivity check of this session (spoofed or stray traffic).
+   */
+  WRS_STAT_UNVERIFIED_DROPPED = 9,
+  /**
+   * STUN dropped before the ICE agent: checks failing MESSAGE-INTEGRITY, answers to no check
+   * we sent, answers from elsewhere or unauthenticated.
+   */
+  WRS_STAT_STUN_REJECTED = 10,
+  /**
+   * Remote candidates refused: a forbidden address, or over the limit.
+   */
+  WRS_STAT_REMOTE_CANDIDATES_REFUSED = 11,
+  /**
+   * Connectivity checks sent.
+   */
+  WRS_STAT_ICE_CHECKS_SENT = 12,
+  /**
+   * Connectivity checks the pacer held back (the agent sends them again later).
+   */
+  WRS_STAT_ICE_CHECKS_PACED = 13,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -546,6 +583,14 @@ wrs_result wrs_config_set_srtp_profiles(wrs_config *cfg, const uint32_t *profile
  * the default with AUTO) or WRS_DTLS_ROLE_SERVER (a=setup:passive). Offers always say actpass.
  */
 wrs_result wrs_config_set_dtls_role(wrs_config *cfg, uint32_t role);
+
+/**
+ * Remote candidates a session accepts at most (default 100, RFC 8445 §6.1.2.5; 1 to 10,000).
+ * One more, trickled, fails with WRS_RESULT_LIMIT_REACHED; in a description it is skipped.
+ * Either way it is counted (WRS_STAT_REMOTE_CANDIDATES_REFUSED). This bounds the destinations
+ * a hostile description can make the session send checks to.
+ */
+wrs_result wrs_config_set_max_remote_candidates(wrs_config *cfg, uint32_t max);
 
 /**
  * ICE timers in milliseconds: no answer from the peer for `disconnected_ms` → disconnected,

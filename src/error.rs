@@ -30,6 +30,8 @@ pub enum ErrorKind {
     Unsupported,
     /// The requested fact is not known yet (for example the selected pair before ICE connects).
     NotAvailable,
+    /// A bound on state (candidates, ...) was reached.
+    LimitReached,
 }
 
 #[derive(Debug, Clone)]
@@ -80,6 +82,7 @@ ctor!(crypto, Crypto);
 ctor!(ice, Ice);
 ctor!(unsupported, Unsupported);
 ctor!(not_available, NotAvailable);
+ctor!(limit_reached, LimitReached);
 
 impl From<openssl::error::ErrorStack> for Error {
     fn from(e: openssl::error::ErrorStack) -> Self {

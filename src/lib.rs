@@ -1,6 +1,7 @@
 pub mod cert;
 pub mod error;
 pub mod fasthash;
+pub mod hmac;
 pub mod ice;
 pub mod rtp;
 pub mod runtime;

@@ -97,21 +97,27 @@ unsafe extern "C" fn push_candidate(ud: *mut c_void, c: *const c_char, _mid: *co
 /// certificate it was given.
 #[test]
 fn stun_server_port_range_and_pem_certificate() {
-    let stun_server = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let stun_addr = stun_server.local_addr().unwrap();
+    // Two STUN servers: one behind no NAT (it reports the base itself: redundant, RFC 8445
+    // §5.1.3, not signalled) and one that reports another address, as a NAT would.
     let answered = Arc::new(AtomicUsize::new(0));
-    let counter = Arc::clone(&answered);
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 1500];
-        stun_server.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        while let Ok((n, from)) = stun_server.recv_from(&mut buf) {
-            if stun::is_binding_request(&buf[..n]) {
-                let id = stun::transaction_id(&buf[..n]).unwrap();
-                stun_server.send_to(&stun::binding_success(&id, from), from).unwrap();
-                counter.fetch_add(1, Ordering::SeqCst);
+    let mut servers = Vec::new();
+    for nat in [None, Some(std::net::IpAddr::from([127, 0, 0, 9]))] {
+        let stun_server = UdpSocket::bind("127.0.0.1:0").unwrap();
+        servers.push(stun_server.local_addr().unwrap());
+        let counter = Arc::clone(&answered);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 1500];
+            stun_server.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            while let Ok((n, from)) = stun_server.recv_from(&mut buf) {
+                if stun::is_binding_request(&buf[..n]) {
+                    let id = stun::transaction_id(&buf[..n]).unwrap();
+                    let mapped = nat.map(|ip| std::net::SocketAddr::new(ip, from.port())).unwrap_or(from);
+                    stun_server.send_to(&stun::binding_success(&id, mapped), from).unwrap();
+                    counter.fetch_add(1, Ordering::SeqCst);
+                }
             }
-        }
-    });
+        });
+    }
 
     let cert = webrtc_session::cert::Certificate::generate().unwrap();
     let dir = std::env::temp_dir().join(format!("wrs-pem-{}", std::process::id()));
@@ -123,7 +129,8 @@ fn stun_server_port_range_and_pem_certificate() {
     let mut cfg = ptr::null_mut();
     ok(wrs_config_new(&mut cfg));
     ok(wrs_config_add_local_address(cfg, cstr("127.0.0.1").as_ptr()));
-    ok(wrs_config_add_ice_server(cfg, cstr(&format!("stun:{stun_addr}")).as_ptr()));
+    ok(wrs_config_add_ice_server(cfg, cstr(&format!("stun:{}", servers[0])).as_ptr()));
+    ok(wrs_config_add_ice_server(cfg, cstr(&format!("stun:{}?transport=udp", servers[1])).as_ptr()));
     ok(wrs_config_set_port_range(cfg, 41000, 41099));
     ok(wrs_config_set_certificate_pem_files(cfg, cstr(cp.to_str().unwrap()).as_ptr(), cstr(kp.to_str().unwrap()).as_ptr()));
     let mut s = ptr::null_mut();
@@ -150,8 +157,9 @@ fn stun_server_port_range_and_pem_certificate() {
     let srflx = got.iter().find(|c| c.contains("typ srflx")).unwrap_or_else(|| panic!("no srflx in {got:?}"));
     let port: u16 = host.split_whitespace().nth(5).unwrap().parse().unwrap();
     assert!((41000..=41099).contains(&port), "{host}");
-    assert!(srflx.contains(&format!("127.0.0.1 {port} typ srflx raddr 127.0.0.1 rport {port}")), "{srflx}");
-    assert_eq!(answered.load(Ordering::SeqCst), 1);
+    assert!(srflx.contains(&format!("127.0.0.9 {port} typ srflx raddr 127.0.0.1 rport {port}")), "{srflx}");
+    assert_eq!(got.iter().filter(|c| c.contains("typ srflx")).count(), 1, "the base is not signalled as srflx: {got:?}");
+    assert_eq!(answered.load(Ordering::SeqCst), 2);
     // Both are in the complete local description, with end-of-candidates.
     let mut local = ptr::null_mut();
     ok(wrs_session_local_description(s, &mut local));

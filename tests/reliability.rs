@@ -8,112 +8,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::relay::{Dir, Policy, Relay};
-use crossbeam_channel::{unbounded, Receiver, Sender};
-use webrtc_session::ice::IceState;
-use webrtc_session::negotiation::{Codec, Direction, MediaKind};
-use webrtc_session::session::{ConnectionState, Event, EventHandler, SdpType, Session, SessionConfig};
-
-enum Ev {
-    Candidate(String),
-    State(ConnectionState),
-    Ice(IceState),
-    Rtp(Vec<u8>),
-}
-
-struct Forward(Sender<Ev>);
-impl EventHandler for Forward {
-    fn on_event(&self, e: Event<'_>) {
-        let _ = self.0.send(match e {
-            Event::LocalCandidate { candidate, .. } => Ev::Candidate(candidate.to_string()),
-            Event::ConnectionState(s) => Ev::State(s),
-            Event::IceState(s) => Ev::Ice(s),
-            Event::Rtp { packet, .. } => Ev::Rtp(packet.to_vec()),
-            _ => return,
-        });
-    }
-}
-
-struct Peer {
-    s: Arc<Session>,
-    rx: Receiver<Ev>,
-    track: u32,
-    states: Vec<(Instant, ConnectionState)>,
-    ice: Vec<(Instant, IceState)>,
-    rtp: Vec<Vec<u8>>,
-}
-
-fn peer(tweak: impl Fn(&mut SessionConfig)) -> Peer {
-    let mut cfg = SessionConfig::default();
-    cfg.ice.local_addresses = vec!["127.0.0.1".parse().unwrap()];
-    tweak(&mut cfg);
-    let s = Session::new(cfg).unwrap();
-    let (tx, rx) = unbounded();
-    s.set_event_handler(Some(Arc::new(Forward(tx))));
-    Peer { s, rx, track: 0, states: vec![], ice: vec![], rtp: vec![] }
-}
-
-impl Peer {
-    /// Handles queued events; candidates go to `other` rewritten to point at `via`.
-    fn pump(&mut self, other: &Session, via: SocketAddr) {
-        while let Ok(e) = self.rx.try_recv() {
-            match e {
-                Ev::Candidate(c) => {
-                    let _ = other.add_remote_candidate(&Relay::rewrite_candidate(&c, via));
-                }
-                Ev::State(s) => self.states.push((Instant::now(), s)),
-                Ev::Ice(s) => self.ice.push((Instant::now(), s)),
-                Ev::Rtp(p) => self.rtp.push(p),
-            }
-        }
-    }
-    fn state(&self) -> ConnectionState {
-        self.s.connection_state()
-    }
-}
-
-/// Tracks and offer/answer between `a` and `b` (no candidates yet); returns when the answer was
-/// applied.
-fn negotiate(a: &mut Peer, b: &mut Peer) -> Instant {
-    a.track = a.s.add_track(MediaKind::Audio, &[Codec::Pcmu], Direction::SendRecv).unwrap();
-    let offer = a.s.create_offer().unwrap();
-    b.s.set_remote_description(SdpType::Offer, &offer).unwrap();
-    a.s.set_local_description(SdpType::Offer, Some(&offer)).unwrap();
-    b.track = b.s.add_track(MediaKind::Audio, &[Codec::Pcmu], Direction::SendRecv).unwrap();
-    let answer = b.s.create_answer().unwrap();
-    let t0 = Instant::now();
-    a.s.set_remote_description(SdpType::Answer, &answer).unwrap();
-    b.s.set_local_description(SdpType::Answer, Some(&answer)).unwrap();
-    t0
-}
-
-/// Two sessions connected through a relay with `policy`; returns them with the relay and the
-/// instant the answer was applied.
-fn call(policy: Policy, seed: u64, tweak: impl Fn(&mut SessionConfig) + Copy) -> (Peer, Peer, Relay, Instant) {
-    let mut a = peer(tweak);
-    let mut b = peer(tweak);
-    let relay = Relay::new(a.s.local_address(), b.s.local_address(), policy, seed);
-    let t0 = negotiate(&mut a, &mut b);
-    (a, b, relay, t0)
-}
-
-/// Pumps events until `done` or the deadline.
-fn run_until(a: &mut Peer, b: &mut Peer, relay: &Relay, deadline: Duration, mut done: impl FnMut(&Peer, &Peer) -> bool) -> bool {
-    let end = Instant::now() + deadline;
-    while Instant::now() < end {
-        a.pump(&b.s, relay.for_b);
-        b.pump(&a.s, relay.for_a);
-        if done(a, b) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    false
-}
-
-fn connected(a: &Peer, b: &Peer) -> bool {
-    a.state() == ConnectionState::Connected && b.state() == ConnectionState::Connected
-}
+use common::native::*;
+use common::relay::{Dir, Policy};
+use webrtc_session::session::ConnectionState;
 
 /// 20 % loss and 100 ms delay each way: how long from ICE connected (on the DTLS client) to
 /// DTLS-SRTP ready, over many calls run a few at a time. At least 95 % must finish within 5 s,
@@ -294,36 +191,6 @@ fn hostile_datagrams_are_dropped_and_counted() {
     a.s.send_media(a.track, &[1u8; 160], 160, false).unwrap();
     assert!(run_until(&mut a, &mut b, &relay, Duration::from_secs(2), |_, b| b.rtp.len() == 2));
     assert_eq!(b.state(), ConnectionState::Connected);
-}
-
-fn sdp_attr(sdp: &str, key: &str) -> String {
-    sdp.lines().find_map(|l| l.strip_prefix(key)).unwrap().trim().to_string()
-}
-
-/// A Binding request (USE-CANDIDATE, ICE-CONTROLLING) from an address nobody signalled, with the
-/// right username and integrity keyed by `password`.
-fn rogue_check(username: &str, password: &str) -> Vec<u8> {
-    use stun::agent::TransactionId;
-    use stun::fingerprint::FINGERPRINT;
-    use stun::integrity::MessageIntegrity;
-    use stun::message::{Message, Setter, BINDING_REQUEST};
-    use stun::textattrs::TextAttribute;
-    use webrtc_ice::control::AttrControlling;
-    use webrtc_ice::priority::PriorityAttr;
-    use webrtc_ice::use_candidate::UseCandidateAttr;
-    let mut m = Message::new();
-    let setters: Vec<Box<dyn Setter>> = vec![
-        Box::new(BINDING_REQUEST),
-        Box::new(TransactionId::new()),
-        Box::new(TextAttribute::new(stun::attributes::ATTR_USERNAME, username.to_string())),
-        Box::new(UseCandidateAttr::new()),
-        Box::new(AttrControlling(42)),
-        Box::new(PriorityAttr(0x7fff_ffff)),
-        Box::new(MessageIntegrity::new_short_term_integrity(password.to_string())),
-        Box::new(FINGERPRINT),
-    ];
-    m.build(&setters).unwrap();
-    m.raw
 }
 
 /// STUN checks with a wrong password are ignored: no answer, and ICE keeps its pair. The same

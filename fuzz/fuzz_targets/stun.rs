@@ -12,5 +12,7 @@ fuzz_target!(|data: &[u8]| {
     if let Some(ufrag) = stun::request_local_ufrag(data) {
         assert!(!ufrag.contains(':'));
     }
-    let _ = stun::verify_integrity(data, b"the-local-password-24chr");
+    let _ = stun::binding_class(data);
+    let key = webrtc_session::hmac::HmacSha1::new(b"the-local-password-24chr");
+    let _ = stun::verify_integrity(data, &key);
 });

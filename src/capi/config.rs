@@ -214,6 +214,23 @@ pub extern "C" fn wrs_config_set_dtls_role(cfg: *mut wrs_config, role: u32) -> w
     })
 }
 
+/// Remote candidates a session accepts at most (default 100, RFC 8445 §6.1.2.5; 1 to 10,000).
+/// One more, trickled, fails with WRS_RESULT_LIMIT_REACHED; in a description it is skipped.
+/// Either way it is counted (WRS_STAT_REMOTE_CANDIDATES_REFUSED). This bounds the destinations
+/// a hostile description can make the session send checks to.
+#[no_mangle]
+pub extern "C" fn wrs_config_set_max_remote_candidates(cfg: *mut wrs_config, max: u32) -> wrs_result {
+    guard(|| {
+        if max == 0 || max > 10_000 {
+            return Err(FfiError::new(wrs_result::InvalidArgument, format!("max remote candidates {max}: must be 1..=10000")));
+        }
+        with_config(cfg, |c| {
+            c.ice.max_remote_candidates = max as usize;
+            Ok(())
+        })
+    })
+}
+
 /// ICE timers in milliseconds: no answer from the peer for `disconnected_ms` → disconnected,
 /// for `failed_ms` → failed; keepalive/consent checks every `keepalive_ms`. Each must be > 0,
 /// and disconnected_ms <= failed_ms.

@@ -42,6 +42,9 @@ pub enum wrs_result {
     NotAvailable = -14,
     /// The handle is not a live handle of this library (freed, or never created by it).
     InvalidHandle = -15,
+    /// A limit that bounds what the network or the host can make the library hold (remote
+    /// candidates, ...) was reached; the message names it and how to change it.
+    LimitReached = -16,
     /// A bug in the library was caught at the boundary; the message has details.
     Panic = -99,
 }
@@ -65,12 +68,13 @@ impl wrs_result {
             Self::Unsupported => "WRS_RESULT_UNSUPPORTED",
             Self::NotAvailable => "WRS_RESULT_NOT_AVAILABLE",
             Self::InvalidHandle => "WRS_RESULT_INVALID_HANDLE",
+            Self::LimitReached => "WRS_RESULT_LIMIT_REACHED",
             Self::Panic => "WRS_RESULT_PANIC",
         }
     }
 
     pub(crate) fn from_i32(v: i32) -> Option<Self> {
-        const ALL: [wrs_result; 17] = [
+        const ALL: [wrs_result; 18] = [
             wrs_result::Ok,
             wrs_result::NullArgument,
             wrs_result::InvalidUtf8,
@@ -87,6 +91,7 @@ impl wrs_result {
             wrs_result::Unsupported,
             wrs_result::NotAvailable,
             wrs_result::InvalidHandle,
+            wrs_result::LimitReached,
             wrs_result::Panic,
         ];
         ALL.into_iter().find(|r| *r as i32 == v)
@@ -122,6 +127,7 @@ impl From<Error> for FfiError {
             ErrorKind::Ice => wrs_result::Ice,
             ErrorKind::Unsupported => wrs_result::Unsupported,
             ErrorKind::NotAvailable => wrs_result::NotAvailable,
+            ErrorKind::LimitReached => wrs_result::LimitReached,
         };
         FfiError { code, message: e.message().to_string() }
     }

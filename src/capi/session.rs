@@ -561,6 +561,11 @@ pub extern "C" fn wrs_session_stat(s: *mut wrs_session, which: u32, out: *mut u6
             6 => st.srtp_unprotect_failures.load(Relaxed),
             7 => st.rtp_unroutable.load(Relaxed),
             8 => st.datagrams_dropped.load(Relaxed) + h.session.transport_datagrams_dropped(),
+            9 => h.session.ice_counters().unverified_dropped.load(Relaxed),
+            10 => h.session.ice_counters().stun_rejected.load(Relaxed),
+            11 => h.session.remote_candidates_refused(),
+            12 => h.session.ice_counters().checks_sent.load(Relaxed),
+            13 => h.session.ice_counters().checks_paced.load(Relaxed),
             _ => return Err(FfiError::new(wrs_result::InvalidArgument, format!("{which} is not a valid wrs_stat value"))),
         };
         // SAFETY: NULL is rejected; otherwise a writable pointer.

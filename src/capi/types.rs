@@ -127,6 +127,18 @@ pub enum wrs_stat {
     RtpUnroutable = 7,
     /// Datagrams dropped before keys existed, malformed, or of an unknown kind.
     DatagramsDropped = 8,
+    /// DTLS and SRTP datagrams dropped because their source address has not passed an
+    /// authenticated connectivity check of this session (spoofed or stray traffic).
+    UnverifiedDropped = 9,
+    /// STUN dropped before the ICE agent: checks failing MESSAGE-INTEGRITY, answers to no check
+    /// we sent, answers from elsewhere or unauthenticated.
+    StunRejected = 10,
+    /// Remote candidates refused: a forbidden address, or over the limit.
+    RemoteCandidatesRefused = 11,
+    /// Connectivity checks sent.
+    IceChecksSent = 12,
+    /// Connectivity checks the pacer held back (the agent sends them again later).
+    IceChecksPaced = 13,
 }
 
 fn bad(what: &str, v: u32) -> FfiError {

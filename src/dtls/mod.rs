@@ -298,7 +298,7 @@ impl DtlsEndpoint {
         let profile = SrtpProfile::from_id(profile.id().as_raw() as u64).ok_or_else(|| {
             error::crypto(format!("the peer selected an unsupported SRTP profile {}", profile.name()))
         })?;
-        let mut material = vec![0u8; profile.keying_material_len()];
+        let mut material = zeroize::Zeroizing::new(vec![0u8; profile.keying_material_len()]);
         ssl.export_keying_material(&mut material, "EXTRACTOR-dtls_srtp", None)?;
         SrtpKeys::from_exported(profile, &material, self.role == DtlsRole::Client)
     }

@@ -33,11 +33,18 @@ use webrtc_ice::udp_mux::UDPMux;
 use webrtc_ice::udp_network::UDPNetwork;
 
 use crate::error::{self, Result};
+use crate::fasthash::FastMap;
 use crate::rtp::{classify, DatagramKind};
 use crate::runtime;
 
 /// Largest datagram accepted from the network.
 pub const RECEIVE_MTU: usize = 1500;
+
+/// Remote candidates a session accepts by default (RFC 8445 §6.1.2.5 suggests limiting the
+/// checklist to about 100 pairs; a session has one local candidate per family).
+pub const DEFAULT_MAX_REMOTE_CANDIDATES: usize = 100;
+
+pub use agent_conn::{IceCounters, CHECK_BURST, TA};
 
 #[derive(Debug, Clone)]
 pub struct IceConfig {
@@ -53,6 +60,8 @@ pub struct IceConfig {
     /// Non-zero: share this UDP port with every other session that asks for it (one socket;
     /// see `shared.rs`). `port_min`/`port_max` are then ignored.
     pub shared_port: u16,
+    /// Remote candidates accepted at most; more are refused (`LimitReached`).
+    pub max_remote_candidates: usize,
 }
 
 impl Default for IceConfig {
@@ -66,6 +75,7 @@ impl Default for IceConfig {
             failed_timeout: Duration::from_secs(25),
             keepalive_interval: Duration::from_secs(2),
             shared_port: 0,
+            max_remote_candidates: DEFAULT_MAX_REMOTE_CANDIDATES,
         }
     }
 }
@@ -93,6 +103,19 @@ pub trait TransportHandler: Send + Sync {
     fn on_selected_pair(&self, local: String, remote: String);
 }
 
+/// A check awaiting its answer.
+struct PendingCheck {
+    member: Weak<agent_conn::Member>,
+    to: SocketAddr,
+    sent: std::time::Instant,
+}
+
+/// How long an unanswered check is remembered (webrtc-ice gives up on one after 4 s).
+const PENDING_CHECK_LIFETIME: Duration = Duration::from_secs(5);
+/// Checks remembered per socket at most: paced at one per `agent_conn::TA` per session, 5 s of
+/// checks of 32 sessions at full rate, or of 5,000 connected sessions' consent checks.
+const MAX_PENDING_CHECKS: usize = 16_384;
+
 /// Whose a socket's datagrams are.
 enum Route {
     /// The socket is one session's (set right after the socket is made).
@@ -110,6 +133,8 @@ struct Socket {
     route: Route,
     /// Binding requests sent to STUN servers, answered here rather than by the agent.
     stun_queries: Mutex<HashMap<stun::TransactionId, mpsc::UnboundedSender<SocketAddr>>>,
+    /// Connectivity checks the agents on this socket sent and await an answer to.
+    pending: Mutex<FastMap<stun::TransactionId, PendingCheck>>,
     closed: AtomicBool,
     pub datagrams_dropped: AtomicUsize,
     /// Cleared when the kernel refuses UDP_SEGMENT; sends then go one by one.
@@ -219,23 +244,106 @@ impl Socket {
     }
 
     /// RFC 7983: STUN to the agent (or to a pending server-reflexive query), DTLS and SRTP to
-    /// the session, anything else dropped.
+    /// the session, anything else dropped. Nothing reaches DTLS or SRTP from an address that
+    /// has not passed an authenticated check of the session (`verify_stun`).
     fn dispatch(&self, datagram: &mut [u8], from: SocketAddr) {
-        let kind = classify(datagram);
-        if kind == DatagramKind::Unknown {
-            self.datagrams_dropped.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
-        let stun = kind == DatagramKind::Stun;
-        if stun && self.answer_stun_query(datagram) {
-            return;
-        }
-        let delivered = match &self.route {
-            Route::Own(member) => member.get().is_some_and(|m| deliver(m, datagram, stun, from)),
-            Route::Shared(routes) => routes.member(datagram, stun, from).is_some_and(|m| deliver(&m, datagram, stun, from)),
+        let delivered = match classify(datagram) {
+            DatagramKind::Unknown => false,
+            DatagramKind::Stun => self.answer_stun_query(datagram) || self.dispatch_stun(datagram, from),
+            _ => {
+                let member = match &self.route {
+                    Route::Own(m) => m.get().cloned(),
+                    Route::Shared(routes) => routes.by_address(from),
+                };
+                match member {
+                    Some(m) if m.is_verified(from) => deliver_media(&m, datagram, from),
+                    Some(m) => {
+                        m.counters.unverified_dropped.fetch_add(1, Ordering::Relaxed);
+                        false
+                    }
+                    None => false,
+                }
+            }
         };
         if !delivered {
             self.datagrams_dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Connectivity checks and their answers, authenticated here before the agent sees them:
+    /// a request must name a session's ufrag and carry MESSAGE-INTEGRITY under its password;
+    /// a response must answer a check this socket sent (by transaction id), come from where
+    /// the check went, and carry MESSAGE-INTEGRITY under the peer's password. Either verifies
+    /// the sender's address for that session. Anything else is dropped and counted; a flood of
+    /// forged checks therefore costs one HMAC each and never fills the agent's queue.
+    fn dispatch_stun(&self, datagram: &[u8], from: SocketAddr) -> bool {
+        let Some(class) = stun::binding_class(datagram) else { return false };
+        let member = match class {
+            stun::Class::Request => {
+                let Some(ufrag) = stun::request_local_ufrag(datagram) else { return false };
+                let Some(m) = (match &self.route {
+                    Route::Own(m) => m.get().filter(|m| m.ufrag == ufrag).cloned(),
+                    Route::Shared(routes) => routes.by_ufrag(ufrag),
+                }) else {
+                    return false;
+                };
+                if !stun::verify_integrity(datagram, &m.local_key) {
+                    m.counters.stun_rejected.fetch_add(1, Ordering::Relaxed);
+                    return false;
+                }
+                self.verified(&m, from);
+                m
+            }
+            stun::Class::Success | stun::Class::Error => {
+                let Some(id) = stun::transaction_id(datagram) else { return false };
+                let Some((m, to)) = self.pending.lock().remove(&id).and_then(|p| Some((p.member.upgrade()?, p.to))) else {
+                    return false;
+                };
+                let authentic = to == from && m.remote_key.read().as_ref().is_some_and(|k| stun::verify_integrity(datagram, k));
+                if !authentic {
+                    m.counters.stun_rejected.fetch_add(1, Ordering::Relaxed);
+                    return false;
+                }
+                m.counters.responses_received.fetch_add(1, Ordering::Relaxed);
+                if class == stun::Class::Success {
+                    self.verified(&m, from);
+                }
+                m
+            }
+            stun::Class::Indication => {
+                let m = match &self.route {
+                    Route::Own(m) => m.get().cloned(),
+                    Route::Shared(routes) => routes.by_address(from),
+                };
+                match m {
+                    Some(m) if m.is_verified(from) => m,
+                    _ => return false,
+                }
+            }
+        };
+        member.push_stun(datagram, from)
+    }
+
+    /// `from` proved it speaks for `member`'s peer: accept its traffic, and on a shared port
+    /// route it there.
+    fn verified(&self, member: &Arc<agent_conn::Member>, from: SocketAddr) {
+        member.mark_verified(from);
+        if let Route::Shared(routes) = &self.route {
+            routes.add_address(from, member);
+        }
+    }
+
+    /// Remembers a check `member`'s agent sends to `to`, so that its answer is recognised.
+    /// Bounded: unanswered checks are forgotten after `PENDING_CHECK_LIFETIME`, and past
+    /// `MAX_PENDING_CHECKS` a check goes unrecorded (its answer is then dropped).
+    fn expect_response(&self, id: stun::TransactionId, member: &Arc<agent_conn::Member>, to: SocketAddr) {
+        let now = std::time::Instant::now();
+        let mut pending = self.pending.lock();
+        if pending.len() >= MAX_PENDING_CHECKS / 2 {
+            pending.retain(|_, p| now.saturating_duration_since(p.sent) < PENDING_CHECK_LIFETIME);
+        }
+        if pending.len() < MAX_PENDING_CHECKS {
+            pending.insert(id, PendingCheck { member: Arc::downgrade(member), to, sent: now });
         }
     }
 
@@ -250,11 +358,8 @@ impl Socket {
     }
 }
 
-/// Hands a datagram to its session: STUN to the agent, the rest to the session itself.
-fn deliver(member: &agent_conn::Member, datagram: &mut [u8], stun: bool, from: SocketAddr) -> bool {
-    if stun {
-        return member.push_stun(datagram, from);
-    }
+/// Hands a DTLS or SRTP datagram to its session.
+fn deliver_media(member: &agent_conn::Member, datagram: &mut [u8], from: SocketAddr) -> bool {
     let Some(h) = member.handler() else { return false };
     // A panic in packet processing must not end the receive loop (the session would go
     // deaf): the datagram is dropped instead.
@@ -373,6 +478,12 @@ pub struct IceTransport {
     /// Where to send until ICE reports its selected pair: the source of the peer's DTLS.
     fallback_remote: RwLock<Option<SocketAddr>>,
     selected: Mutex<Option<(String, String)>>,
+    /// Addresses of our host candidates (a remote candidate naming one is refused).
+    host_addresses: RwLock<Vec<SocketAddr>>,
+    /// Remote candidates given to the agent, and those refused (invalid address or over the
+    /// cap).
+    remote_candidates: Mutex<Vec<SocketAddr>>,
+    pub remote_candidates_refused: AtomicU64,
     started: AtomicBool,
     gathering: AtomicBool,
     cancel: Mutex<Option<mpsc::Sender<()>>>,
@@ -447,6 +558,7 @@ fn open_socket(udp: UdpSocket, route: Route) -> Result<Arc<Socket>> {
         local,
         route,
         stun_queries: Mutex::new(HashMap::new()),
+        pending: Mutex::new(FastMap::default()),
         closed: AtomicBool::new(false),
         datagrams_dropped: AtomicUsize::new(0),
         gso: AtomicBool::new(true),
@@ -484,7 +596,7 @@ impl IceTransport {
         let local = socket.local;
         let local_ufrag = random_ice_string(8);
         let local_pwd = random_ice_string(24);
-        let (member, conn) = agent_conn::new(&socket, local_ufrag.clone(), local_pwd.clone());
+        let (member, conn) = agent_conn::new(&socket, local_ufrag.clone(), &local_pwd);
         match &socket.route {
             Route::Own(m) => {
                 let _ = m.set(Arc::clone(&member));
@@ -513,6 +625,10 @@ impl IceTransport {
             failed_timeout: Some(config.failed_timeout),
             keepalive_interval: Some(config.keepalive_interval),
             check_interval: Duration::from_millis(50),
+            // Keep checking a pair until the failed timeout (the agent's default gives up on a
+            // pair after 8 checks, about 0.4 s, and then waits silently for the timeout); the
+            // rate is bounded by our pacer (`agent_conn::Pacer`).
+            max_binding_requests: Some(u16::MAX),
             // The agent's defaults hold back nomination of a pair whose remote side was learned
             // from an incoming check (1 s) or a STUN server (0.5 s); with trickle ICE that is
             // the common case, and the wait only delays media.
@@ -536,6 +652,9 @@ impl IceTransport {
             remote: RwLock::new(None),
             fallback_remote: RwLock::new(None),
             selected: Mutex::new(None),
+            host_addresses: RwLock::new(Vec::new()),
+            remote_candidates: Mutex::new(Vec::new()),
+            remote_candidates_refused: AtomicU64::new(0),
             started: AtomicBool::new(false),
             gathering: AtomicBool::new(false),
             cancel: Mutex::new(None),
@@ -580,11 +699,15 @@ impl IceTransport {
         };
         let h = handler.clone();
         let host_done = finish.clone();
+        let this = Arc::downgrade(self);
         self.agent.on_candidate(Box::new(move |c: Option<Arc<dyn Candidate + Send + Sync>>| {
             match c {
                 Some(c) => {
+                    if let Some(this) = this.upgrade() {
+                        this.host_addresses.write().push(c.addr());
+                    }
                     if let Some(h) = h.upgrade() {
-                        h.on_local_candidate(format!("candidate:{}", c.marshal()));
+                        h.on_local_candidate(candidate_line(&*c));
                     }
                 }
                 None => host_done(),
@@ -596,11 +719,10 @@ impl IceTransport {
         self.agent.on_selected_candidate_pair_change(Box::new(move |local, remote| {
             if let Some(this) = this.upgrade() {
                 *this.remote.write() = Some(remote.addr());
-                let pair = (format!("candidate:{}", local.marshal()), format!("candidate:{}", remote.marshal()));
+                let pair = (candidate_line(&**local), candidate_line(&**remote));
                 *this.selected.lock() = Some(pair.clone());
-                if let Route::Shared(routes) = &this.socket.route {
-                    routes.add_address(remote.addr(), &this.member);
-                }
+                // The agent selects only pairs whose checks were answered (authenticated above).
+                this.socket.verified(&this.member, remote.addr());
                 if let Some(h) = this.member.handler() {
                     h.on_selected_pair(pair.0, pair.1);
                 }
@@ -651,6 +773,11 @@ impl IceTransport {
         self.socket.stun_queries.lock().remove(&id);
         let mapped = mapped?;
         let base = self.socket.local;
+        // RFC 8445 §5.1.3: a server-reflexive candidate equal to its base is redundant (no NAT
+        // between us and the server): not signalled.
+        if mapped == base || self.host_addresses.read().contains(&mapped) {
+            return None;
+        }
         // RFC 8445 §5.1.2: type preference 100 for server-reflexive, local preference 65535.
         let priority: u32 = (100 << 24) | (65535 << 8) | 255;
         let foundation = fnv1a(format!("srflx{}{}", base.ip(), server).as_bytes());
@@ -664,8 +791,19 @@ impl IceTransport {
     }
 
     /// Adds a remote candidate (trickled or from SDP). Candidates this transport cannot use
-    /// (TCP, another address family, mDNS names) are ignored, as browsers do.
+    /// (TCP, another address family, mDNS names) are ignored, as browsers do. A candidate
+    /// whose address must never be a destination (unspecified, multicast, broadcast, port 0,
+    /// this session's own socket) is refused with `InvalidArgument`, one past
+    /// `max_remote_candidates` with `LimitReached`; both are counted.
     pub fn add_remote_candidate(&self, line: &str) -> Result<bool> {
+        let r = self.add_remote_candidate_checked(line);
+        if matches!(&r, Err(e) if matches!(e.kind(), error::ErrorKind::InvalidArgument | error::ErrorKind::LimitReached)) {
+            self.remote_candidates_refused.fetch_add(1, Ordering::Relaxed);
+        }
+        r
+    }
+
+    fn add_remote_candidate_checked(&self, line: &str) -> Result<bool> {
         let line = line.trim();
         let body = line.strip_prefix("a=").unwrap_or(line);
         let body = body.strip_prefix("candidate:").ok_or_else(|| {
@@ -681,8 +819,26 @@ impl IceTransport {
             return Ok(false);
         }
         let c = unmarshal_candidate(body).map_err(|e| error::invalid_argument(format!("candidate '{line}': {e}")))?;
-        if c.addr().is_ipv4() != self.socket.local.is_ipv4() {
+        let addr = c.addr();
+        if addr.is_ipv4() != self.socket.local.is_ipv4() {
             return Ok(false);
+        }
+        if let Some(why) = forbidden_destination(addr, self.socket.local, &self.host_addresses.read()) {
+            return Err(error::invalid_argument(format!("candidate '{line}' is refused: {why}")));
+        }
+        {
+            let mut known = self.remote_candidates.lock();
+            if known.contains(&addr) {
+                return Ok(false);
+            }
+            if known.len() >= self.config.max_remote_candidates {
+                return Err(error::limit_reached(format!(
+                    "candidate '{line}' is refused: this session already has {} remote candidates, its limit \
+                     (wrs_config_set_max_remote_candidates)",
+                    known.len()
+                )));
+            }
+            known.push(addr);
         }
         let c: Arc<dyn Candidate + Send + Sync> = Arc::new(c);
         let _guard = runtime::handle().enter();
@@ -695,6 +851,7 @@ impl IceTransport {
         if self.started.swap(true, Ordering::AcqRel) {
             return;
         }
+        self.member.set_remote_password(&remote_pwd);
         let (tx, rx) = mpsc::channel(1);
         *self.cancel.lock() = Some(tx);
         let agent = Arc::clone(&self.agent);
@@ -787,6 +944,32 @@ impl IceTransport {
         self.socket.datagrams_dropped.load(Ordering::Relaxed)
     }
 
+    pub fn counters(&self) -> &IceCounters {
+        &self.member.counters
+    }
+
+    /// Why ICE failed, in terms of what was tried: for the failure reason.
+    pub fn failure_summary(&self, was_connected: bool) -> String {
+        let c = &self.member.counters;
+        let remotes = self.remote_candidates.lock();
+        let shown: Vec<String> = remotes.iter().take(4).map(|a| a.to_string()).collect();
+        let more = if remotes.len() > shown.len() { format!(" and {} more", remotes.len() - shown.len()) } else { String::new() };
+        let tried = format!(
+            "{} checks sent to {} remote candidate(s) ({}{more}), {} authenticated answer(s); {} STUN message(s) failed authentication, {} datagram(s) from unverified addresses dropped",
+            c.checks_sent.load(Ordering::Relaxed),
+            remotes.len(),
+            if shown.is_empty() { "none: no candidate in the remote description and none trickled".to_string() } else { shown.join(", ") },
+            c.responses_received.load(Ordering::Relaxed),
+            c.stun_rejected.load(Ordering::Relaxed),
+            c.unverified_dropped.load(Ordering::Relaxed),
+        );
+        if was_connected {
+            format!("ICE failed: consent expired (the selected pair stopped answering); {tried}")
+        } else {
+            format!("ICE failed: no candidate pair answered within the timeout; {tried}")
+        }
+    }
+
     /// Stops checks, closes the agent and the socket (a shared socket: this session's part of
     /// it). Idempotent.
     pub async fn close(&self) {
@@ -807,20 +990,23 @@ impl IceTransport {
 }
 
 async fn resolve_stun_url(url: &str) -> Option<SocketAddr> {
-    let rest = url.strip_prefix("stun:")?;
-    let target = if rest.starts_with('[') || rest.matches(':').count() == 1 {
-        rest.to_string()
-    } else {
-        format!("{rest}:3478")
-    };
-    tokio::net::lookup_host(target).await.ok()?.next()
+    let (host, port) = parse_stun_url(url).ok()?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    tokio::net::lookup_host((host, port)).await.ok()?.next()
 }
 
-/// Validates a `stun:` URL without resolving it.
-pub fn check_stun_url(url: &str) -> Result<()> {
+/// The host and port of a `stun:` URL (RFC 7064: `stun:host[:port]`, default port 3478). A
+/// `?transport=udp` query, which browsers accept and some configurations carry, is allowed;
+/// another transport is refused (STUN here runs over UDP).
+fn parse_stun_url(url: &str) -> Result<(&str, u16)> {
     let rest = url
         .strip_prefix("stun:")
         .ok_or_else(|| error::invalid_argument(format!("ICE server '{url}' is not a stun: URL (TURN is not supported yet)")))?;
+    let rest = match rest.split_once('?') {
+        None => rest,
+        Some((r, q)) if q.eq_ignore_ascii_case("transport=udp") => r,
+        Some(_) => return Err(error::invalid_argument(format!("ICE server '{url}': only '?transport=udp' is supported"))),
+    };
     let (host, port) = match rest.rsplit_once(':') {
         Some((h, _)) if !h.ends_with(']') && h.contains(':') => (rest, None),
         Some((h, p)) => (h, Some(p)),
@@ -829,13 +1015,63 @@ pub fn check_stun_url(url: &str) -> Result<()> {
     if host.is_empty() || host.contains('/') || host.contains('?') {
         return Err(error::invalid_argument(format!("ICE server '{url}' has no valid host")));
     }
-    if let Some(p) = port {
-        p.parse::<u16>()
+    let port = match port {
+        Some(p) => p
+            .parse::<u16>()
             .ok()
             .filter(|p| *p > 0)
-            .ok_or_else(|| error::invalid_argument(format!("ICE server '{url}' has an invalid port '{p}'")))?;
+            .ok_or_else(|| error::invalid_argument(format!("ICE server '{url}' has an invalid port '{p}'")))?,
+        None => 3478,
+    };
+    Ok((host, port))
+}
+
+/// Validates a `stun:` URL without resolving it.
+pub fn check_stun_url(url: &str) -> Result<()> {
+    parse_stun_url(url).map(|_| ())
+}
+
+/// Why `addr` must never be sent checks, if it must not: unspecified, multicast or broadcast
+/// addresses, port 0, or our own socket (a session checking itself).
+fn forbidden_destination(addr: SocketAddr, local: SocketAddr, hosts: &[SocketAddr]) -> Option<&'static str> {
+    let ip = addr.ip();
+    if addr.port() == 0 {
+        return Some("port 0");
     }
-    Ok(())
+    if ip.is_unspecified() {
+        return Some("an unspecified address");
+    }
+    if ip.is_multicast() {
+        return Some("a multicast address");
+    }
+    if let IpAddr::V4(v4) = ip {
+        if v4.is_broadcast() {
+            return Some("a broadcast address");
+        }
+    }
+    if addr == local || hosts.contains(&addr) || (local.ip().is_unspecified() && ip.is_loopback() && addr.port() == local.port()) {
+        return Some("this session's own socket");
+    }
+    None
+}
+
+/// A candidate as an SDP `candidate:` attribute value. Our own rendering: the agent's omits
+/// nothing, so a peer-reflexive candidate learned from a check came out as
+/// `typ prflx raddr  rport 0`.
+fn candidate_line(c: &(dyn Candidate + Send + Sync)) -> String {
+    let mut line = format!(
+        "candidate:{} {} udp {} {} {} typ {}",
+        c.foundation(),
+        c.component(),
+        c.priority(),
+        c.address(),
+        c.port(),
+        c.candidate_type()
+    );
+    if let Some(r) = c.related_address().filter(|r| !r.address.is_empty()) {
+        line.push_str(&format!(" raddr {} rport {}", r.address, r.port));
+    }
+    line
 }
 
 fn fnv1a(data: &[u8]) -> u32 {
@@ -854,5 +1090,23 @@ mod tests {
         assert!(check_stun_url("turn:x:1").is_err());
         assert!(check_stun_url("stun:host:0").is_err());
         assert!(check_stun_url("stun:").is_err());
+        assert_eq!(parse_stun_url("stun:host:5349?transport=udp").unwrap(), ("host", 5349));
+        assert_eq!(parse_stun_url("stun:[::1]?transport=UDP").unwrap(), ("[::1]", 3478));
+        assert!(check_stun_url("stun:host:3478?transport=tcp").is_err());
+    }
+
+    #[test]
+    fn forbidden_destinations_are_named() {
+        let local: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+        let f = |a: &str| forbidden_destination(a.parse().unwrap(), local, &[]);
+        assert_eq!(f("255.255.255.255:9"), Some("a broadcast address"));
+        assert_eq!(f("224.0.0.251:5353"), Some("a multicast address"));
+        assert_eq!(f("239.255.255.250:1900"), Some("a multicast address"));
+        assert_eq!(f("[ff02::1]:9"), Some("a multicast address"));
+        assert_eq!(f("0.0.0.0:9"), Some("an unspecified address"));
+        assert_eq!(f("127.0.0.1:0"), Some("port 0"));
+        assert_eq!(f("127.0.0.1:4000"), Some("this session's own socket"));
+        assert_eq!(f("127.0.0.1:4001"), None);
+        assert_eq!(f("10.0.1.255:9"), None, "may be a host in a larger subnet");
     }
 }

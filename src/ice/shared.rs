@@ -1,9 +1,9 @@
 //! A shared port: many sessions on one UDP socket (`IceConfig::shared_port`), as a media
 //! server runs behind one firewall rule. A connectivity check names the session it is for (the
-//! ufrag in its USERNAME); everything else (check responses, DTLS, SRTP) is routed by the
-//! sender's address, learned from the peer's checks (only those that authenticate with the
-//! session's ICE password: a forged check must not steal another session's traffic), from the
-//! addresses the session's agent sends its checks to, and from its selected pair. Two peers
+//! ufrag in its USERNAME); an answer to a check goes to the session that sent the check (by
+//! transaction id); everything else (DTLS, SRTP) is routed by the sender's address, learned
+//! only from checks and answers that authenticate with the session's ICE credentials (a
+//! forged check, or a candidate naming another session's peer, must not steal its traffic). Two peers
 //! behind one address and port cannot share the port with each other; each needs its own
 //! address (browsers use a port per peer connection).
 
@@ -15,7 +15,7 @@ use once_cell::sync::Lazy;
 use parking_lot::{Mutex, RwLock};
 
 use super::agent_conn::Member;
-use super::{stun, Socket};
+use super::Socket;
 use crate::fasthash::FastMap;
 
 /// The shared socket's routing table.
@@ -26,24 +26,18 @@ pub(super) struct Routes {
 }
 
 impl Routes {
-    /// The session a datagram from `from` belongs to. A connectivity check goes by the ufrag
-    /// it names (and, if it authenticates, maps its source address to that session); anything
-    /// else by its source address.
-    pub(super) fn member(&self, datagram: &[u8], stun: bool, from: SocketAddr) -> Option<Arc<Member>> {
-        if stun {
-            if let Some(ufrag) = stun::request_local_ufrag(datagram) {
-                let member = self.by_ufrag.read().get(ufrag).cloned()?;
-                if stun::verify_integrity(datagram, member.pwd.as_bytes()) {
-                    self.add_address(from, &member);
-                }
-                return Some(member);
-            }
-        }
+    /// The session whose ufrag a connectivity check names.
+    pub(super) fn by_ufrag(&self, ufrag: &str) -> Option<Arc<Member>> {
+        self.by_ufrag.read().get(ufrag).cloned()
+    }
+
+    /// The session a datagram from `from` belongs to: the last one `from` authenticated with.
+    pub(super) fn by_address(&self, from: SocketAddr) -> Option<Arc<Member>> {
         self.by_address.read().get(&from).cloned()
     }
 
-    /// Maps `addr` to `member` (a check that authenticated, an address its agent sends checks
-    /// to, or its selected pair).
+    /// Routes `addr` to `member`: only for an address that authenticated with the member's
+    /// credentials (a check from it, or an answer from it to one of the member's checks).
     pub(super) fn add_address(&self, addr: SocketAddr, member: &Arc<Member>) {
         if self.by_address.read().get(&addr).is_some_and(|m| Arc::ptr_eq(m, member)) {
             return;
@@ -101,44 +95,58 @@ pub(super) fn get_or_create(
 mod tests {
     use super::*;
     use crate::ice::agent_conn;
-    use crate::ice::stun::tests::check;
+    use crate::ice::stun::tests::{check, response};
     use crate::ice::{open_socket, Route};
+    use webrtc_util::Conn;
 
     #[test]
-    fn only_authenticated_checks_route_an_address() {
+    fn only_authenticated_checks_and_answers_route_an_address() {
         let _guard = crate::runtime::handle().enter();
         let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let socket = open_socket(udp, Route::Shared(Routes::default())).unwrap();
         let Route::Shared(routes) = &socket.route else { unreachable!() };
-        let (a, _conn_a) = agent_conn::new(&socket, "ufragA".into(), "passwordA".into());
-        let (b, _conn_b) = agent_conn::new(&socket, "ufragB".into(), "passwordB".into());
+        let (a, _conn_a) = agent_conn::new(&socket, "ufragA".into(), "passwordA");
+        let (b, conn_b) = agent_conn::new(&socket, "ufragB".into(), "passwordB");
         routes.add_session(&a);
         routes.add_session(&b);
+        b.set_remote_password("peerB-password");
         let peer: SocketAddr = "127.0.0.1:5000".parse().unwrap();
         let attacker: SocketAddr = "127.0.0.1:6666".parse().unwrap();
-        let media = [0x80u8, 96, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1];
-        let to = |d: &[u8], from| routes.member(d, false, from).map(|m| m.ufrag.clone());
-        let check_to = |d: &[u8], from| routes.member(d, true, from).map(|m| m.ufrag.clone());
+        let owner = |from| routes.by_address(from).map(|m| m.ufrag.clone());
 
-        assert_eq!(check_to(&check("ufragA:x", "passwordA"), peer).as_deref(), Some("ufragA"));
-        assert_eq!(to(&media, peer).as_deref(), Some("ufragA"));
-        // Knowing B's ufrag (it is in the SDP) but not its password: the check goes to B's
-        // agent (which drops it), no address moves.
-        assert_eq!(check_to(&check("ufragB:x", "wrong"), peer).as_deref(), Some("ufragB"));
-        check_to(&check("ufragB:x", "passwordA"), attacker);
-        assert_eq!(check_to(&check("nobody:x", "passwordB"), attacker), None);
-        assert_eq!(to(&media, peer).as_deref(), Some("ufragA"));
-        assert_eq!(to(&media, attacker), None);
-        // The peer's address moving to B with B's credentials.
-        check_to(&check("ufragB:x", "passwordB"), peer);
-        assert_eq!(to(&media, peer).as_deref(), Some("ufragB"));
+        assert!(socket.dispatch_stun(&check("ufragA:x", "passwordA"), peer));
+        assert_eq!(owner(peer).as_deref(), Some("ufragA"));
+        assert!(a.is_verified(peer));
+        // Knowing B's ufrag (it is in the SDP) but not its password: dropped at the mux,
+        // counted, no address moves.
+        assert!(!socket.dispatch_stun(&check("ufragB:x", "wrong"), peer));
+        assert!(!socket.dispatch_stun(&check("ufragB:x", "passwordA"), attacker));
+        assert!(!socket.dispatch_stun(&check("nobody:x", "passwordB"), attacker));
+        assert_eq!(b.counters.stun_rejected.load(std::sync::atomic::Ordering::Relaxed), 2);
+        assert_eq!(owner(peer).as_deref(), Some("ufragA"));
+        assert_eq!(owner(attacker), None);
+
+        // B's agent checking A's peer (a remote candidate naming it) moves nothing, and an
+        // answer must match the check, come from where it went and carry B's peer's password.
+        let request = check("remote:ufragB", "peerB-password");
+        crate::runtime::block_on(conn_b.send_to(&request, peer)).unwrap();
+        assert_eq!(owner(peer).as_deref(), Some("ufragA"));
+        let id = crate::ice::stun::transaction_id(&request).unwrap();
+        assert!(!socket.dispatch_stun(&response(&id, "not-the-password"), peer));
+        crate::runtime::block_on(conn_b.send_to(&request, peer)).unwrap();
+        assert!(!socket.dispatch_stun(&response(&id, "peerB-password"), attacker), "from elsewhere");
+        assert!(!socket.dispatch_stun(&response(&[9; 12], "peerB-password"), peer), "no such check");
+        assert_eq!(owner(peer).as_deref(), Some("ufragA"));
+        crate::runtime::block_on(conn_b.send_to(&request, peer)).unwrap();
+        assert!(socket.dispatch_stun(&response(&id, "peerB-password"), peer));
+        assert_eq!(owner(peer).as_deref(), Some("ufragB"), "an authenticated answer moves it");
+        assert!(!socket.dispatch_stun(&response(&id, "peerB-password"), peer), "answered once");
 
         // A leaving session takes its addresses with it.
-        routes.add_address(attacker, &a);
+        assert!(socket.dispatch_stun(&check("ufragA:x", "passwordA"), attacker));
         routes.remove_session(&a);
-        assert_eq!(to(&media, attacker), None);
-        assert_eq!(to(&media, peer).as_deref(), Some("ufragB"));
-        assert_eq!(check_to(&check("ufragA:x", "passwordA"), attacker), None);
-        assert_eq!(to(&media, attacker), None);
+        assert_eq!(owner(attacker), None);
+        assert_eq!(owner(peer).as_deref(), Some("ufragB"));
+        assert!(!socket.dispatch_stun(&check("ufragA:x", "passwordA"), attacker));
     }
 }

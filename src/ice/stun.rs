@@ -6,6 +6,8 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
+use crate::hmac::HmacSha1;
+
 const MAGIC_COOKIE: u32 = 0x2112_A442;
 const BINDING_REQUEST: u16 = 0x0001;
 const BINDING_SUCCESS: u16 = 0x0101;
@@ -81,22 +83,40 @@ pub fn request_local_ufrag(m: &[u8]) -> Option<&str> {
 
 /// Whether the message's MESSAGE-INTEGRITY is the HMAC-SHA1 of what precedes it under `key`
 /// (short-term credentials: the key is the password, RFC 8489 §14.5: the header's length field
-/// counts up to the end of MESSAGE-INTEGRITY, attributes after it are not covered).
-pub fn verify_integrity(m: &[u8], key: &[u8]) -> bool {
+/// counts up to the end of MESSAGE-INTEGRITY, attributes after it are not covered). The key's
+/// pads are absorbed once per session (`HmacSha1::new`), not per message.
+pub fn verify_integrity(m: &[u8], key: &HmacSha1) -> bool {
     let Some((at, _, value)) = attributes(m).find(|(_, t, _)| *t == ATTR_MESSAGE_INTEGRITY) else { return false };
     if value.len() != INTEGRITY_LEN {
         return false;
     }
     let covered_len = (at + 4 + INTEGRITY_LEN - 20) as u16;
-    let Ok(pkey) = openssl::pkey::PKey::hmac(key) else { return false };
-    let Ok(mut signer) = openssl::sign::Signer::new(openssl::hash::MessageDigest::sha1(), &pkey) else { return false };
-    let ok = signer.update(&m[..2]).is_ok()
-        && signer.update(&covered_len.to_be_bytes()).is_ok()
-        && signer.update(&m[4..at]).is_ok();
-    match signer.sign_to_vec() {
-        Ok(mac) if ok => openssl::memcmp::eq(&mac, value),
-        _ => false,
+    let mac = key.mac(&[&m[..2], &covered_len.to_be_bytes(), &m[4..at]]);
+    openssl::memcmp::eq(&mac, value)
+}
+
+/// The class of a STUN message (RFC 8489 §5: the C1 and C0 bits of the message type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    Request,
+    Indication,
+    Success,
+    Error,
+}
+
+/// The class of a STUN message with the magic cookie whose method is Binding, if `m` is one.
+pub fn binding_class(m: &[u8]) -> Option<Class> {
+    transaction_id(m)?;
+    let t = u16::from_be_bytes([m[0], m[1]]);
+    if t & 0xc000 != 0 || t & !0x0110 != 0x0001 {
+        return None;
     }
+    Some(match t & 0x0110 {
+        0x0000 => Class::Request,
+        0x0010 => Class::Indication,
+        0x0100 => Class::Success,
+        _ => Class::Error,
+    })
 }
 
 /// Decodes a (XOR-)MAPPED-ADDRESS value; `xor` is cookie + transaction id for the XOR form.
@@ -186,27 +206,50 @@ pub(crate) mod tests {
         m.raw
     }
 
+    /// A Binding success response to transaction `id`, authenticated with `pwd`.
+    pub(crate) fn response(id: &TransactionId, pwd: &str) -> Vec<u8> {
+        use ::stun::fingerprint::FINGERPRINT;
+        use ::stun::integrity::MessageIntegrity;
+        use ::stun::message::{Message, Setter, BINDING_SUCCESS};
+        let mut m = Message::new();
+        let setters: Vec<Box<dyn Setter>> = vec![
+            Box::new(BINDING_SUCCESS),
+            Box::new(::stun::agent::TransactionId(*id)),
+            Box::new(MessageIntegrity::new_short_term_integrity(pwd.to_string())),
+            Box::new(FINGERPRINT),
+        ];
+        m.build(&setters).unwrap();
+        m.raw
+    }
+
     #[test]
     fn checks_are_attributed_and_authenticated() {
         let m = check("localUF:remoteUF", "the-local-password-24chr");
         assert_eq!(request_local_ufrag(&m), Some("localUF"));
-        assert!(verify_integrity(&m, b"the-local-password-24chr"));
-        assert!(!verify_integrity(&m, b"another-password-24chars"));
+        let key = HmacSha1::new(b"the-local-password-24chr");
+        assert!(verify_integrity(&m, &key));
+        assert!(!verify_integrity(&m, &HmacSha1::new(b"another-password-24chars")));
+        assert_eq!(binding_class(&m), Some(Class::Request));
+        assert_eq!(binding_class(&binding_success(&[1; 12], "127.0.0.1:9".parse().unwrap())), Some(Class::Success));
+        assert_eq!(binding_class(&[0x01, 0x11, 0, 0, 0x21, 0x12, 0xa4, 0x42, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), Some(Class::Error));
+        assert_eq!(binding_class(&[0x00, 0x11, 0, 0, 0x21, 0x12, 0xa4, 0x42, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), Some(Class::Indication));
+        // Allocate (TURN, method 3) is not a Binding message.
+        assert_eq!(binding_class(&[0x00, 0x03, 0, 0, 0x21, 0x12, 0xa4, 0x42, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), None);
         // Any change to the covered bytes breaks it; FINGERPRINT (after it) is not covered.
         let mut tampered = m.clone();
         tampered[25] ^= 1;
-        assert!(!verify_integrity(&tampered, b"the-local-password-24chr"));
+        assert!(!verify_integrity(&tampered, &key));
         let mut after = m.clone();
         let last = after.len() - 1;
         after[last] ^= 1;
-        assert!(verify_integrity(&after, b"the-local-password-24chr"));
+        assert!(verify_integrity(&after, &key));
         // Not a request, no username, truncated or lying lengths: no answer, no panic.
         assert_eq!(request_local_ufrag(&binding_success(&[1; 12], "127.0.0.1:9".parse().unwrap())), None);
         assert_eq!(request_local_ufrag(&binding_request(&[1; 12])), None);
-        assert!(!verify_integrity(&binding_request(&[1; 12]), b"x"));
+        assert!(!verify_integrity(&binding_request(&[1; 12]), &HmacSha1::new(b"x")));
         for cut in 0..m.len() {
             let _ = request_local_ufrag(&m[..cut]);
-            assert!(!verify_integrity(&m[..cut], b"the-local-password-24chr") || cut == m.len());
+            assert!(!verify_integrity(&m[..cut], &key) || cut == m.len());
         }
         let mut long = m.clone();
         long[2] = 0xff;

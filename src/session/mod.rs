@@ -851,9 +851,16 @@ impl Session {
     pub fn dtls_version(&self) -> Result<&'static str> {
         self.transport.lock().dtls_version.ok_or_else(|| error::not_available("DTLS is not established yet"))
     }
-    /// Datagrams the transport dropped before they reached the session (unknown kind).
+    /// Datagrams the transport dropped before they reached the session (unknown kind, or from
+    /// an unverified address).
     pub fn transport_datagrams_dropped(&self) -> u64 {
         self.ice.datagrams_dropped() as u64
+    }
+    pub fn ice_counters(&self) -> &crate::ice::IceCounters {
+        self.ice.counters()
+    }
+    pub fn remote_candidates_refused(&self) -> u64 {
+        self.ice.remote_candidates_refused.load(Ordering::Relaxed)
     }
     pub fn local_address(&self) -> SocketAddr {
         self.ice.local_address()
@@ -970,7 +977,8 @@ impl TransportHandler for Session {
                 IceState::Connected if t.dtls_connected => t.state = ConnectionState::Connected,
                 IceState::Disconnected => t.state = ConnectionState::Disconnected,
                 IceState::Failed => {
-                    t.failure.get_or_insert_with(|| "ICE failed: no candidate pair answered (or consent expired)".into());
+                    let was_connected = t.dtls_started;
+                    t.failure.get_or_insert_with(|| self.ice.failure_summary(was_connected));
                     t.state = ConnectionState::Failed;
                 }
                 _ => {}

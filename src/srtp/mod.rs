@@ -83,6 +83,16 @@ pub struct SrtpKeys {
     pub remote_salt: Vec<u8>,
 }
 
+impl Drop for SrtpKeys {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.local_key.zeroize();
+        self.local_salt.zeroize();
+        self.remote_key.zeroize();
+        self.remote_salt.zeroize();
+    }
+}
+
 impl SrtpKeys {
     /// Splits exported material laid out as client key | server key | client salt | server salt.
     /// The DTLS client writes with the client half.

@@ -10,10 +10,11 @@ use std::ptr;
 use foreign_types::ForeignTypeRef;
 use openssl::cipher::{Cipher, CipherRef};
 use openssl::cipher_ctx::CipherCtx;
-use openssl::sha::Sha1;
 use openssl_sys as ffi;
 
 use crate::error::{self, Result};
+use crate::hmac::HmacSha1;
+use zeroize::{Zeroize, Zeroizing};
 
 use super::SrtpProfile;
 
@@ -66,41 +67,12 @@ pub fn derive(label: u8, master_key: &[u8], master_salt: &[u8], out: &mut [u8]) 
     Ok(())
 }
 
-/// HMAC-SHA1 with the key's inner and outer pad already absorbed.
-#[derive(Clone)]
-struct HmacSha1 {
-    inner: Sha1,
-    outer: Sha1,
-}
-
-impl HmacSha1 {
-    fn new(key: &[u8]) -> Self {
-        let mut ipad = [0x36u8; 64];
-        let mut opad = [0x5cu8; 64];
-        for (i, k) in key.iter().enumerate() {
-            ipad[i] ^= k;
-            opad[i] ^= k;
-        }
-        let mut inner = Sha1::new();
-        inner.update(&ipad);
-        let mut outer = Sha1::new();
-        outer.update(&opad);
-        HmacSha1 { inner, outer }
-    }
-
-    /// The MAC of `a || b`, truncated to `CM_TAG_LEN`.
-    fn tag(&self, a: &[u8], b: &[u8]) -> [u8; CM_TAG_LEN] {
-        let mut h = self.inner.clone();
-        h.update(a);
-        h.update(b);
-        let digest = h.finish();
-        let mut o = self.outer.clone();
-        o.update(&digest);
-        let full = o.finish();
-        let mut t = [0u8; CM_TAG_LEN];
-        t.copy_from_slice(&full[..CM_TAG_LEN]);
-        t
-    }
+/// The SRTP authentication tag of `a || b`: HMAC-SHA1 truncated to `CM_TAG_LEN`.
+fn cm_tag(auth: &HmacSha1, a: &[u8], b: &[u8]) -> [u8; CM_TAG_LEN] {
+    let full = auth.mac(&[a, b]);
+    let mut t = [0u8; CM_TAG_LEN];
+    t.copy_from_slice(&full[..CM_TAG_LEN]);
+    t
 }
 
 enum Kind {
@@ -108,6 +80,15 @@ enum Kind {
     Cm { auth: HmacSha1, salt: [u8; 14] },
     /// AES-GCM: the context is AES-GCM keyed with the session key, for one direction.
     Gcm { salt: [u8; 12], decrypt: bool },
+}
+
+impl Drop for Kind {
+    fn drop(&mut self) {
+        match self {
+            Kind::Cm { salt, .. } => salt.zeroize(),
+            Kind::Gcm { salt, .. } => salt.zeroize(),
+        }
+    }
 }
 
 /// One direction (protect or unprotect) of one stream kind (RTP or RTCP).
@@ -130,19 +111,21 @@ impl Transform {
             Stream::Rtp => (LABEL_RTP_ENCRYPTION, LABEL_RTP_AUTH, LABEL_RTP_SALT),
             Stream::Rtcp => (LABEL_RTCP_ENCRYPTION, LABEL_RTCP_AUTH, LABEL_RTCP_SALT),
         };
-        let mut key = [0u8; 32];
+        // Derived keys are wiped when these go out of scope (the cipher context keeps its own
+        // copy, which OpenSSL wipes when the context is freed).
+        let mut key = Zeroizing::new([0u8; 32]);
         let key = &mut key[..profile.key_len()];
         derive(l_enc, master_key, master_salt, key)?;
         let mut ctx = CipherCtx::new().map_err(|e| crypto_err("SRTP context", e))?;
         let kind = match profile {
             SrtpProfile::Aes128CmHmacSha1_80 => {
-                let mut auth_key = [0u8; HMAC_SHA1_KEY_LEN];
-                derive(l_auth, master_key, master_salt, &mut auth_key)?;
+                let mut auth_key = Zeroizing::new([0u8; HMAC_SHA1_KEY_LEN]);
+                derive(l_auth, master_key, master_salt, &mut auth_key[..])?;
                 let mut salt = [0u8; 14];
                 derive(l_salt, master_key, master_salt, &mut salt)?;
                 ctx.encrypt_init(Some(Cipher::aes_128_ctr()), Some(key), None)
                     .map_err(|e| crypto_err("SRTP AES-CM key", e))?;
-                Kind::Cm { auth: HmacSha1::new(&auth_key), salt }
+                Kind::Cm { auth: HmacSha1::new(&auth_key[..]), salt }
             }
             SrtpProfile::AeadAes128Gcm | SrtpProfile::AeadAes256Gcm => {
                 let mut salt = [0u8; 12];
@@ -259,7 +242,7 @@ impl Transform {
             Kind::Cm { salt, auth } => {
                 let iv = Self::cm_iv(salt, ssrc, index);
                 Self::ctr(&mut self.ctx, &iv, &mut buf[header_len..len])?;
-                let tag = auth.tag(&buf[..len], &roc.to_be_bytes());
+                let tag = cm_tag(auth, &buf[..len], &roc.to_be_bytes());
                 buf[len..len + CM_TAG_LEN].copy_from_slice(&tag);
             }
             Kind::Gcm { salt, decrypt } => {
@@ -282,7 +265,7 @@ impl Transform {
         let seq = u16::from_be_bytes([buf[2], buf[3]]);
         match &self.kind {
             Kind::Cm { auth, salt } => {
-                let expected = auth.tag(&buf[..len], &roc.to_be_bytes());
+                let expected = cm_tag(auth, &buf[..len], &roc.to_be_bytes());
                 if !openssl::memcmp::eq(&expected, &buf[len..]) {
                     return Err(error::crypto("authentication failed"));
                 }
@@ -313,7 +296,7 @@ impl Transform {
                 let iv = Self::cm_iv(salt, ssrc, u64::from(index & 0x7fff_ffff));
                 Self::ctr(&mut self.ctx, &iv, &mut buf[8..len])?;
                 buf[len..len + 4].copy_from_slice(&e_index.to_be_bytes());
-                let tag = auth.tag(&buf[..len + 4], &[]);
+                let tag = cm_tag(auth, &buf[..len + 4], &[]);
                 buf[len + 4..len + 4 + CM_TAG_LEN].copy_from_slice(&tag);
             }
             Kind::Gcm { salt, decrypt } => {
@@ -350,7 +333,7 @@ impl Transform {
         }
         match &self.kind {
             Kind::Cm { auth, salt } => {
-                let expected = auth.tag(&buf[..n - tag_len], &[]);
+                let expected = cm_tag(auth, &buf[..n - tag_len], &[]);
                 if !openssl::memcmp::eq(&expected, &buf[n - tag_len..]) {
                     return Err(error::crypto("authentication failed"));
                 }

@@ -1,6 +1,7 @@
 //! A test peer driven only through the C ABI: callbacks feed channels, helpers wrap calls.
 #![allow(dead_code)]
 
+pub mod native;
 pub mod relay;
 
 use std::ffi::{c_char, c_void, CStr, CString};

@@ -136,11 +136,12 @@ NotConnectedError = _subclass("NotConnectedError", "Media can be sent once DTLS-
 ClosedError = _subclass("ClosedError", "The session is closed.")
 NotAvailableError = _subclass("NotAvailableError", "The value is not known yet.")
 InvalidHandleError = _subclass("InvalidHandleError", "The handle was freed.")
+LimitReachedError = _subclass("LimitReachedError", "A limit on state (remote candidates, ...) was reached.")
 
 _ERRORS = {
     -1: NullArgumentError, -3: InvalidArgumentError, -4: InvalidSdpError, -5: InvalidStateError,
     -6: UnknownTrackError, -7: PacketRejectedError, -8: NotConnectedError, -9: ClosedError,
-    -14: NotAvailableError, -15: InvalidHandleError,
+    -14: NotAvailableError, -15: InvalidHandleError, -16: LimitReachedError,
 }
 __all__ += [c.__name__ for c in _ERRORS.values()]
 

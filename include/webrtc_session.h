@@ -10,9 +10,22 @@
  * - Handles are opaque; *_free(NULL) is a no-op; a freed handle passed again gives
  *   WRS_RESULT_INVALID_HANDLE (unless its address was reused by a new handle).
  * - Enum arguments are passed as uint32_t and checked (WRS_RESULT_INVALID_ARGUMENT).
- * - Any function may be called from any thread. Callbacks run on library threads, one at a time
- *   per session; user_data comes first; data passed to them is borrowed for the call. After
- *   wrs_session_free() returns (outside a callback) no callback of that session runs again.
+ * - Any function may be called from any thread. user_data comes first in every callback; data
+ *   passed to a callback is borrowed for the call. After wrs_session_free() returns (outside a
+ *   callback) no callback of that session runs again.
+ *
+ * Callbacks: one at a time per session, in the order their events happened. Which thread:
+ * - on_rtp, on_rtcp: the library's media receive thread.
+ * - on_ice_candidate, on_ice_state, on_gathering_state(COMPLETE): a library runtime thread.
+ * - on_signaling_state, on_track, on_gathering_state(GATHERING) and on_connection_state
+ *   (CONNECTING, CLOSED): the thread calling wrs_session_set_local_description,
+ *   wrs_session_set_remote_description or wrs_session_close, inside that call.
+ * - on_connection_state (CONNECTED, FAILED after DTLS): the media receive thread; (CONNECTED,
+ *   DISCONNECTED, FAILED after ICE): a runtime thread.
+ * - Besides, any callback may run on any of these threads when that thread delivers an event
+ *   another thread queued just before (that is how the order is kept).
+ * So: return quickly, never block waiting for another callback of the library (two sessions'
+ * callbacks can share one thread), and do not hold a lock your own API calls need.
  */
 
 #ifndef WEBRTC_SESSION_H
@@ -23,16 +36,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#define SHA1_LEN 20
-
-/**
- * Remote candidates a session accepts by default (RFC 8445 §6.1.2.5 suggests limiting the
- * checklist to about 100 pairs; a session has one local candidate per family).
- */
-#define DEFAULT_MAX_REMOTE_CANDIDATES 100
-
-#define CHECK_BURST 16
 
 /**
  * Major version of the library (equal to the crate version).
@@ -730,9 +733,8 @@ wrs_result wrs_session_send_rtcp(wrs_session *s, const uint8_t *packet, size_t l
  * by SSRC, mid header extension or payload type).
  *
  * `cb` NULL unregisters. `user_data` is passed back as the first argument and must stay valid
- * while registered. Callbacks of one session run one at a time, on library threads (or on the
- * thread of the API call that caused a state change); they may call the API, but should
- * return quickly.
+ * while registered. Callbacks of one session run one at a time and in order; they may call
+ * the API but must return quickly. Which thread each comes from: the header's "Callbacks".
  */
 wrs_result wrs_session_on_rtp(wrs_session *s, wrs_rtp_callback cb, void *user_data);
 
@@ -740,9 +742,8 @@ wrs_result wrs_session_on_rtp(wrs_session *s, wrs_rtp_callback cb, void *user_da
  * Registers the callback for decrypted RTCP packets.
  *
  * `cb` NULL unregisters. `user_data` is passed back as the first argument and must stay valid
- * while registered. Callbacks of one session run one at a time, on library threads (or on the
- * thread of the API call that caused a state change); they may call the API, but should
- * return quickly.
+ * while registered. Callbacks of one session run one at a time and in order; they may call
+ * the API but must return quickly. Which thread each comes from: the header's "Callbacks".
  */
 wrs_result wrs_session_on_rtcp(wrs_session *s, wrs_rtcp_callback cb, void *user_data);
 
@@ -750,9 +751,8 @@ wrs_result wrs_session_on_rtcp(wrs_session *s, wrs_rtcp_callback cb, void *user_
  * Registers the callback for local ICE candidates (trickle ICE): send each to the peer.
  *
  * `cb` NULL unregisters. `user_data` is passed back as the first argument and must stay valid
- * while registered. Callbacks of one session run one at a time, on library threads (or on the
- * thread of the API call that caused a state change); they may call the API, but should
- * return quickly.
+ * while registered. Callbacks of one session run one at a time and in order; they may call
+ * the API but must return quickly. Which thread each comes from: the header's "Callbacks".
  */
 wrs_result wrs_session_on_ice_candidate(wrs_session *s,
                                         wrs_ice_candidate_callback cb,
@@ -762,9 +762,8 @@ wrs_result wrs_session_on_ice_candidate(wrs_session *s,
  * Registers the callback for connection state changes.
  *
  * `cb` NULL unregisters. `user_data` is passed back as the first argument and must stay valid
- * while registered. Callbacks of one session run one at a time, on library threads (or on the
- * thread of the API call that caused a state change); they may call the API, but should
- * return quickly.
+ * while registered. Callbacks of one session run one at a time and in order; they may call
+ * the API but must return quickly. Which thread each comes from: the header's "Callbacks".
  */
 wrs_result wrs_session_on_connection_state(wrs_session *s,
                                            wrs_connection_state_callback cb,
@@ -775,9 +774,8 @@ wrs_result wrs_session_on_connection_state(wrs_session *s,
  * works; DTLS follows).
  *
  * `cb` NULL unregisters. `user_data` is passed back as the first argument and must stay valid
- * while registered. Callbacks of one session run one at a time, on library threads (or on the
- * thread of the API call that caused a state change); they may call the API, but should
- * return quickly.
+ * while registered. Callbacks of one session run one at a time and in order; they may call
+ * the API but must return quickly. Which thread each comes from: the header's "Callbacks".
  */
 wrs_result wrs_session_on_ice_state(wrs_session *s, wrs_ice_state_callback cb, void *user_data);
 
@@ -786,9 +784,8 @@ wrs_result wrs_session_on_ice_state(wrs_session *s, wrs_ice_state_callback cb, v
  * now holds every candidate).
  *
  * `cb` NULL unregisters. `user_data` is passed back as the first argument and must stay valid
- * while registered. Callbacks of one session run one at a time, on library threads (or on the
- * thread of the API call that caused a state change); they may call the API, but should
- * return quickly.
+ * while registered. Callbacks of one session run one at a time and in order; they may call
+ * the API but must return quickly. Which thread each comes from: the header's "Callbacks".
  */
 wrs_result wrs_session_on_gathering_state(wrs_session *s,
                                           wrs_gathering_state_callback cb,
@@ -798,9 +795,8 @@ wrs_result wrs_session_on_gathering_state(wrs_session *s,
  * Registers the callback for signaling state changes.
  *
  * `cb` NULL unregisters. `user_data` is passed back as the first argument and must stay valid
- * while registered. Callbacks of one session run one at a time, on library threads (or on the
- * thread of the API call that caused a state change); they may call the API, but should
- * return quickly.
+ * while registered. Callbacks of one session run one at a time and in order; they may call
+ * the API but must return quickly. Which thread each comes from: the header's "Callbacks".
  */
 wrs_result wrs_session_on_signaling_state(wrs_session *s,
                                           wrs_signaling_state_callback cb,
@@ -810,9 +806,8 @@ wrs_result wrs_session_on_signaling_state(wrs_session *s,
  * Registers the callback for tracks the remote side sends on.
  *
  * `cb` NULL unregisters. `user_data` is passed back as the first argument and must stay valid
- * while registered. Callbacks of one session run one at a time, on library threads (or on the
- * thread of the API call that caused a state change); they may call the API, but should
- * return quickly.
+ * while registered. Callbacks of one session run one at a time and in order; they may call
+ * the API but must return quickly. Which thread each comes from: the header's "Callbacks".
  */
 wrs_result wrs_session_on_track(wrs_session *s, wrs_track_callback cb, void *user_data);
 

@@ -191,6 +191,12 @@ fn answers_a_real_chrome_offer_with_the_intersection() {
     assert!(lines.contains(&"a=setup:active"));
     assert!(lines.contains(&"a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid"));
     assert!(!answer.contains("transport-cc") && !answer.contains("rtx"), "only what we implement");
+    // No RTCP feedback is answered by the library yet: none is advertised, in answers or offers.
+    assert!(!answer.contains("a=rtcp-fb"), "{answer}");
+    let offerer = Peer::new(&Options::default());
+    offerer.add_track(wrs_media_kind::Video, &[wrs_codec::Vp8, wrs_codec::H264], wrs_direction::SendRecv);
+    let offer = offerer.offer();
+    assert!(!offer.contains("a=rtcp-fb"), "{offer}");
     let mut mid = ptr::null_mut();
     ok(wrs_session_track_mid(p.s, video, &mut mid));
     assert_eq!(take_string(mid), "1");

@@ -311,9 +311,8 @@ fn register(s: *mut wrs_session, set: impl FnOnce(&mut Table)) -> wrs_result {
 /// by SSRC, mid header extension or payload type).
 ///
 /// `cb` NULL unregisters. `user_data` is passed back as the first argument and must stay valid
-/// while registered. Callbacks of one session run one at a time, on library threads (or on the
-/// thread of the API call that caused a state change); they may call the API, but should
-/// return quickly.
+/// while registered. Callbacks of one session run one at a time and in order; they may call
+/// the API but must return quickly. Which thread each comes from: the header's "Callbacks".
 #[no_mangle]
 pub extern "C" fn wrs_session_on_rtp(s: *mut wrs_session, cb: wrs_rtp_callback, user_data: *mut c_void) -> wrs_result {
     register(s, |t| t.rtp = Slot::new(cb, user_data))
@@ -322,9 +321,8 @@ pub extern "C" fn wrs_session_on_rtp(s: *mut wrs_session, cb: wrs_rtp_callback, 
 /// Registers the callback for decrypted RTCP packets.
 ///
 /// `cb` NULL unregisters. `user_data` is passed back as the first argument and must stay valid
-/// while registered. Callbacks of one session run one at a time, on library threads (or on the
-/// thread of the API call that caused a state change); they may call the API, but should
-/// return quickly.
+/// while registered. Callbacks of one session run one at a time and in order; they may call
+/// the API but must return quickly. Which thread each comes from: the header's "Callbacks".
 #[no_mangle]
 pub extern "C" fn wrs_session_on_rtcp(s: *mut wrs_session, cb: wrs_rtcp_callback, user_data: *mut c_void) -> wrs_result {
     register(s, |t| t.rtcp = Slot::new(cb, user_data))
@@ -333,9 +331,8 @@ pub extern "C" fn wrs_session_on_rtcp(s: *mut wrs_session, cb: wrs_rtcp_callback
 /// Registers the callback for local ICE candidates (trickle ICE): send each to the peer.
 ///
 /// `cb` NULL unregisters. `user_data` is passed back as the first argument and must stay valid
-/// while registered. Callbacks of one session run one at a time, on library threads (or on the
-/// thread of the API call that caused a state change); they may call the API, but should
-/// return quickly.
+/// while registered. Callbacks of one session run one at a time and in order; they may call
+/// the API but must return quickly. Which thread each comes from: the header's "Callbacks".
 #[no_mangle]
 pub extern "C" fn wrs_session_on_ice_candidate(s: *mut wrs_session, cb: wrs_ice_candidate_callback, user_data: *mut c_void) -> wrs_result {
     register(s, |t| t.ice_candidate = Slot::new(cb, user_data))
@@ -344,9 +341,8 @@ pub extern "C" fn wrs_session_on_ice_candidate(s: *mut wrs_session, cb: wrs_ice_
 /// Registers the callback for connection state changes.
 ///
 /// `cb` NULL unregisters. `user_data` is passed back as the first argument and must stay valid
-/// while registered. Callbacks of one session run one at a time, on library threads (or on the
-/// thread of the API call that caused a state change); they may call the API, but should
-/// return quickly.
+/// while registered. Callbacks of one session run one at a time and in order; they may call
+/// the API but must return quickly. Which thread each comes from: the header's "Callbacks".
 #[no_mangle]
 pub extern "C" fn wrs_session_on_connection_state(s: *mut wrs_session, cb: wrs_connection_state_callback, user_data: *mut c_void) -> wrs_result {
     register(s, |t| t.connection_state = Slot::new(cb, user_data))
@@ -356,9 +352,8 @@ pub extern "C" fn wrs_session_on_connection_state(s: *mut wrs_session, cb: wrs_c
 /// works; DTLS follows).
 ///
 /// `cb` NULL unregisters. `user_data` is passed back as the first argument and must stay valid
-/// while registered. Callbacks of one session run one at a time, on library threads (or on the
-/// thread of the API call that caused a state change); they may call the API, but should
-/// return quickly.
+/// while registered. Callbacks of one session run one at a time and in order; they may call
+/// the API but must return quickly. Which thread each comes from: the header's "Callbacks".
 #[no_mangle]
 pub extern "C" fn wrs_session_on_ice_state(s: *mut wrs_session, cb: wrs_ice_state_callback, user_data: *mut c_void) -> wrs_result {
     register(s, |t| t.ice_state = Slot::new(cb, user_data))
@@ -368,9 +363,8 @@ pub extern "C" fn wrs_session_on_ice_state(s: *mut wrs_session, cb: wrs_ice_stat
 /// now holds every candidate).
 ///
 /// `cb` NULL unregisters. `user_data` is passed back as the first argument and must stay valid
-/// while registered. Callbacks of one session run one at a time, on library threads (or on the
-/// thread of the API call that caused a state change); they may call the API, but should
-/// return quickly.
+/// while registered. Callbacks of one session run one at a time and in order; they may call
+/// the API but must return quickly. Which thread each comes from: the header's "Callbacks".
 #[no_mangle]
 pub extern "C" fn wrs_session_on_gathering_state(s: *mut wrs_session, cb: wrs_gathering_state_callback, user_data: *mut c_void) -> wrs_result {
     register(s, |t| t.gathering_state = Slot::new(cb, user_data))
@@ -379,9 +373,8 @@ pub extern "C" fn wrs_session_on_gathering_state(s: *mut wrs_session, cb: wrs_ga
 /// Registers the callback for signaling state changes.
 ///
 /// `cb` NULL unregisters. `user_data` is passed back as the first argument and must stay valid
-/// while registered. Callbacks of one session run one at a time, on library threads (or on the
-/// thread of the API call that caused a state change); they may call the API, but should
-/// return quickly.
+/// while registered. Callbacks of one session run one at a time and in order; they may call
+/// the API but must return quickly. Which thread each comes from: the header's "Callbacks".
 #[no_mangle]
 pub extern "C" fn wrs_session_on_signaling_state(s: *mut wrs_session, cb: wrs_signaling_state_callback, user_data: *mut c_void) -> wrs_result {
     register(s, |t| t.signaling_state = Slot::new(cb, user_data))
@@ -390,9 +383,8 @@ pub extern "C" fn wrs_session_on_signaling_state(s: *mut wrs_session, cb: wrs_si
 /// Registers the callback for tracks the remote side sends on.
 ///
 /// `cb` NULL unregisters. `user_data` is passed back as the first argument and must stay valid
-/// while registered. Callbacks of one session run one at a time, on library threads (or on the
-/// thread of the API call that caused a state change); they may call the API, but should
-/// return quickly.
+/// while registered. Callbacks of one session run one at a time and in order; they may call
+/// the API but must return quickly. Which thread each comes from: the header's "Callbacks".
 #[no_mangle]
 pub extern "C" fn wrs_session_on_track(s: *mut wrs_session, cb: wrs_track_callback, user_data: *mut c_void) -> wrs_result {
     register(s, |t| t.track = Slot::new(cb, user_data))

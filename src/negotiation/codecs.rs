@@ -84,12 +84,11 @@ impl Codec {
             _ => None,
         }
     }
-    /// RTCP feedback the host can honour with `send_rtcp`: NACK, PLI and FIR for video.
+    /// RTCP feedback (`a=rtcp-fb`) the library itself answers for this codec: none yet. An
+    /// offer or answer says only what is implemented; a browser that sees `nack` or `nack pli`
+    /// expects retransmissions and keyframes that nothing here would produce.
     pub fn feedback(self) -> &'static [&'static str] {
-        match self.kind() {
-            MediaKind::Video => &["nack", "nack pli", "ccm fir"],
-            MediaKind::Audio => &[],
-        }
+        &[]
     }
 
     /// Whether a remote `a=rtpmap`/`a=fmtp` pair describes this codec in a form we can handle.

@@ -4,7 +4,9 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use parking_lot::ReentrantMutex;
+use std::collections::VecDeque;
+
+use parking_lot::{Mutex, ReentrantMutex};
 
 use super::{ConnectionState, GatheringState, SignalingState};
 use crate::ice::IceState;
@@ -27,28 +29,44 @@ pub enum Event<'a> {
     Track { track: u32, kind: MediaKind, mid: &'a str },
 }
 
-/// Receives a session's events. Called on library threads (and on the caller's thread for
-/// state changes caused by an API call), one at a time per session.
+/// Receives a session's events, one at a time per session and in the order they happened.
+/// Which thread: whichever thread made the change or next delivers queued events. Media
+/// (`Rtp`, `Rtcp`) and DTLS-driven connection changes come from the media receive thread;
+/// ICE states, gathering and candidates from a runtime thread; signaling, track and the first
+/// gathering/connecting events from the thread calling `set_*_description` (inside that call);
+/// and any queued event from any of these, when it delivers what another thread queued.
 pub trait EventHandler: Send + Sync {
     fn on_event(&self, event: Event<'_>);
 }
 
-/// An event whose data outlives the lock it was produced under.
+/// A state event, queued at the moment of its change (under the lock that made the change) and
+/// delivered in queue order by whichever thread next holds the gate.
 #[derive(Debug, Clone)]
 pub(crate) enum OwnedEvent {
     GatheringState(GatheringState),
     SignalingState(SignalingState),
+    ConnectionState(ConnectionState),
+    IceState(IceState),
+    LocalCandidate { candidate: String, mid: String },
     Track { track: u32, kind: MediaKind, mid: String },
 }
 
+/// Delivers a session's events one at a time and in the order they happened, whatever thread
+/// produced them: state events are queued where the change is made (`post`) and delivered by
+/// `flush`, which the producing thread calls once it holds no session lock; whoever holds the
+/// gate drains the queue. Media events (`emit`) are not queued (no copy of the packet); they
+/// first deliver what is queued, so they never overtake an earlier state change.
 pub(crate) struct Emitter {
     // Reentrant: a callback may call into the session, which may emit again on the same thread.
     gate: ReentrantMutex<RefCell<Option<Arc<dyn EventHandler>>>>,
+    /// Bounded by what producers have posted and not yet flushed: each producer flushes right
+    /// after it posts, so at most a few events per thread wait here.
+    queue: Mutex<VecDeque<OwnedEvent>>,
 }
 
 impl Emitter {
     pub fn new() -> Self {
-        Emitter { gate: ReentrantMutex::new(RefCell::new(None)) }
+        Emitter { gate: ReentrantMutex::new(RefCell::new(None)), queue: Mutex::new(VecDeque::new()) }
     }
 
     pub fn set_handler(&self, handler: Option<Arc<dyn EventHandler>>) {
@@ -56,21 +74,47 @@ impl Emitter {
         *g.borrow_mut() = handler;
     }
 
-    pub fn emit(&self, event: Event<'_>) {
+    /// Queues a state event; call where the change is made, then `flush` once no session lock
+    /// is held.
+    pub fn post(&self, event: OwnedEvent) {
+        self.queue.lock().push_back(event);
+    }
+
+    pub fn post_all(&self, events: Vec<OwnedEvent>) {
+        self.queue.lock().extend(events);
+    }
+
+    /// Delivers every queued event, in order.
+    pub fn flush(&self) {
         let g = self.gate.lock();
-        let handler = g.borrow().clone();
-        if let Some(h) = handler {
-            h.on_event(event);
+        self.drain(&g);
+    }
+
+    fn drain(&self, g: &RefCell<Option<Arc<dyn EventHandler>>>) {
+        loop {
+            let Some(e) = self.queue.lock().pop_front() else { return };
+            let handler = g.borrow().clone();
+            let Some(h) = handler else { continue };
+            match e {
+                OwnedEvent::GatheringState(s) => h.on_event(Event::GatheringState(s)),
+                OwnedEvent::SignalingState(s) => h.on_event(Event::SignalingState(s)),
+                OwnedEvent::ConnectionState(s) => h.on_event(Event::ConnectionState(s)),
+                OwnedEvent::IceState(s) => h.on_event(Event::IceState(s)),
+                OwnedEvent::LocalCandidate { candidate, mid } => {
+                    h.on_event(Event::LocalCandidate { candidate: &candidate, mid: &mid })
+                }
+                OwnedEvent::Track { track, kind, mid } => h.on_event(Event::Track { track, kind, mid: &mid }),
+            }
         }
     }
 
-    pub fn emit_owned(&self, events: Vec<OwnedEvent>) {
-        for e in events {
-            match e {
-                OwnedEvent::GatheringState(s) => self.emit(Event::GatheringState(s)),
-                OwnedEvent::SignalingState(s) => self.emit(Event::SignalingState(s)),
-                OwnedEvent::Track { track, kind, mid } => self.emit(Event::Track { track, kind, mid: &mid }),
-            }
+    /// Delivers a media event (after anything queued before it).
+    pub fn emit(&self, event: Event<'_>) {
+        let g = self.gate.lock();
+        self.drain(&g);
+        let handler = g.borrow().clone();
+        if let Some(h) = handler {
+            h.on_event(event);
         }
     }
 
@@ -79,5 +123,6 @@ impl Emitter {
     pub fn shutdown(&self) {
         let g = self.gate.lock();
         g.borrow_mut().take();
+        self.queue.lock().clear();
     }
 }

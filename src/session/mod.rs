@@ -322,19 +322,23 @@ impl Session {
         let remote = sig.remote_description().cloned();
         drop(sig);
         *self.routes.write() = routes;
-        let mut events: Vec<OwnedEvent> = outcome.events;
+        self.emitter.post_all(outcome.events);
         if outcome.gather {
             let started = {
                 let mut g = self.gathering.lock();
                 let first = g.state == GatheringState::New;
                 if first {
                     g.state = GatheringState::Gathering;
+                    // Queued before gathering starts: its candidates and COMPLETE come after.
+                    self.emitter.post(OwnedEvent::GatheringState(GatheringState::Gathering));
                 }
                 first
             };
             if started {
-                events.push(OwnedEvent::GatheringState(GatheringState::Gathering));
-                self.ice.gather()?;
+                if let Err(e) = self.ice.gather() {
+                    self.emitter.flush();
+                    return Err(e);
+                }
             }
         }
         if let Some(remote) = &remote {
@@ -342,11 +346,12 @@ impl Session {
                 self.add_candidates_from(remote);
             }
         }
-        if let (Some(start), Some(remote)) = (outcome.start_transport, &remote) {
-            self.start_transport(start, remote)?;
-        }
-        self.emitter.emit_owned(events);
-        Ok(())
+        let started = match (outcome.start_transport, &remote) {
+            (Some(start), Some(remote)) => self.start_transport(start, remote),
+            _ => Ok(()),
+        };
+        self.emitter.flush();
+        started
     }
 
     fn add_candidates_from(&self, remote: &RemoteDescription) {
@@ -799,18 +804,18 @@ impl Session {
     /// Applies `change` to the transport facts and emits the connection state if it changed.
     /// Failed and Closed are final (Failed may still become Closed).
     fn set_state(&self, change: impl FnOnce(&mut Transport)) {
-        let (before, after) = {
+        {
             let mut t = self.transport.lock();
             let before = t.state;
             change(&mut t);
             if before == ConnectionState::Closed || (before == ConnectionState::Failed && t.state != ConnectionState::Closed) {
                 t.state = before;
             }
-            (before, t.state)
-        };
-        if before != after {
-            self.emitter.emit(Event::ConnectionState(after));
+            if before != t.state {
+                self.emitter.post(OwnedEvent::ConnectionState(t.state));
+            }
         }
+        self.emitter.flush();
     }
 
     pub fn connection_state(&self) -> ConnectionState {
@@ -904,7 +909,7 @@ impl Session {
         }
         let signaling_changed = self.signaling.lock().close();
         if signaling_changed {
-            self.emitter.emit(Event::SignalingState(SignalingState::Closed));
+            self.emitter.post(OwnedEvent::SignalingState(SignalingState::Closed));
         }
         self.set_state(|t| t.state = ConnectionState::Closed);
     }
@@ -956,14 +961,22 @@ impl TransportHandler for Session {
         if self.closed.load(Ordering::Acquire) {
             return;
         }
-        self.gathering.lock().candidates.push(candidate.clone());
         let mid = self.signaling.lock().first_mid().unwrap_or_else(|| "0".into());
-        self.emitter.emit(Event::LocalCandidate { candidate: &candidate, mid: &mid });
+        {
+            let mut g = self.gathering.lock();
+            g.candidates.push(candidate.clone());
+            self.emitter.post(OwnedEvent::LocalCandidate { candidate, mid });
+        }
+        self.emitter.flush();
     }
 
     fn on_gathering_complete(&self) {
-        self.gathering.lock().state = GatheringState::Complete;
-        self.emitter.emit(Event::GatheringState(GatheringState::Complete));
+        {
+            let mut g = self.gathering.lock();
+            g.state = GatheringState::Complete;
+            self.emitter.post(OwnedEvent::GatheringState(GatheringState::Complete));
+        }
+        self.emitter.flush();
     }
 
     fn on_ice_state(&self, state: IceState) {
@@ -972,6 +985,7 @@ impl TransportHandler for Session {
         }
         self.set_state(|t| {
             t.ice_state = state;
+            self.emitter.post(OwnedEvent::IceState(state));
             match state {
                 IceState::Checking if t.state == ConnectionState::New => t.state = ConnectionState::Connecting,
                 IceState::Connected if t.dtls_connected => t.state = ConnectionState::Connected,
@@ -984,7 +998,6 @@ impl TransportHandler for Session {
                 _ => {}
             }
         });
-        self.emitter.emit(Event::IceState(state));
         if state == IceState::Connected {
             self.start_dtls_if_ready();
         }

@@ -21,10 +21,13 @@ from mailbox import Mailbox  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--port", type=int, default=0, help="HTTP port on 127.0.0.1 (default: any free one)")
+parser.add_argument("--seconds", type=float, default=0,
+                    help="end after echoing this long once connected (default: run until Ctrl-C); "
+                         "exits 1 if nothing was echoed")
 args = parser.parse_args()
 
 mailbox = Mailbox({"offerer": "library", "trickle": True}, port=args.port)
-print(f"open {mailbox.url} in a browser on this machine")
+print(f"open {mailbox.url} in a browser on this machine", flush=True)
 
 config = w.Config(local_addresses=["127.0.0.1"])
 peer = EchoPeer(config)
@@ -38,15 +41,24 @@ try:
     mailbox.send("description", type="offer", sdp=offer)
     answer = mailbox.receive("description", timeout=60)
     peer.session.set_remote_description(w.SdpType.ANSWER, answer["sdp"])
+    connected_at = None
     for tick in range(10**9):
         for m in mailbox.drain("candidate"):
             parts = m["candidate"].split()
             if len(parts) > 4 and parts[4] == "127.0.0.1":
                 peer.session.add_remote_candidate(m["candidate"])
         time.sleep(0.1)
-        if tick % 20 == 0 and peer.session.connection_state == w.ConnectionState.CONNECTED:
+        if peer.session.connection_state == w.ConnectionState.CONNECTED:
+            connected_at = connected_at or time.monotonic()
             s = peer.session.stats()
-            print(f"echoed {s['rtp_packets_sent']} packets ({s['rtp_bytes_sent'] // 1024} KiB)", flush=True)
+            if tick % 20 == 0:
+                print(f"echoed {s['rtp_packets_sent']} packets ({s['rtp_bytes_sent'] // 1024} KiB)", flush=True)
+            if args.seconds and time.monotonic() - connected_at >= args.seconds:
+                print(f"done: echoed {s['rtp_packets_sent']} packets", flush=True)
+                sys.exit(0 if s["rtp_packets_sent"] > 0 else 1)
+        elif peer.session.connection_state in (w.ConnectionState.FAILED, w.ConnectionState.CLOSED):
+            print("connection:", peer.session.connection_state.name.lower(), peer.session.failure_reason, flush=True)
+            sys.exit(1)
 except KeyboardInterrupt:
     print()
 finally:

@@ -1,5 +1,9 @@
 """A complete call between two sessions in one process: offer/answer, trickle ICE, DTLS-SRTP,
-then PCMU-sized audio both ways for one second. Run: python3 loopback.py"""
+then PCMU-sized audio both ways for one second. Run: python3 loopback.py
+
+Callbacks come from library threads (both sessions' connection events from the same media
+thread), so they only record what happened; the main thread does the waiting.
+"""
 
 import threading
 import time
@@ -9,11 +13,11 @@ from webrtc_session import Codec, Config, ConnectionState, MediaKind, SdpType, S
 config = Config(local_addresses=["127.0.0.1"])
 with Session(config) as offerer, Session(config) as answerer:
     received = {"offerer": 0, "answerer": 0}
-    connected = threading.Barrier(3)
+    connected = {"offerer": threading.Event(), "answerer": threading.Event()}
     for name, me, peer in (("offerer", offerer, answerer), ("answerer", answerer, offerer)):
         me.on_ice_candidate = lambda c, mid, peer=peer: peer.add_remote_candidate(c)
         me.on_rtp = lambda track, packet, name=name: received.__setitem__(name, received[name] + 1)
-        me.on_connection_state = lambda s: s == ConnectionState.CONNECTED and connected.wait()
+        me.on_connection_state = lambda s, name=name: s == ConnectionState.CONNECTED and connected[name].set()
 
     t0 = time.monotonic()
     audio_a = offerer.add_track(MediaKind.AUDIO, [Codec.PCMU])
@@ -24,7 +28,8 @@ with Session(config) as offerer, Session(config) as answerer:
     answer = answerer.create_answer()
     offerer.set_remote_description(SdpType.ANSWER, answer)
     answerer.set_local_description(SdpType.ANSWER, answer)
-    connected.wait(timeout=10)
+    if not all(e.wait(timeout=10) for e in connected.values()):
+        raise SystemExit(f"not connected: {offerer.connection_state.name}, {answerer.connection_state.name}")
     print(f"connected in {(time.monotonic() - t0) * 1000:.1f} ms, SRTP {offerer.srtp_profile.name}, "
           f"offerer is DTLS {offerer.dtls_role.name.lower()}")
 
@@ -34,3 +39,5 @@ with Session(config) as offerer, Session(config) as answerer:
         time.sleep(0.02)
     time.sleep(0.2)
     print(f"packets received: offerer {received['offerer']}/50, answerer {received['answerer']}/50")
+    if min(received.values()) == 0:
+        raise SystemExit("no media arrived")

@@ -26,12 +26,17 @@ def _candidates() -> list[str]:
     if env:
         found.append(env)
     here = Path(__file__).resolve().parent
-    found.append(str(here / _LIB_NAME))  # bundled in the package (wheel)
+    found.append(str(here / _LIB_NAME))  # carried by the package (wheel, pip install)
     found.append(str(here.parents[2] / "target" / "release" / _LIB_NAME))  # a source checkout
+    for prefix in ("/usr/local/lib", "/usr/lib"):  # `make install` (PREFIX defaults to /usr/local)
+        found.append(f"{prefix}/{_LIB_NAME}")
     system = ctypes.util.find_library("webrtc_session")
     if system:
         found.append(system)
     return found
+
+
+loaded_from = ""
 
 
 def load() -> ctypes.CDLL:
@@ -41,7 +46,10 @@ def load() -> ctypes.CDLL:
             errors.append(f"{path}: not found")
             continue
         try:
-            return ctypes.CDLL(path)
+            lib = ctypes.CDLL(path)
+            global loaded_from
+            loaded_from = path
+            return lib
         except OSError as e:
             errors.append(f"{path}: {e}")
     raise OSError(

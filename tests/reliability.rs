@@ -4,13 +4,12 @@
 
 mod common;
 
-use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::native::*;
 use common::relay::{Dir, Policy};
-use webrtc_session::session::ConnectionState;
+use webrtc_session::ice::IceState;
+use webrtc_session::session::{ConnectionState, SessionConfig};
 
 /// 20 % loss and 100 ms delay each way: how long from ICE connected (on the DTLS client) to
 /// DTLS-SRTP ready, over many calls run a few at a time. At least 95 % must finish within 5 s,
@@ -225,4 +224,37 @@ fn stun_with_a_wrong_password_is_ignored() {
     rogue.send_to(&rogue_check(&username, &sdp_attr(&answer, "a=ice-pwd:")), b.s.local_address()).unwrap();
     let (n, _) = rogue.recv_from(&mut buf).expect("the right password gets an answer");
     assert_eq!(&buf[..2], &[0x01, 0x01], "Binding success ({n} bytes)");
+}
+
+/// A peer that never answers: the agent keeps checking (paced) until the failed timeout instead
+/// of stopping after its first 8 checks, and the failure says what was tried.
+#[test]
+fn checks_go_on_until_the_failed_timeout_and_the_failure_says_what_was_tried() {
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    silent.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    let silent_addr = silent.local_addr().unwrap();
+    let tweak = |c: &mut webrtc_session::session::SessionConfig| {
+        c.ice.disconnected_timeout = Duration::from_secs(1);
+        c.ice.failed_timeout = Duration::from_secs(2);
+    };
+    let mut a = peer(tweak);
+    let mut b = peer(tweak);
+    negotiate(&mut a, &mut b);
+    // `a` only ever learns the silent address.
+    a.s.add_remote_candidate(&format!("candidate:1 1 udp 2130706431 127.0.0.1 {} typ host", silent_addr.port())).unwrap();
+    let start = Instant::now();
+    let mut arrivals = Vec::new();
+    let mut buf = [0u8; 1500];
+    while a.state() != ConnectionState::Failed && start.elapsed() < Duration::from_secs(10) {
+        if silent.recv_from(&mut buf).is_ok() {
+            arrivals.push(start.elapsed());
+        }
+    }
+    let failed_at = start.elapsed();
+    let late = arrivals.iter().filter(|t| **t + Duration::from_secs(1) >= failed_at).count();
+    let reason = a.s.failure_reason().unwrap_or_default();
+    println!("silent peer: {} checks, {late} in the last second before failing at {:.1} s; reason: {reason}", arrivals.len(), failed_at.as_secs_f64());
+    assert_eq!(a.state(), ConnectionState::Failed);
+    assert!(late >= 5, "checks stopped early: {arrivals:?}");
+    assert!(reason.contains("remote candidate(s) (127.0.0.1:") && reason.contains("0 authenticated answer"), "{reason}");
 }

@@ -294,6 +294,32 @@ typedef uint32_t wrs_dtls_role;
 #endif // __cplusplus
 
 /**
+ * Which sections of our offers may be rejected by a peer that does not bundle
+ * (RTCPeerConnection's bundlePolicy). Media always runs on one bundled transport.
+ */
+enum wrs_bundle_policy
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Every section has its own port in the offer (9, as browsers write it).
+   */
+  WRS_BUNDLE_POLICY_BALANCED = 0,
+  /**
+   * Every section after the first is `port 0` + `a=bundle-only` (RFC 8843 §6).
+   */
+  WRS_BUNDLE_POLICY_MAX_BUNDLE = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum wrs_bundle_policy wrs_bundle_policy;
+#else
+typedef uint32_t wrs_bundle_policy;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * Codecs of the codec table. Audio: PCMU, PCMA, G722, Opus; video: VP8, VP9, H264
  * (constrained baseline, packetization-mode 1), AV1.
  */
@@ -586,6 +612,12 @@ wrs_result wrs_config_set_srtp_profiles(wrs_config *cfg, const uint32_t *profile
  * the default with AUTO) or WRS_DTLS_ROLE_SERVER (a=setup:passive). Offers always say actpass.
  */
 wrs_result wrs_config_set_dtls_role(wrs_config *cfg, uint32_t role);
+
+/**
+ * The bundle policy of this session's offers (`wrs_bundle_policy`; default BALANCED). With
+ * MAX_BUNDLE every section after the first is offered as `port 0` + `a=bundle-only`.
+ */
+wrs_result wrs_config_set_bundle_policy(wrs_config *cfg, uint32_t policy);
 
 /**
  * Remote candidates a session accepts at most (default 100, RFC 8445 §6.1.2.5; 1 to 10,000).

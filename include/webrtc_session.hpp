@@ -45,6 +45,8 @@ class config {
     config &port_range(uint16_t lo, uint16_t hi) { check(wrs_config_set_port_range(get(), lo, hi)); return *this; }
     config &shared_port(uint16_t port) { check(wrs_config_set_shared_port(get(), port)); return *this; }
     config &dtls_role(wrs_dtls_role r) { check(wrs_config_set_dtls_role(get(), r)); return *this; }
+    config &bundle_policy(wrs_bundle_policy p) { check(wrs_config_set_bundle_policy(get(), p)); return *this; }
+    config &max_remote_candidates(uint32_t n) { check(wrs_config_set_max_remote_candidates(get(), n)); return *this; }
     wrs_config *get() const { return c_.get(); }
 
   private:

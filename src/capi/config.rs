@@ -214,6 +214,19 @@ pub extern "C" fn wrs_config_set_dtls_role(cfg: *mut wrs_config, role: u32) -> w
     })
 }
 
+/// The bundle policy of this session's offers (`wrs_bundle_policy`; default BALANCED). With
+/// MAX_BUNDLE every section after the first is offered as `port 0` + `a=bundle-only`.
+#[no_mangle]
+pub extern "C" fn wrs_config_set_bundle_policy(cfg: *mut wrs_config, policy: u32) -> wrs_result {
+    guard(|| {
+        let max = types::max_bundle(policy)?;
+        with_config(cfg, |c| {
+            c.max_bundle = max;
+            Ok(())
+        })
+    })
+}
+
 /// Remote candidates a session accepts at most (default 100, RFC 8445 §6.1.2.5; 1 to 10,000).
 /// One more, trickled, fails with WRS_RESULT_LIMIT_REACHED; in a description it is skipped.
 /// Either way it is counted (WRS_STAT_REMOTE_CANDIDATES_REFUSED). This bounds the destinations

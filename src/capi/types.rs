@@ -111,6 +111,17 @@ pub enum wrs_dtls_role {
     Server = 2,
 }
 
+/// Which sections of our offers may be rejected by a peer that does not bundle
+/// (RTCPeerConnection's bundlePolicy). Media always runs on one bundled transport.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum wrs_bundle_policy {
+    /// Every section has its own port in the offer (9, as browsers write it).
+    Balanced = 0,
+    /// Every section after the first is `port 0` + `a=bundle-only` (RFC 8843 §6).
+    MaxBundle = 1,
+}
+
 /// Counters read with `wrs_session_stat`.
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,6 +198,14 @@ pub(crate) fn sdp_type(v: u32) -> FfiResult<SdpType> {
 
 pub(crate) fn srtp_profile(v: u32) -> FfiResult<SrtpProfile> {
     SrtpProfile::from_id(v as u64).ok_or_else(|| bad("wrs_srtp_profile", v))
+}
+
+pub(crate) fn max_bundle(v: u32) -> FfiResult<bool> {
+    match v {
+        0 => Ok(false),
+        1 => Ok(true),
+        _ => Err(bad("wrs_bundle_policy", v)),
+    }
 }
 
 pub(crate) fn dtls_role_preference(v: u32) -> FfiResult<DtlsRolePreference> {

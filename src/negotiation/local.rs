@@ -36,6 +36,10 @@ pub struct LocalDescription {
     pub setup: Setup,
     pub cname: String,
     pub media: Vec<LocalMedia>,
+    /// An offer with `bundlePolicy: "max-bundle"`: every bundled section after the first has
+    /// port 0 and `a=bundle-only` (RFC 8843 §6), so a peer that does not bundle rejects them
+    /// rather than opening a transport for each.
+    pub bundle_only: bool,
 }
 
 impl LocalDescription {
@@ -69,12 +73,17 @@ impl LocalDescription {
                 SectionKind::Rtp(kind) => *kind,
             };
             let pts: Vec<String> = m.codecs.iter().map(|c| c.payload_type.to_string()).collect();
+            let bundle_only = self.bundle_only && !first_bundled;
             let _ = write!(
                 s,
-                "m={} 9 UDP/TLS/RTP/SAVPF {}\r\nc=IN IP4 0.0.0.0\r\na=rtcp:9 IN IP4 0.0.0.0\r\n",
+                "m={} {} UDP/TLS/RTP/SAVPF {}\r\nc=IN IP4 0.0.0.0\r\na=rtcp:9 IN IP4 0.0.0.0\r\n",
                 kind.sdp_name(),
+                if bundle_only { 0 } else { 9 },
                 pts.join(" ")
             );
+            if bundle_only {
+                s.push_str("a=bundle-only\r\n");
+            }
             if first_bundled {
                 for c in candidates {
                     let _ = write!(s, "a={c}\r\n");
@@ -162,6 +171,7 @@ mod tests {
                     msid: ("s".into(), "t1".into()),
                 },
             ],
+            bundle_only: false,
         };
         let text = d.render(&["candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host".into()], true);
         let r = remote::parse(&text).unwrap();
@@ -172,5 +182,14 @@ mod tests {
         assert_eq!(r.media[0].candidates.len(), 1);
         assert!(r.media[0].end_of_candidates);
         assert_eq!(r.media[1].codecs[0].fmtp.as_deref(), Codec::H264.default_fmtp());
+
+        // max-bundle: the second section is bundle-only with port 0, and is still accepted.
+        let mut mb = d.clone();
+        mb.bundle_only = true;
+        let text = mb.render(&[], false);
+        assert!(text.contains("m=video 0 UDP/TLS/RTP/SAVPF") && text.contains("a=bundle-only"), "{text}");
+        assert!(text.contains("m=audio 9 "));
+        let r = remote::parse(&text).unwrap();
+        assert!(r.media.iter().all(|m| !m.rejected));
     }
 }

@@ -115,6 +115,13 @@ pub fn parse(text: &str) -> Result<RemoteDescription> {
         return Err(error::invalid_sdp("the description has no m= sections"));
     }
     let session = &sd.attributes;
+    let mut bundle = Vec::new();
+    for g in attrs(session, "group") {
+        let mut parts = g.split_whitespace();
+        if parts.next() == Some("BUNDLE") {
+            bundle = parts.map(str::to_owned).collect();
+        }
+    }
     let mut media = Vec::with_capacity(sd.media_descriptions.len());
     let mut seen_mids = HashSet::new();
     let (mut ufrag, mut pwd, mut fingerprint, mut setup) = (None, None, None, None);
@@ -126,7 +133,10 @@ pub fn parse(text: &str) -> Result<RemoteDescription> {
             "video" => MediaType::Video,
             other => MediaType::Other(other.to_string()),
         };
-        let rejected = name.port.value == 0;
+        // Port 0 rejects a section, unless it is `a=bundle-only` in the BUNDLE group (JSEP
+        // max-bundle, RFC 8843 §6): then it rides on the bundle's transport.
+        let bundle_only = attr(a, "bundle-only").is_some() && attr(a, "mid").is_some_and(|m| bundle.iter().any(|b| b == m));
+        let rejected = name.port.value == 0 && !bundle_only;
         let mid = match attr(a, "mid") {
             Some(m) if !m.is_empty() && m.len() <= 32 && m.chars().all(|c| c.is_ascii_graphic()) => m.to_string(),
             Some(m) => return Err(error::invalid_sdp(format!("m-section {index} has an invalid a=mid '{m}'"))),
@@ -264,13 +274,6 @@ pub fn parse(text: &str) -> Result<RemoteDescription> {
     let fingerprint = Fingerprint::parse(fingerprint)?;
     let setup = Setup::parse(setup)?;
 
-    let mut bundle = Vec::new();
-    for g in attrs(session, "group") {
-        let mut parts = g.split_whitespace();
-        if parts.next() == Some("BUNDLE") {
-            bundle = parts.map(str::to_owned).collect();
-        }
-    }
     for mid in &bundle {
         if !media.iter().any(|m| &m.mid == mid) {
             return Err(error::invalid_sdp(format!("a=group:BUNDLE names mid '{mid}', which no m-section has")));

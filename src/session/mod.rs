@@ -92,6 +92,8 @@ pub struct SessionConfig {
     pub certificate: Option<Certificate>,
     pub srtp_profiles: Vec<SrtpProfile>,
     pub dtls_role: DtlsRolePreference,
+    /// Offers use `bundlePolicy: "max-bundle"` (see `LocalDescription::bundle_only`).
+    pub max_bundle: bool,
 }
 
 impl Default for SessionConfig {
@@ -101,6 +103,7 @@ impl Default for SessionConfig {
             certificate: None,
             srtp_profiles: SrtpProfile::DEFAULT_PREFERENCE.to_vec(),
             dtls_role: DtlsRolePreference::Auto,
+            max_bundle: false,
         }
     }
 }
@@ -193,7 +196,8 @@ impl Session {
         };
         let dtls_context = DtlsContext::shared(&config.srtp_profiles)?;
         let ice = Arc::new(runtime::block_on(IceTransport::new(config.ice.clone()))?);
-        let signaling = negotiate::Signaling::new(&ice.local_ufrag, &ice.local_pwd, certificate.fingerprint().to_string());
+        let mut signaling = negotiate::Signaling::new(&ice.local_ufrag, &ice.local_pwd, certificate.fingerprint().to_string());
+        signaling.max_bundle = config.max_bundle;
         let session = Arc::new(Session {
             config,
             certificate,

@@ -71,6 +71,8 @@ struct Snapshot {
 }
 
 pub struct Signaling {
+    /// Our offers are max-bundle (`LocalDescription::bundle_only`).
+    pub max_bundle: bool,
     state: SignalingState,
     transceivers: Vec<Transceiver>,
     next_id: u32,
@@ -122,6 +124,7 @@ fn normalized(sdp: &str) -> Vec<&str> {
 impl Signaling {
     pub fn new(ice_ufrag: &str, ice_pwd: &str, fingerprint: String) -> Self {
         Signaling {
+            max_bundle: false,
             state: SignalingState::Stable,
             transceivers: Vec::new(),
             next_id: 1,
@@ -229,6 +232,7 @@ impl Signaling {
             setup,
             cname: self.cname.clone(),
             media,
+            bundle_only: false,
         }
     }
 
@@ -259,7 +263,8 @@ impl Signaling {
                 msid: (self.stream_id.clone(), t.track_label.clone()),
             })
             .collect();
-        let d = self.description(Setup::ActPass, media);
+        let mut d = self.description(Setup::ActPass, media);
+        d.bundle_only = self.max_bundle;
         self.pending = Some(Pending { kind: SdpType::Offer, description: d.clone(), negotiated: vec![], dtls_role: None });
         Ok(d)
     }

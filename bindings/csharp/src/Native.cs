@@ -36,6 +36,8 @@ namespace WebRtcSession
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_config_set_certificate_pem_files(ConfigHandle cfg, byte[] certPath, byte[] keyPath);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_config_set_srtp_profiles(ConfigHandle cfg, uint[] profiles, UIntPtr count);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_config_set_dtls_role(ConfigHandle cfg, uint role);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_config_set_bundle_policy(ConfigHandle cfg, uint policy);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_config_set_max_remote_candidates(ConfigHandle cfg, uint max);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_new(ConfigHandle cfg, out IntPtr session);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_new(IntPtr cfg, out IntPtr session);

@@ -16,10 +16,12 @@ namespace WebRtcSession
     public enum SignalingState : uint { Stable = 0, HaveLocalOffer = 1, HaveRemoteOffer = 2, Closed = 3 }
     public enum SrtpProfile : uint { Aes128CmHmacSha1_80 = 1, AeadAes128Gcm = 7, AeadAes256Gcm = 8 }
     public enum DtlsRole : uint { Auto = 0, Client = 1, Server = 2 }
+    public enum BundlePolicy : uint { Balanced = 0, MaxBundle = 1 }
     public enum Stat : uint
     {
         RtpPacketsSent = 0, RtpBytesSent = 1, RtpPacketsReceived = 2, RtpBytesReceived = 3,
         RtcpPacketsSent = 4, RtcpPacketsReceived = 5, SrtpUnprotectFailures = 6, RtpUnroutable = 7, DatagramsDropped = 8,
+        UnverifiedDropped = 9, StunRejected = 10, RemoteCandidatesRefused = 11, IceChecksSent = 12, IceChecksPaced = 13,
     }
 
     /// <summary>A native call failed. <see cref="Code"/> is the wrs_result value, <see cref="CodeName"/>
@@ -50,6 +52,10 @@ namespace WebRtcSession
         public List<SrtpProfile> SrtpProfiles = new List<SrtpProfile>();
         /// <summary>DTLS role taken when answering.</summary>
         public DtlsRole DtlsRole = DtlsRole.Auto;
+        /// <summary>Bundle policy of our offers (MaxBundle: later sections are port 0 + a=bundle-only).</summary>
+        public BundlePolicy BundlePolicy = BundlePolicy.Balanced;
+        /// <summary>Remote candidates accepted per session (0: the library's default, 100).</summary>
+        public uint MaxRemoteCandidates;
 
         internal ConfigHandle Build()
         {
@@ -70,6 +76,8 @@ namespace WebRtcSession
                     Native.Check(Native.wrs_config_set_srtp_profiles(h, list, (UIntPtr)list.Length));
                 }
                 Native.Check(Native.wrs_config_set_dtls_role(h, (uint)DtlsRole));
+                Native.Check(Native.wrs_config_set_bundle_policy(h, (uint)BundlePolicy));
+                if (MaxRemoteCandidates != 0) Native.Check(Native.wrs_config_set_max_remote_candidates(h, MaxRemoteCandidates));
                 return h;
             }
             catch

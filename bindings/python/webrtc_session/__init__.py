@@ -100,6 +100,11 @@ class DtlsRole(enum.IntEnum):
     SERVER = 2
 
 
+class BundlePolicy(enum.IntEnum):
+    BALANCED = 0
+    MAX_BUNDLE = 1
+
+
 class Stat(enum.IntEnum):
     RTP_PACKETS_SENT = 0
     RTP_BYTES_SENT = 1
@@ -110,6 +115,11 @@ class Stat(enum.IntEnum):
     SRTP_UNPROTECT_FAILURES = 6
     RTP_UNROUTABLE = 7
     DATAGRAMS_DROPPED = 8
+    UNVERIFIED_DROPPED = 9
+    STUN_REJECTED = 10
+    REMOTE_CANDIDATES_REFUSED = 11
+    ICE_CHECKS_SENT = 12
+    ICE_CHECKS_PACED = 13
 
 
 class WebRTCError(Exception):
@@ -174,6 +184,9 @@ class Config:
     :param srtp_profiles: :class:`SrtpProfile` values, preferred first.
     :param dtls_role: :class:`DtlsRole` to take when answering.
     :param ice_timeouts_ms: ``(disconnected, failed, keepalive)`` in milliseconds.
+    :param bundle_policy: :class:`BundlePolicy` of our offers (``MAX_BUNDLE``: later sections
+        are ``port 0`` + ``a=bundle-only``).
+    :param max_remote_candidates: remote candidates accepted per session (default 100).
     """
 
     def __init__(
@@ -186,6 +199,8 @@ class Config:
         srtp_profiles: Sequence[SrtpProfile] = (),
         dtls_role: DtlsRole = DtlsRole.AUTO,
         ice_timeouts_ms: Optional[tuple[int, int, int]] = None,
+        bundle_policy: BundlePolicy = BundlePolicy.BALANCED,
+        max_remote_candidates: Optional[int] = None,
     ):
         self._handle = ctypes.c_void_p()
         _check(lib.wrs_config_new(ctypes.byref(self._handle)))
@@ -206,6 +221,9 @@ class Config:
             _check(lib.wrs_config_set_dtls_role(self._handle, int(dtls_role)))
             if ice_timeouts_ms is not None:
                 _check(lib.wrs_config_set_ice_timeouts(self._handle, *ice_timeouts_ms))
+            _check(lib.wrs_config_set_bundle_policy(self._handle, int(bundle_policy)))
+            if max_remote_candidates is not None:
+                _check(lib.wrs_config_set_max_remote_candidates(self._handle, max_remote_candidates))
         except BaseException:
             self.free()
             raise

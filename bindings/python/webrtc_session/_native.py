@@ -75,6 +75,8 @@ _SIGNATURES = {
     "wrs_config_set_certificate_pem": (_R, [c_config_p, ctypes.c_char_p, ctypes.c_char_p]),
     "wrs_config_set_srtp_profiles": (_R, [c_config_p, ctypes.POINTER(ctypes.c_uint32), ctypes.c_size_t]),
     "wrs_config_set_dtls_role": (_R, [c_config_p, ctypes.c_uint32]),
+    "wrs_config_set_bundle_policy": (_R, [c_config_p, ctypes.c_uint32]),
+    "wrs_config_set_max_remote_candidates": (_R, [c_config_p, ctypes.c_uint32]),
     "wrs_config_set_ice_timeouts": (_R, [c_config_p, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_uint32]),
     "wrs_session_new": (_R, [c_config_p, ctypes.POINTER(c_session_p)]),
     "wrs_session_close": (_R, [c_session_p]),

@@ -5,7 +5,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(pkg-config libssl-dev gcc g++ make valgrind python3-venv chromium mono-mcs mono-runtime)
+apt_packages=(pkg-config libssl-dev gcc g++ make valgrind python3-venv chromium firefox-esr iproute2 mono-mcs mono-runtime)
 missing=()
 for p in "${apt_packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -48,7 +48,12 @@ python_tests() {
 
 interop_tests() {
     rm -f build/interop-results.jsonl
-    ./scripts/python-env.sh && timeout 900 .venv/bin/python -m pytest -q tests/interop
+    ./scripts/python-env.sh && timeout 900 .venv/bin/python -m pytest -q tests/interop --ignore=tests/interop/test_firefox.py
+}
+
+# Firefox runs in a network namespace of the test's own (scripts/firefox-interop.sh).
+firefox_tests() {
+    ./scripts/python-env.sh && ./scripts/firefox-interop.sh
 }
 
 # The benchmark programs still build and run (figures printed, not judged: timing is not a
@@ -71,8 +76,9 @@ step cargo-test timeout 1800 cargo test --release --locked
 step c-examples ./scripts/test-c.sh
 step csharp-binding csharp_tests
 step python-binding python_tests
-# Real peers: aiortc and headless Chromium.
+# Real peers: aiortc, headless Chromium, the Python examples; then Firefox ESR.
 step interop interop_tests
+step firefox-interop firefox_tests
 step bench-smoke bench_smoke
 # Each cargo-fuzz target for 20 s from its seeds.
 step fuzz-smoke timeout 1200 ./scripts/fuzz.sh 20

@@ -17,21 +17,20 @@ from echo import EchoPeer  # noqa: E402
 RESULTS = Path(__file__).resolve().parents[2] / "build" / "interop-results.jsonl"
 
 
-def loopback_only(sdp: str) -> str:
-    """Drops every candidate that is not UDP on 127.0.0.1 (the machine has other addresses)."""
+def loopback_only(sdp: str, prefix: str = "127.0.0.1") -> str:
+    """Drops every candidate that is not UDP on 127.0.0.1 (the machine has other addresses), or
+    on addresses starting with `prefix` (the test's own namespace)."""
     out = []
     for line in sdp.splitlines():
-        if line.startswith("a=candidate:"):
-            parts = line.split()
-            if len(parts) < 6 or parts[2].lower() != "udp" or parts[4] != "127.0.0.1":
-                continue
+        if line.startswith("a=candidate:") and not is_loopback_candidate(line, prefix):
+            continue
         out.append(line)
     return "\r\n".join(out) + "\r\n"
 
 
-def is_loopback_candidate(candidate: str) -> bool:
+def is_loopback_candidate(candidate: str, prefix: str = "127.0.0.1") -> bool:
     parts = candidate.split()
-    return len(parts) >= 6 and parts[2].lower() == "udp" and parts[4] == "127.0.0.1"
+    return len(parts) >= 6 and parts[2].lower() == "udp" and parts[4].startswith(prefix)
 
 
 def record(**facts):
@@ -102,14 +101,16 @@ class LibraryPeer(EchoPeer):
     """The library's side of a call: echoes what it receives (EchoPeer), and counts and checks
     what arrives per track."""
 
-    def __init__(self, dtls_role=w.DtlsRole.AUTO, srtp_profiles=(), shared_port=0):
-        self.config = w.Config(local_addresses=["127.0.0.1"], dtls_role=dtls_role, srtp_profiles=srtp_profiles,
-                               shared_port=shared_port)
+    def __init__(self, dtls_role=w.DtlsRole.AUTO, srtp_profiles=(), shared_port=0, local_address="127.0.0.1",
+                 bundle_policy=w.BundlePolicy.BALANCED):
+        self.config = w.Config(local_addresses=[local_address], dtls_role=dtls_role, srtp_profiles=srtp_profiles,
+                               shared_port=shared_port, bundle_policy=bundle_policy)
         super().__init__(self.config)
         self.lock = threading.Lock()
         self.streams = {}
         self.vp8_pts = set()
         self.candidates = []
+        self.remote_candidates = []
         self.t0 = time.monotonic()
         self.t_connected = None
         self.session.on_ice_candidate = lambda c, mid: self.candidates.append(c)

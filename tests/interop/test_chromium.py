@@ -58,22 +58,29 @@ class Browser:
         shutil.rmtree(self.profile, ignore_errors=True)
 
 
-def exchange_candidates(lib: LibraryPeer, mb: Mailbox, sent: int, remote_ready: bool) -> int:
+def exchange_candidates(lib: LibraryPeer, mb: Mailbox, sent: int, remote_ready: bool, prefix: str) -> int:
     for c in lib.candidates[sent:]:
         mb.send("candidate", candidate=c, mid="0")
     sent = len(lib.candidates)
     if remote_ready:
         for m in mb.drain("candidate"):
-            if is_loopback_candidate(m["candidate"]):
+            lib.remote_candidates.append(m["candidate"])
+            if is_loopback_candidate(m["candidate"], prefix):
                 lib.session.add_remote_candidate(m["candidate"])
     return sent
 
 
-def run(offerer: str, trickle: bool, dtls_role=w.DtlsRole.AUTO, scenario=""):
-    chromium_binary()
-    lib = LibraryPeer(dtls_role=dtls_role)
-    mb = Mailbox({"offerer": "page" if offerer == "chromium" else "library", "trickle": trickle})
-    browser = Browser(mb.url)
+def run(offerer: str, trickle: bool, dtls_role=w.DtlsRole.AUTO, scenario="", browser_cls=None, peer="Chromium 156",
+        local_address="127.0.0.1", prefix="127.0.0.1", page_bundle="max-bundle", bundle_policy=w.BundlePolicy.BALANCED):
+    """One call: `offerer` is "library" or "browser"; the browser is `browser_cls` (Chromium by
+    default); candidates are kept when their address starts with `prefix`."""
+    browser_cls = browser_cls or Browser
+    if browser_cls is Browser:
+        chromium_binary()
+    lib = LibraryPeer(dtls_role=dtls_role, local_address=local_address, bundle_policy=bundle_policy)
+    mb = Mailbox({"offerer": "page" if offerer == "browser" else "library", "trickle": trickle,
+                  "bundlePolicy": page_bundle})
+    browser = browser_cls(mb.url)
     try:
         sent = 0
         mb.receive("ready", timeout=30)  # page loaded, camera and microphone open
@@ -87,14 +94,14 @@ def run(offerer: str, trickle: bool, dtls_role=w.DtlsRole.AUTO, scenario=""):
             lib.learn_vp8_payload_types(offer)
             mb.send("description", type="offer", sdp=offer)
             answer = mb.receive("description", timeout=30)
-            lib.session.set_remote_description(w.SdpType.ANSWER, loopback_only(answer["sdp"]))
+            lib.session.set_remote_description(w.SdpType.ANSWER, loopback_only(answer["sdp"], prefix))
             remote_sdp = answer["sdp"]
         else:
             offer = mb.receive("description", timeout=30)
             remote_sdp = offer["sdp"]
             lib.learn_vp8_payload_types(remote_sdp)
             lib.t0 = time.monotonic()
-            lib.session.set_remote_description(w.SdpType.OFFER, loopback_only(remote_sdp))
+            lib.session.set_remote_description(w.SdpType.OFFER, loopback_only(remote_sdp, prefix))
             lib.add_tracks()
             answer = lib.session.create_answer()
             lib.session.set_local_description(w.SdpType.ANSWER, answer)
@@ -105,10 +112,11 @@ def run(offerer: str, trickle: bool, dtls_role=w.DtlsRole.AUTO, scenario=""):
         while lib.session.connection_state not in (w.ConnectionState.CONNECTED, w.ConnectionState.FAILED):
             if time.monotonic() > deadline:
                 break
-            sent = exchange_candidates(lib, mb, sent, True) if trickle else sent
+            sent = exchange_candidates(lib, mb, sent, True, prefix) if trickle else sent
             time.sleep(0.01)
         assert lib.session.connection_state == w.ConnectionState.CONNECTED, (
-            lib.session.failure_reason, browser.log_tail())
+            lib.session.failure_reason, lib.session.ice_state, lib.session.stats(), lib.candidates, lib.remote_candidates,
+            [l for l in remote_sdp.splitlines() if "candidate" in l or l.startswith("m=")], browser.log_tail())
         time.sleep(MEDIA_SECONDS)
         audio, video = lib.stream("audio"), lib.stream("video")
         stats = {}
@@ -122,7 +130,7 @@ def run(offerer: str, trickle: bool, dtls_role=w.DtlsRole.AUTO, scenario=""):
         inbound = stats.get("inbound", {})
         transport = stats.get("transport", {})
         facts = dict(
-            peer="Chromium 156", scenario=scenario, offerer=offerer, trickle=trickle,
+            peer=peer, scenario=scenario, offerer=offerer, trickle=trickle,
             srtp=lib.session.srtp_profile.name, browser_srtp=transport.get("srtpCipher"),
             dtls=lib.session.dtls_version, browser_tls=transport.get("tlsVersion"),
             dtls_role=lib.session.dtls_role.name.lower(),
@@ -141,7 +149,8 @@ def run(offerer: str, trickle: bool, dtls_role=w.DtlsRole.AUTO, scenario=""):
         assert lib.echo_errors == 0, (lib.echo_errors, lib.last_echo_error)
         assert facts["browser_audio_packets"] >= 100, facts
         assert facts["browser_video_frames"] >= 10, facts
-        assert "a=candidate" not in loopback_only(remote_sdp) or "127.0.0.1" in loopback_only(remote_sdp)
+        assert "a=candidate" not in loopback_only(remote_sdp, prefix) or prefix in loopback_only(remote_sdp, prefix)
+        return facts
     finally:
         browser.close()
         mb.close()
@@ -153,12 +162,12 @@ def test_library_offers_chromium_answers_trickle():
 
 
 def test_chromium_offers_full_default_offer_library_answers_as_dtls_client():
-    run("chromium", trickle=True, dtls_role=w.DtlsRole.CLIENT,
+    run("browser", trickle=True, dtls_role=w.DtlsRole.CLIENT,
         scenario="Chromium offers (all codecs, rtx, extmaps), library answers, trickle")
 
 
 def test_chromium_offers_library_answers_as_dtls_server_without_trickle():
-    run("chromium", trickle=False, dtls_role=w.DtlsRole.SERVER,
+    run("browser", trickle=False, dtls_role=w.DtlsRole.SERVER,
         scenario="Chromium offers, library answers as DTLS server, complete descriptions (no trickle)")
 
 

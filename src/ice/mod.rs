@@ -1095,6 +1095,31 @@ mod tests {
         assert!(check_stun_url("stun:host:3478?transport=tcp").is_err());
     }
 
+    /// A peer-reflexive candidate learned from a check has no related address (the agent
+    /// leaves it empty): rendered without `raddr  rport 0`.
+    #[test]
+    fn prflx_candidate_renders_without_an_empty_related_address() {
+        use webrtc_ice::candidate::candidate_base::CandidateBaseConfig;
+        use webrtc_ice::candidate::candidate_peer_reflexive::CandidatePeerReflexiveConfig;
+        let c = CandidatePeerReflexiveConfig {
+            base_config: CandidateBaseConfig {
+                network: "udp".into(),
+                address: "127.0.0.1".into(),
+                port: 5000,
+                component: 1,
+                ..Default::default()
+            },
+            rel_addr: String::new(),
+            rel_port: 0,
+        }
+        .new_candidate_peer_reflexive()
+        .unwrap();
+        let line = candidate_line(&c);
+        assert!(line.ends_with("127.0.0.1 5000 typ prflx"), "{line}");
+        let srflx = unmarshal_candidate("1 1 udp 1694498815 192.0.2.7 6000 typ srflx raddr 127.0.0.1 rport 5000").unwrap();
+        assert!(candidate_line(&srflx).ends_with("typ srflx raddr 127.0.0.1 rport 5000"));
+    }
+
     #[test]
     fn forbidden_destinations_are_named() {
         let local: SocketAddr = "127.0.0.1:4000".parse().unwrap();

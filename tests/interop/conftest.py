@@ -2,7 +2,12 @@
 binding), RTP sanity checks, candidate hygiene, and a results log for the README matrix."""
 
 import json
+import os
 import re
+import shutil
+import signal
+import subprocess
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -31,6 +36,32 @@ def loopback_only(sdp: str, prefix: str = "127.0.0.1") -> str:
 def is_loopback_candidate(candidate: str, prefix: str = "127.0.0.1") -> bool:
     parts = candidate.split()
     return len(parts) >= 6 and parts[2].lower() == "udp" and parts[4].startswith(prefix)
+
+
+class BrowserProcess:
+    """A browser started by a test in a fresh profile directory, in its own process group, and
+    stopped (only that group) by `close`, also when the test failed."""
+
+    def __init__(self, prefix: str, args_for_profile, env=None):
+        self.profile = tempfile.mkdtemp(prefix=prefix)
+        args = args_for_profile(self.profile)
+        self.log = open(os.path.join(self.profile, "browser.log"), "wb")
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+
+    def log_tail(self) -> str:
+        self.log.flush()
+        return Path(self.log.name).read_bytes()[-3000:].decode(errors="replace")
+
+    def close(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)  # our own process group only
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.profile, ignore_errors=True)
 
 
 def record(**facts):

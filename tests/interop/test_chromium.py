@@ -3,19 +3,13 @@ or complete descriptions, both DTLS roles; the browser sends its fake camera and
 the library checks what arrives and echoes it back, and the browser's getStats() must show the
 echoed stream received and decoded."""
 
-import os
 import shutil
-import signal
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
 
 import webrtc_session as w
-from conftest import LibraryPeer, is_loopback_candidate, loopback_only, record, wait_for
+from conftest import BrowserProcess, LibraryPeer, is_loopback_candidate, loopback_only, record, wait_for
 
 from mailbox import Mailbox  # noqa: E402  (on sys.path through conftest)
 
@@ -35,27 +29,9 @@ def chromium_binary():
     return path
 
 
-class Browser:
+class Browser(BrowserProcess):
     def __init__(self, url: str):
-        self.profile = tempfile.mkdtemp(prefix="wrs-chromium-")
-        self.log = open(os.path.join(self.profile, "chromium.log"), "wb")
-        args = [chromium_binary(), *CHROMIUM_FLAGS, f"--user-data-dir={self.profile}", url]
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-
-    def log_tail(self) -> str:
-        self.log.flush()
-        return Path(self.log.name).read_bytes()[-3000:].decode(errors="replace")
-
-    def close(self):
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)  # our own process group only
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self.log.close()
-        shutil.rmtree(self.profile, ignore_errors=True)
+        super().__init__("wrs-chromium-", lambda profile: [chromium_binary(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", url])
 
 
 def exchange_candidates(lib: LibraryPeer, mb: Mailbox, sent: int, remote_ready: bool, prefix: str) -> int:

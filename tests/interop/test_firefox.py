@@ -8,14 +8,11 @@ library binds 10.213.0.1 and Firefox's candidates on 10.213.0.x are used."""
 
 import os
 import shutil
-import signal
-import subprocess
-import tempfile
-from pathlib import Path
 
 import pytest
 
 import webrtc_session as w
+from conftest import BrowserProcess
 from test_chromium import run
 
 LIBRARY_ADDR = os.environ.get("WRS_NETNS_LIBRARY_ADDR", "")
@@ -58,35 +55,22 @@ def firefox_binary():
     return path
 
 
-class Firefox:
+class Firefox(BrowserProcess):
     def __init__(self, url: str):
         if not LIBRARY_ADDR:
             pytest.fail("run through scripts/firefox-interop.sh (it creates the network namespace these tests need)")
-        self.profile = tempfile.mkdtemp(prefix="wrs-firefox-")
-        with open(os.path.join(self.profile, "user.js"), "w") as f:
-            for k, v in PREFS.items():
-                f.write(f'user_pref("{k}", {str(v).lower() if isinstance(v, bool) else repr(v) if isinstance(v, str) else v});\n')
-        self.log = open(os.path.join(self.profile, "firefox.log"), "wb")
         env = dict(os.environ, MOZ_HEADLESS="1")
         if os.environ.get("WRS_FIREFOX_LOG"):
-            env.update(MOZ_LOG="nicer:5,mtransport:5,webrtc_trace:0", MOZ_LOG_FILE=os.environ["WRS_FIREFOX_LOG"])
-        args = [firefox_binary(), "--headless", "--no-remote", "--profile", self.profile, url]
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+            env.update(MOZ_LOG="nicer:5,mtransport:5", MOZ_LOG_FILE=os.environ["WRS_FIREFOX_LOG"])
 
-    def log_tail(self) -> str:
-        self.log.flush()
-        return Path(self.log.name).read_bytes()[-3000:].decode(errors="replace")
+        def args(profile):
+            with open(os.path.join(profile, "user.js"), "w") as f:
+                for k, v in PREFS.items():
+                    value = str(v).lower() if isinstance(v, bool) else f'"{v}"' if isinstance(v, str) else v
+                    f.write(f'user_pref("{k}", {value});\n')
+            return [firefox_binary(), "--headless", "--no-remote", "--profile", profile, url]
 
-    def close(self):
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)  # our own process group only
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self.log.close()
-        shutil.rmtree(self.profile, ignore_errors=True)
+        super().__init__("wrs-firefox-", args, env)
 
 
 def call(offerer, trickle, page_bundle, scenario, **kw):

@@ -8,5 +8,6 @@ pub mod runtime;
 pub mod srtp;
 pub mod dtls;
 pub mod negotiation;
+pub mod sctp;
 pub mod session;
 pub mod capi;

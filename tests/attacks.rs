@@ -230,7 +230,7 @@ fn host_line(a: SocketAddr) -> String {
 fn hostile_candidate_lists_reach_at_most_the_cap_at_the_paced_rate() {
     let (socks, addrs) = listeners(3_500);
     let mut a = peer(|_| {});
-    let mut b = peer(|_| {});
+    let b = peer(|_| {});
     a.track = a.s.add_track(webrtc_session::negotiation::MediaKind::Audio, &[webrtc_session::negotiation::Codec::Pcmu], webrtc_session::negotiation::Direction::SendRecv).unwrap();
     let offer = a.s.create_offer().unwrap();
     a.s.set_local_description(SdpType::Offer, Some(&offer)).unwrap();

@@ -59,7 +59,7 @@ def run(offerer: str, trickle: bool, dtls_role=w.DtlsRole.AUTO, scenario="", bro
     browser = browser_cls(mb.url)
     try:
         sent = 0
-        mb.receive("ready", timeout=30)  # page loaded, camera and microphone open
+        mb.receive("ready", timeout=120)  # page loaded, camera and microphone open (a first browser start on a busy machine is slow)
         if offerer == "library":
             lib.t0 = time.monotonic()
             lib.add_tracks()

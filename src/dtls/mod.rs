@@ -146,11 +146,19 @@ pub enum DtlsEvent {
     PeerClosed,
 }
 
+/// Application data records (SCTP packets, RFC 8261) waiting to be taken; past this many
+/// more are dropped (SCTP retransmits what it still needs).
+const MAX_QUEUED_APPLICATION_DATA: usize = 1024;
+
 pub struct DtlsEndpoint {
     stream: SslStream<DatagramPipe>,
     role: DtlsRole,
     state: State,
     verify_failure: Arc<Mutex<Option<String>>>,
+    /// Received application data, in order (`take_application_data`).
+    application_data: VecDeque<Vec<u8>>,
+    /// Application data flows (data channels): the record layer keeps its buffers.
+    carries_data: bool,
 }
 
 impl DtlsEndpoint {
@@ -193,7 +201,14 @@ impl DtlsEndpoint {
             DtlsRole::Server => ssl.set_accept_state(),
         }
         let stream = SslStream::new(ssl, DatagramPipe::default())?;
-        Ok(DtlsEndpoint { stream, role, state: State::Handshaking, verify_failure })
+        Ok(DtlsEndpoint {
+            stream,
+            role,
+            state: State::Handshaking,
+            verify_failure,
+            application_data: VecDeque::new(),
+            carries_data: false,
+        })
     }
 
     pub fn role(&self) -> DtlsRole {
@@ -249,6 +264,9 @@ impl DtlsEndpoint {
     /// After the handshake the record layer is idle for the life of the session: its read and
     /// write buffers go back to the heap, and come back for the rare record after that.
     fn release_buffers(&mut self) {
+        if self.carries_data {
+            return;
+        }
         // SAFETY: a valid SSL owned by this stream; OpenSSL refuses (returns 0) while a record
         // is pending in a buffer.
         unsafe { SSL_free_buffers(self.stream.ssl().as_ptr()) };
@@ -303,12 +321,34 @@ impl DtlsEndpoint {
         SrtpKeys::from_exported(profile, &material, self.role == DtlsRole::Client)
     }
 
-    /// After the handshake only alerts and handshake retransmissions arrive: read until empty.
+    /// Sends one application data record (an SCTP packet); the datagram is then in
+    /// `drain_outgoing`.
+    pub fn send_application_data(&mut self, data: &[u8]) -> Result<()> {
+        if self.state != State::Connected {
+            return Err(error::not_connected("DTLS is not established"));
+        }
+        self.carries_data = true;
+        self.restore_buffers();
+        self.stream.ssl_write(data).map(|_| ()).map_err(|e| error::crypto(format!("DTLS write: {e}")))
+    }
+
+    /// The next application data record received, in order.
+    pub fn take_application_data(&mut self) -> Option<Vec<u8>> {
+        self.application_data.pop_front()
+    }
+
+    /// After the handshake: application data (kept for `take_application_data`), alerts and
+    /// handshake retransmissions. Reads until the pipe is empty.
     fn read_records(&mut self) -> Result<DtlsEvent> {
-        let mut buf = [0u8; 2048];
+        let mut buf = [0u8; 16 * 1024 + 256];
         loop {
             match self.stream.ssl_read(&mut buf) {
-                Ok(_) => continue, // application data is not used by DTLS-SRTP
+                Ok(n) => {
+                    if self.application_data.len() < MAX_QUEUED_APPLICATION_DATA {
+                        self.carries_data = true;
+                        self.application_data.push_back(buf[..n].to_vec());
+                    }
+                }
                 Err(e) if e.code() == ErrorCode::ZERO_RETURN => {
                     self.state = State::Closed;
                     return Ok(DtlsEvent::PeerClosed);
@@ -449,6 +489,37 @@ mod tests {
             }
         }
         panic!("handshake did not finish");
+    }
+
+    /// After the handshake, application data records (SCTP packets for data channels) go both
+    /// ways, in order, and the record layer stays ready for them.
+    #[test]
+    fn application_data_flows_both_ways_after_the_handshake() {
+        let (mut c, mut s) = pair(&SrtpProfile::DEFAULT_PREFERENCE, &SrtpProfile::DEFAULT_PREFERENCE, false);
+        run(&mut c, &mut s, 0).unwrap();
+        assert!(c.ep.send_application_data(b"x").is_ok());
+        let records: Vec<Vec<u8>> = (0..20u8).map(|i| vec![i; 1100]).collect();
+        for r in &records {
+            c.ep.send_application_data(r).unwrap();
+        }
+        let mut wire = vec![];
+        c.ep.drain_outgoing(|d| wire.push(d.to_vec()));
+        for d in &wire {
+            assert!(matches!(s.ep.handle_datagram(d).unwrap(), DtlsEvent::Nothing));
+        }
+        assert_eq!(s.ep.take_application_data().as_deref(), Some(&b"x"[..]));
+        let got: Vec<Vec<u8>> = std::iter::from_fn(|| s.ep.take_application_data()).collect();
+        assert_eq!(got, records);
+        s.ep.send_application_data(b"back").unwrap();
+        let mut wire = vec![];
+        s.ep.drain_outgoing(|d| wire.push(d.to_vec()));
+        for d in &wire {
+            c.ep.handle_datagram(d).unwrap();
+        }
+        assert_eq!(c.ep.take_application_data().as_deref(), Some(&b"back"[..]));
+        // Before the handshake there is nothing to write with.
+        let (mut fresh, _) = pair(&SrtpProfile::DEFAULT_PREFERENCE, &SrtpProfile::DEFAULT_PREFERENCE, false);
+        assert!(fresh.ep.send_application_data(b"early").is_err());
     }
 
     #[test]

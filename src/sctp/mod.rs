@@ -33,6 +33,10 @@ pub const DEFAULT_MAX_MESSAGE_SIZE: u32 = 256 * 1024;
 /// Channels one association may have open at once (stream ids 0..=1023 are enough for every
 /// browser's default).
 pub const MAX_CHANNELS: usize = 1024;
+/// Bytes a channel may have queued and unacknowledged; a send past it is refused (the sender
+/// waits for `BufferedAmountLow`), so a host that sends faster than the path carries does not
+/// grow memory without bound. Browsers close a channel at 16 MB.
+pub const MAX_BUFFERED_AMOUNT: usize = 16 * 1024 * 1024;
 /// Largest SCTP packet handed to DTLS: fits a 1200-byte path with DTLS and UDP overhead.
 const MAX_SCTP_PACKET: u32 = 1150;
 /// The association's peer address as sctp-proto wants one; only a tag here, never a
@@ -275,6 +279,13 @@ impl SctpTransport {
         }
         let (_, a) = self.association.as_mut().ok_or_else(|| error::not_connected("the SCTP association is not up"))?;
         let mut stream = a.stream(id).map_err(|e| sctp_err("SCTP stream", e))?;
+        let buffered = stream.buffered_amount().unwrap_or(0);
+        if buffered + data.len() > MAX_BUFFERED_AMOUNT {
+            return Err(error::limit_reached(format!(
+                "data channel {id} has {buffered} bytes buffered; {} more would pass the {MAX_BUFFERED_AMOUNT}-byte limit (wait for buffered-amount-low)",
+                data.len()
+            )));
+        }
         let (ppi, payload) = match (text, data.is_empty()) {
             (true, false) => (Ppi::String, Bytes::copy_from_slice(data)),
             (false, false) => (Ppi::Binary, Bytes::copy_from_slice(data)),
@@ -580,6 +591,19 @@ mod tests {
         assert!(got[4].0 == big, "256 KB intact");
         let e = p.a.send(p.now, id, &vec![0; DEFAULT_MAX_MESSAGE_SIZE as usize + 1], false).unwrap_err();
         assert!(e.message().contains("max-message-size"), "{}", e.message());
+        // A sender that outruns the path is stopped at the buffered-amount limit.
+        let chunk = vec![7u8; DEFAULT_MAX_MESSAGE_SIZE as usize];
+        let mut sent = 0;
+        let refused = loop {
+            match p.a.send(p.now, id, &chunk, false) {
+                Ok(()) => sent += 1,
+                Err(e) => break e,
+            }
+            assert!(sent <= MAX_BUFFERED_AMOUNT / chunk.len(), "no limit");
+        };
+        assert_eq!(refused.kind(), crate::error::ErrorKind::LimitReached, "{}", refused.message());
+        p.run();
+        assert_eq!(Pair::messages(&p.b_events, id).len(), 5 + sent, "what was accepted arrives");
 
         // The answering side's channel: odd id, back the other way.
         let back = p.b.open_channel(p.now, opts("two")).unwrap();

@@ -31,7 +31,10 @@ print(f"open {mailbox.url} in a browser on this machine", flush=True)
 
 config = w.Config(local_addresses=["127.0.0.1"])
 peer = EchoPeer(config)
-peer.session.on_ice_candidate = lambda c, mid: mailbox.send("candidate", candidate=c, mid=mid)
+# Candidates are signalled after the offer (a browser refuses a candidate that arrives before
+# the description it belongs to); they come from a library thread, the main loop sends them.
+candidates = []
+peer.session.on_ice_candidate = lambda c, mid: candidates.append((c, mid))
 peer.session.on_connection_state = lambda s: print("connection:", s.name.lower())
 try:
     mailbox.receive("ready", timeout=3600)
@@ -43,6 +46,9 @@ try:
     peer.session.set_remote_description(w.SdpType.ANSWER, answer["sdp"])
     connected_at = None
     for tick in range(10**9):
+        while candidates:
+            c, mid = candidates.pop(0)
+            mailbox.send("candidate", candidate=c, mid=mid)
         for m in mailbox.drain("candidate"):
             parts = m["candidate"].split()
             if len(parts) > 4 and parts[4] == "127.0.0.1":

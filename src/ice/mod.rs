@@ -250,20 +250,10 @@ impl Socket {
         let delivered = match classify(datagram) {
             DatagramKind::Unknown => false,
             DatagramKind::Stun => self.answer_stun_query(datagram) || self.dispatch_stun(datagram, from),
-            _ => {
-                let member = match &self.route {
-                    Route::Own(m) => m.get().cloned(),
-                    Route::Shared(routes) => routes.by_address(from),
-                };
-                match member {
-                    Some(m) if m.is_verified(from) => deliver_media(&m, datagram, from),
-                    Some(m) => {
-                        m.counters.unverified_dropped.fetch_add(1, Ordering::Relaxed);
-                        false
-                    }
-                    None => false,
-                }
-            }
+            _ => match &self.route {
+                Route::Own(m) => m.get().is_some_and(|m| deliver_media(m, datagram, from)),
+                Route::Shared(routes) => routes.by_address(from).is_some_and(|m| deliver_media(&m, datagram, from)),
+            },
         };
         if !delivered {
             self.datagrams_dropped.fetch_add(1, Ordering::Relaxed);
@@ -358,8 +348,12 @@ impl Socket {
     }
 }
 
-/// Hands a DTLS or SRTP datagram to its session.
+/// Hands a DTLS or SRTP datagram to its session if `from` is verified for it (else counts it).
 fn deliver_media(member: &agent_conn::Member, datagram: &mut [u8], from: SocketAddr) -> bool {
+    if !member.is_verified(from) {
+        member.counters.unverified_dropped.fetch_add(1, Ordering::Relaxed);
+        return false;
+    }
     let Some(h) = member.handler() else { return false };
     // A panic in packet processing must not end the receive loop (the session would go
     // deaf): the datagram is dropped instead.

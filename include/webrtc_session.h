@@ -151,6 +151,27 @@ typedef int32_t wrs_result;
 #endif // __cplusplus
 
 /**
+ * State of a data channel, as RTCDataChannel.readyState.
+ */
+enum wrs_data_channel_state
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  WRS_DATA_CHANNEL_STATE_CONNECTING = 0,
+  WRS_DATA_CHANNEL_STATE_OPEN = 1,
+  WRS_DATA_CHANNEL_STATE_CLOSING = 2,
+  WRS_DATA_CHANNEL_STATE_CLOSED = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum wrs_data_channel_state wrs_data_channel_state;
+#else
+typedef uint32_t wrs_data_channel_state;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * Overall connection state (ICE + DTLS), as RTCPeerConnection.connectionState.
  */
 enum wrs_connection_state
@@ -459,9 +480,43 @@ typedef struct SrtpProfile SrtpProfile;
 typedef struct wrs_config wrs_config;
 
 /**
+ * A data channel (opaque), an RTCDataChannel. Created by `wrs_session_create_data_channel` or
+ * handed to the data-channel callback; released with `wrs_data_channel_free` (or with its
+ * session).
+ */
+typedef struct wrs_data_channel wrs_data_channel;
+
+/**
+ * Options of a new data channel (opaque): `wrs_data_channel_init_new`, the setters, then
+ * `wrs_session_create_data_channel`; free it with `wrs_data_channel_init_free`.
+ */
+typedef struct wrs_data_channel_init wrs_data_channel_init;
+
+/**
  * A WebRTC session (opaque): the equivalent of an RTCPeerConnection.
  */
 typedef struct wrs_session wrs_session;
+
+/**
+ * Open, close and buffered-amount-low of a channel.
+ */
+typedef void (*wrs_data_channel_event_callback)(void *user_data, wrs_data_channel *channel);
+
+/**
+ * A message: `data` is borrowed for the call; `is_text` for a string message (UTF-8).
+ */
+typedef void (*wrs_data_channel_message_callback)(void *user_data,
+                                                  wrs_data_channel *channel,
+                                                  const uint8_t *data,
+                                                  size_t len,
+                                                  bool is_text);
+
+/**
+ * An error on the channel (it closes next); `message` is borrowed for the call.
+ */
+typedef void (*wrs_data_channel_error_callback)(void *user_data,
+                                                wrs_data_channel *channel,
+                                                const char *message);
 
 /**
  * One packet of a batch: the track and a borrowed RTP packet.
@@ -476,6 +531,11 @@ typedef struct {
  * A decrypted RTP packet for `track`. `packet` is borrowed for the call.
  */
 typedef void (*wrs_rtp_callback)(void *user_data, uint32_t track, const uint8_t *packet, size_t len);
+
+/**
+ * A channel the peer opened: a new handle, owned by the host from now on.
+ */
+typedef void (*wrs_data_channel_callback)(void *user_data, wrs_data_channel *channel);
 
 /**
  * A decrypted RTCP (compound) packet. `packet` is borrowed for the call.
@@ -540,6 +600,183 @@ void wrs_shutdown(void);
  * Releases a string the library returned (SDP, candidates, fingerprints...). NULL is a no-op.
  */
 void wrs_string_free(char *s);
+
+/**
+ * Creates data channel options with the defaults of RTCDataChannelInit: ordered, reliable,
+ * protocol "", opened in band (DCEP), and writes them to `*out`.
+ */
+wrs_result wrs_data_channel_init_new(wrs_data_channel_init **out);
+
+/**
+ * Releases channel options. NULL is a no-op.
+ */
+void wrs_data_channel_init_free(wrs_data_channel_init *i);
+
+/**
+ * Ordered delivery (true, the default) or unordered.
+ */
+wrs_result wrs_data_channel_init_set_ordered(wrs_data_channel_init *i, bool ordered);
+
+/**
+ * Partial reliability: a message is retransmitted at most `max_retransmits` times (0: sent
+ * once). Replaces a max packet lifetime set before.
+ */
+wrs_result wrs_data_channel_init_set_max_retransmits(wrs_data_channel_init *i,
+                                                     uint16_t max_retransmits);
+
+/**
+ * Partial reliability: a message is retransmitted for at most `milliseconds`. Replaces a max
+ * retransmit count set before.
+ */
+wrs_result wrs_data_channel_init_set_max_packet_life_time(wrs_data_channel_init *i,
+                                                          uint16_t milliseconds);
+
+/**
+ * The subprotocol name (at most 65,535 bytes of UTF-8).
+ */
+wrs_result wrs_data_channel_init_set_protocol(wrs_data_channel_init *i, const char *protocol);
+
+/**
+ * A channel negotiated out of band (RTCDataChannelInit.negotiated + id): both sides create
+ * it with the same `id` (0..=1023) and no DCEP open is sent.
+ */
+wrs_result wrs_data_channel_init_set_negotiated_id(wrs_data_channel_init *i, uint16_t id);
+
+/**
+ * The DCEP priority (RFC 8832 §5.1; 256 is "normal"). Sent to the peer; this library's SCTP
+ * does not schedule by it.
+ */
+wrs_result wrs_data_channel_init_set_priority(wrs_data_channel_init *i, uint16_t priority);
+
+/**
+ * Creates a data channel `label` (UTF-8, may be "") with `init` (NULL: ordered, reliable, in
+ * band) and writes its handle to `*out`. The first channel adds a data section to the next
+ * offer; the channel opens (open callback) once the SCTP association is up, at once if it is.
+ * Register the channel's callbacks right after this call: events are delivered from library
+ * threads, none before this call returns. Errors: WRS_RESULT_INVALID_ARGUMENT (negotiated id
+ * in use, label too long), WRS_RESULT_LIMIT_REACHED (1,024 channels), WRS_RESULT_CLOSED.
+ */
+wrs_result wrs_session_create_data_channel(wrs_session *s,
+                                           const char *label,
+                                           const wrs_data_channel_init *options,
+                                           wrs_data_channel **out);
+
+/**
+ * Releases a channel handle; the channel is closed first if it is open. NULL is a no-op; a
+ * handle that is not live is ignored. No callback of this channel runs after it returns
+ * (when called outside one; from inside one, once that callback returns).
+ */
+void wrs_data_channel_free(wrs_data_channel *c);
+
+/**
+ * Registers the open callback (the channel can carry messages). `cb` NULL unregisters;
+ * `user_data` comes back as the first argument and must stay valid while registered.
+ */
+wrs_result wrs_data_channel_on_open(wrs_data_channel *c,
+                                    wrs_data_channel_event_callback cb,
+                                    void *user_data);
+
+/**
+ * Registers the message callback.
+ */
+wrs_result wrs_data_channel_on_message(wrs_data_channel *c,
+                                       wrs_data_channel_message_callback cb,
+                                       void *user_data);
+
+/**
+ * Registers the close callback (either side closed the channel, or the association or
+ * session ended); no other callback of the channel follows it.
+ */
+wrs_result wrs_data_channel_on_close(wrs_data_channel *c,
+                                     wrs_data_channel_event_callback cb,
+                                     void *user_data);
+
+/**
+ * Registers the buffered-amount-low callback (the buffered amount fell to or below the
+ * threshold set with `wrs_data_channel_set_buffered_amount_low_threshold`).
+ */
+wrs_result wrs_data_channel_on_buffered_amount_low(wrs_data_channel *c,
+                                                   wrs_data_channel_event_callback cb,
+                                                   void *user_data);
+
+/**
+ * Registers the error callback (the association failed, or the data section was refused).
+ */
+wrs_result wrs_data_channel_on_error(wrs_data_channel *c,
+                                     wrs_data_channel_error_callback cb,
+                                     void *user_data);
+
+/**
+ * Sends a binary message of `len` bytes (0 allowed; `data` may then be NULL). Errors:
+ * WRS_RESULT_INVALID_STATE (not open), WRS_RESULT_PACKET_REJECTED (larger than the peer's
+ * max-message-size), WRS_RESULT_LIMIT_REACHED (16 MB buffered: wait for buffered-amount-low).
+ */
+wrs_result wrs_data_channel_send(wrs_data_channel *c, const uint8_t *data, size_t len);
+
+/**
+ * Sends a string message: `text` is NUL-terminated UTF-8 ("" allowed). Errors as
+ * `wrs_data_channel_send`, and WRS_RESULT_INVALID_UTF8.
+ */
+wrs_result wrs_data_channel_send_text(wrs_data_channel *c, const char *text);
+
+/**
+ * Closes the channel (RTCDataChannel.close): its stream is reset, the peer sees the close,
+ * and the close callback fires once both directions are reset. Idempotent; the handle stays
+ * valid (getters work, sends fail) until `wrs_data_channel_free`.
+ */
+wrs_result wrs_data_channel_close(wrs_data_channel *c);
+
+/**
+ * The channel's state (CLOSED once closed, also after its session was freed).
+ */
+wrs_result wrs_data_channel_state(wrs_data_channel *c, wrs_data_channel_state *out);
+
+/**
+ * The channel's label (free with `wrs_string_free`).
+ */
+wrs_result wrs_data_channel_label(wrs_data_channel *c, char **out);
+
+/**
+ * The channel's subprotocol (free with `wrs_string_free`).
+ */
+wrs_result wrs_data_channel_protocol(wrs_data_channel *c, char **out);
+
+/**
+ * The SCTP stream id. WRS_RESULT_NOT_AVAILABLE until it is known (an in-band channel gets it
+ * once the DTLS role is negotiated).
+ */
+wrs_result wrs_data_channel_id(wrs_data_channel *c, uint16_t *out);
+
+/**
+ * Whether messages arrive in order.
+ */
+wrs_result wrs_data_channel_ordered(wrs_data_channel *c, bool *out);
+
+/**
+ * Whether the channel was negotiated out of band.
+ */
+wrs_result wrs_data_channel_negotiated(wrs_data_channel *c, bool *out);
+
+/**
+ * The max retransmit count, or -1 when the channel is not limited by a count.
+ */
+wrs_result wrs_data_channel_max_retransmits(wrs_data_channel *c, int32_t *out);
+
+/**
+ * The max packet lifetime in milliseconds, or -1 when the channel is not limited by time.
+ */
+wrs_result wrs_data_channel_max_packet_life_time(wrs_data_channel *c, int32_t *out);
+
+/**
+ * Bytes queued on the channel and not yet acknowledged by the peer (0 once closed).
+ */
+wrs_result wrs_data_channel_buffered_amount(wrs_data_channel *c, size_t *out);
+
+/**
+ * The threshold of the buffered-amount-low callback (default 0).
+ */
+wrs_result wrs_data_channel_set_buffered_amount_low_threshold(wrs_data_channel *c,
+                                                              size_t threshold);
 
 /**
  * Creates a configuration with the defaults: gather on every non-loopback IPv4 address, any
@@ -769,6 +1006,17 @@ wrs_result wrs_session_send_rtcp(wrs_session *s, const uint8_t *packet, size_t l
  * the API but must return quickly. Which thread each comes from: the header's "Callbacks".
  */
 wrs_result wrs_session_on_rtp(wrs_session *s, wrs_rtp_callback cb, void *user_data);
+
+/**
+ * Registers the callback for data channels the peer opens (RTCPeerConnection.ondatachannel).
+ * The channel handle it receives belongs to the host: register its callbacks inside this
+ * callback (its open callback follows right after), and free it with `wrs_data_channel_free`
+ * (or let the session's free release it). `cb` NULL unregisters (channels still open; their
+ * handles are released with the session).
+ */
+wrs_result wrs_session_on_data_channel(wrs_session *s,
+                                       wrs_data_channel_callback cb,
+                                       void *user_data);
 
 /**
  * Registers the callback for decrypted RTCP packets.

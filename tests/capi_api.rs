@@ -182,12 +182,14 @@ fn answers_a_real_chrome_offer_with_the_intersection() {
     let video = p.add_track(wrs_media_kind::Video, &[wrs_codec::H264, wrs_codec::Vp8], wrs_direction::SendRecv);
     let answer = p.answer();
     let lines: Vec<&str> = answer.lines().collect();
-    assert!(lines.contains(&"a=group:BUNDLE 0 1"), "{answer}");
+    assert!(lines.contains(&"a=group:BUNDLE 0 1 2"), "{answer}");
     assert!(lines.contains(&"m=audio 9 UDP/TLS/RTP/SAVPF 111 0"), "{answer}");
     // H264 first (our preference), answered with Chrome's payload type for pm=1 baseline.
     assert!(lines.contains(&"m=video 9 UDP/TLS/RTP/SAVPF 102 96"), "{answer}");
     assert!(lines.contains(&"a=fmtp:102 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f"));
-    assert!(lines.contains(&"m=application 0 UDP/DTLS/SCTP webrtc-datachannel"), "data channel rejected: {answer}");
+    // The data section is accepted (RFC 8841): SCTP port 5000, our max-message-size.
+    assert!(lines.contains(&"m=application 9 UDP/DTLS/SCTP webrtc-datachannel"), "data channel accepted: {answer}");
+    assert!(lines.contains(&"a=sctp-port:5000") && lines.contains(&"a=max-message-size:262144"), "{answer}");
     assert!(lines.contains(&"a=setup:active"));
     assert!(lines.contains(&"a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid"));
     assert!(!answer.contains("transport-cc") && !answer.contains("rtx"), "only what we implement");

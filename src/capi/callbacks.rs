@@ -4,10 +4,14 @@
 
 use std::ffi::{c_char, c_void, CString};
 
+use std::sync::{Arc, Weak};
+
 use parking_lot::Mutex;
 
+use super::channel::{wrs_data_channel, wrs_data_channel_callback, ChannelHandle, CHANNELS};
 use super::types::{wrs_connection_state, wrs_gathering_state, wrs_ice_state, wrs_media_kind, wrs_signaling_state};
-use crate::session::{Event, EventHandler};
+use crate::fasthash::FastMap;
+use crate::session::{Event, EventHandler, Session};
 
 /// A decrypted RTP packet for `track`. `packet` is borrowed for the call.
 pub type wrs_rtp_callback = Option<unsafe extern "C" fn(user_data: *mut c_void, track: u32, packet: *const u8, len: usize)>;
@@ -48,11 +52,96 @@ pub(crate) struct Table {
     pub gathering_state: Option<Slot<wrs_gathering_state_callback>>,
     pub signaling_state: Option<Slot<wrs_signaling_state_callback>>,
     pub track: Option<Slot<wrs_track_callback>>,
+    pub data_channel: Option<Slot<wrs_data_channel_callback>>,
 }
 
 #[derive(Default)]
 pub(crate) struct Callbacks {
     pub table: Mutex<Table>,
+    /// The session's channel handles by channel key (until the channel closes).
+    pub channels: Mutex<FastMap<u32, Arc<ChannelHandle>>>,
+    pub session: once_cell::sync::OnceCell<Weak<Session>>,
+}
+
+impl Callbacks {
+    /// Invalidates every channel handle of the session (its session is being freed).
+    pub fn release_channels(&self) {
+        for (_, h) in self.channels.lock().drain() {
+            CHANNELS.remove(Arc::as_ptr(&h) as *const wrs_data_channel);
+        }
+    }
+
+    fn channel(&self, key: u32) -> Option<Arc<ChannelHandle>> {
+        self.channels.lock().get(&key).cloned()
+    }
+
+    /// Delivers a data channel event to the channel's own callbacks.
+    fn on_channel_event(&self, event: Event<'_>) {
+        macro_rules! slot {
+            ($h:expr, $field:ident) => {{
+                let t = $h.callbacks.lock();
+                match t.$field {
+                    Some(Slot { f: Some(f), user_data }) => Some((f, user_data as *mut c_void)),
+                    _ => None,
+                }
+            }};
+        }
+        let token = |h: &Arc<ChannelHandle>| Arc::as_ptr(h) as *mut wrs_data_channel;
+        // SAFETY (all calls): the host registered `f` with this signature and promised that
+        // `user_data` stays valid while registered; pointers passed are valid for the call.
+        unsafe {
+            match event {
+                Event::DataChannel { channel } => {
+                    let Some(session) = self.session.get().and_then(Weak::upgrade) else { return };
+                    let Some((h, t)) = ChannelHandle::register(&session, channel) else { return };
+                    self.channels.lock().insert(channel, h);
+                    let slot = {
+                        let table = self.table.lock();
+                        match table.data_channel {
+                            Some(Slot { f: Some(f), user_data }) => Some((f, user_data as *mut c_void)),
+                            _ => None,
+                        }
+                    };
+                    if let Some((f, ud)) = slot {
+                        f(ud, t);
+                    }
+                }
+                Event::ChannelOpen { channel } => {
+                    let Some(h) = self.channel(channel) else { return };
+                    if let Some((f, ud)) = slot!(h, open) {
+                        f(ud, token(&h));
+                    }
+                }
+                Event::ChannelMessage { channel, data, text } => {
+                    let Some(h) = self.channel(channel) else { return };
+                    if let Some((f, ud)) = slot!(h, message) {
+                        f(ud, token(&h), data.as_ptr(), data.len(), text);
+                    }
+                }
+                Event::ChannelBufferedAmountLow { channel } => {
+                    let Some(h) = self.channel(channel) else { return };
+                    if let Some((f, ud)) = slot!(h, buffered_amount_low) {
+                        f(ud, token(&h));
+                    }
+                }
+                Event::ChannelError { channel, message } => {
+                    let Some(h) = self.channel(channel) else { return };
+                    if let Some((f, ud)) = slot!(h, error) {
+                        let m = c_string(message);
+                        f(ud, token(&h), m.as_ptr());
+                    }
+                }
+                Event::ChannelClosed { channel } => {
+                    // The handle stays registered (getters work) until the host frees it.
+                    let Some(h) = self.channels.lock().remove(&channel) else { return };
+                    if let Some((f, ud)) = slot!(h, close) {
+                        f(ud, token(&h));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
 }
 
 fn c_string(s: &str) -> CString {
@@ -109,6 +198,12 @@ impl EventHandler for Callbacks {
                     let m = c_string(mid);
                     f(ud, track, kind.into(), m.as_ptr());
                 }
+                e @ (Event::DataChannel { .. }
+                | Event::ChannelOpen { .. }
+                | Event::ChannelMessage { .. }
+                | Event::ChannelBufferedAmountLow { .. }
+                | Event::ChannelError { .. }
+                | Event::ChannelClosed { .. }) => self.on_channel_event(e),
             }
         }
     }

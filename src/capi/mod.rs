@@ -2,6 +2,7 @@
 //! guard, checks its pointers, and reports errors as a `wrs_result` plus a thread-local message.
 
 pub mod callbacks;
+pub mod channel;
 pub mod config;
 pub mod error;
 mod guard;

@@ -20,13 +20,17 @@ pub struct wrs_session {
 }
 
 pub(crate) struct SessionHandle {
-    session: Arc<Session>,
-    callbacks: Arc<Callbacks>,
+    pub session: Arc<Session>,
+    pub callbacks: Arc<Callbacks>,
 }
 
 static SESSIONS: Lazy<Registry<SessionHandle>> = Lazy::new(|| Registry::new("wrs_session"));
 
 fn session(s: *const wrs_session) -> FfiResult<Arc<SessionHandle>> {
+    SESSIONS.get(s)
+}
+
+pub(crate) fn handle(s: *const wrs_session) -> FfiResult<Arc<SessionHandle>> {
     SESSIONS.get(s)
 }
 
@@ -56,6 +60,7 @@ pub extern "C" fn wrs_session_new(cfg: *const wrs_config, out: *mut *mut wrs_ses
         let config = if cfg.is_null() { SessionConfig::default() } else { config_snapshot(cfg)? };
         let session = Session::new(config)?;
         let callbacks = Arc::new(Callbacks::default());
+        let _ = callbacks.session.set(Arc::downgrade(&session));
         session.set_event_handler(Some(Arc::clone(&callbacks) as Arc<dyn crate::session::EventHandler>));
         let handle = SESSIONS.insert(Arc::new(SessionHandle { session, callbacks }));
         // SAFETY: checked non-NULL above.
@@ -90,6 +95,7 @@ pub extern "C" fn wrs_session_free(s: *mut wrs_session) {
             // Python __del__) must not be called back while it does, not even with CLOSED.
             h.session.shutdown_events();
             h.session.close();
+            h.callbacks.release_channels();
         }
     })
 }
@@ -316,6 +322,20 @@ fn register(s: *mut wrs_session, set: impl FnOnce(&mut Table)) -> wrs_result {
 #[no_mangle]
 pub extern "C" fn wrs_session_on_rtp(s: *mut wrs_session, cb: wrs_rtp_callback, user_data: *mut c_void) -> wrs_result {
     register(s, |t| t.rtp = Slot::new(cb, user_data))
+}
+
+/// Registers the callback for data channels the peer opens (RTCPeerConnection.ondatachannel).
+/// The channel handle it receives belongs to the host: register its callbacks inside this
+/// callback (its open callback follows right after), and free it with `wrs_data_channel_free`
+/// (or let the session's free release it). `cb` NULL unregisters (channels still open; their
+/// handles are released with the session).
+#[no_mangle]
+pub extern "C" fn wrs_session_on_data_channel(
+    s: *mut wrs_session,
+    cb: super::channel::wrs_data_channel_callback,
+    user_data: *mut c_void,
+) -> wrs_result {
+    register(s, |t| t.data_channel = Slot::new(cb, user_data))
 }
 
 /// Registers the callback for decrypted RTCP packets.

@@ -10,6 +10,9 @@ use crate::rtp::MID_EXTENSION_URI;
 #[derive(Debug, Clone)]
 pub enum SectionKind {
     Rtp(MediaKind),
+    /// The data channel section (RFC 8841): SCTP over the bundle's DTLS, port 5000, and the
+    /// largest message this side accepts.
+    Data { max_message_size: u32 },
     /// A section of the offer this endpoint does not take part in (answered with port 0).
     Rejected { media: String, protocol: String, formats: Vec<String> },
 }
@@ -55,7 +58,7 @@ impl LocalDescription {
         let bundled: Vec<&str> = self
             .media
             .iter()
-            .filter(|m| matches!(m.kind, SectionKind::Rtp(_)))
+            .filter(|m| !matches!(m.kind, SectionKind::Rejected { .. }))
             .map(|m| m.mid.as_str())
             .collect();
         if !bundled.is_empty() {
@@ -65,22 +68,28 @@ impl LocalDescription {
         let _ = write!(s, "a=msid-semantic: WMS {stream}\r\n");
         let mut first_bundled = true;
         for m in &self.media {
+            let bundle_only = self.bundle_only && !first_bundled;
+            let port = if bundle_only { 0 } else { 9 };
             let kind = match &m.kind {
                 SectionKind::Rejected { media, protocol, formats } => {
                     let _ = write!(s, "m={media} 0 {protocol} {}\r\nc=IN IP4 0.0.0.0\r\na=mid:{}\r\n", formats.join(" "), m.mid);
                     continue;
                 }
-                SectionKind::Rtp(kind) => *kind,
+                SectionKind::Data { .. } => {
+                    let _ = write!(s, "m=application {port} UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\n");
+                    None
+                }
+                SectionKind::Rtp(kind) => {
+                    let pts: Vec<String> = m.codecs.iter().map(|c| c.payload_type.to_string()).collect();
+                    let _ = write!(
+                        s,
+                        "m={} {port} UDP/TLS/RTP/SAVPF {}\r\nc=IN IP4 0.0.0.0\r\na=rtcp:9 IN IP4 0.0.0.0\r\n",
+                        kind.sdp_name(),
+                        pts.join(" ")
+                    );
+                    Some(*kind)
+                }
             };
-            let pts: Vec<String> = m.codecs.iter().map(|c| c.payload_type.to_string()).collect();
-            let bundle_only = self.bundle_only && !first_bundled;
-            let _ = write!(
-                s,
-                "m={} {} UDP/TLS/RTP/SAVPF {}\r\nc=IN IP4 0.0.0.0\r\na=rtcp:9 IN IP4 0.0.0.0\r\n",
-                kind.sdp_name(),
-                if bundle_only { 0 } else { 9 },
-                pts.join(" ")
-            );
             if bundle_only {
                 s.push_str("a=bundle-only\r\n");
             }
@@ -102,6 +111,12 @@ impl LocalDescription {
                 self.setup.sdp_name(),
                 m.mid
             );
+            if let SectionKind::Data { max_message_size } = m.kind {
+                let _ = write!(s, "a=sctp-port:5000\r\na=max-message-size:{max_message_size}\r\n");
+            }
+            if kind.is_none() {
+                continue;
+            }
             if let Some(id) = m.mid_extension_id {
                 let _ = write!(s, "a=extmap:{id} {MID_EXTENSION_URI}\r\n");
             }

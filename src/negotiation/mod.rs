@@ -7,4 +7,4 @@ pub mod remote;
 
 pub use codecs::{Codec, Direction, MediaKind, NegotiatedCodec};
 pub use local::{LocalDescription, LocalMedia, SectionKind};
-pub use remote::{MediaType, RemoteDescription, RemoteMedia, Setup};
+pub use remote::{DataParams, MediaType, RemoteDescription, RemoteMedia, Setup};

@@ -72,6 +72,17 @@ pub struct RemoteMedia {
     pub ssrcs: Vec<u32>,
     pub candidates: Vec<String>,
     pub end_of_candidates: bool,
+    /// For a data channel section (`m=application ... UDP/DTLS/SCTP webrtc-datachannel`).
+    pub data: Option<DataParams>,
+}
+
+/// What a data channel section says (RFC 8841).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataParams {
+    /// `a=sctp-port` (5000 when absent).
+    pub sctp_port: u16,
+    /// `a=max-message-size`: 65536 when absent (RFC 8841 §6.1), 0 for no limit.
+    pub max_message_size: u32,
 }
 
 impl RemoteMedia {
@@ -245,6 +256,24 @@ pub fn parse(text: &str) -> Result<RemoteDescription> {
                 }
             }
         }
+        let data = match &media_type {
+            MediaType::Other(m) if m == "application" && protocol.ends_with("DTLS/SCTP") && name.formats.iter().any(|f| f == "webrtc-datachannel") => {
+                let sctp_port = match attr(a, "sctp-port") {
+                    Some(v) => v.trim().parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
+                        error::invalid_sdp(format!("a=sctp-port:{v} in m-section {mid} is not a port number"))
+                    })?,
+                    None => 5000,
+                };
+                let max_message_size = match attr(a, "max-message-size") {
+                    Some(v) => v.trim().parse::<u64>().map(|n| n.min(u32::MAX as u64) as u32).map_err(|_| {
+                        error::invalid_sdp(format!("a=max-message-size:{v} in m-section {mid} is not a number"))
+                    })?,
+                    None => 65536,
+                };
+                Some(DataParams { sctp_port, max_message_size })
+            }
+            _ => None,
+        };
         let candidates = attrs(a, "candidate").map(|c| format!("candidate:{c}")).collect();
         let end_of_candidates = attr(a, "end-of-candidates").is_some();
         media.push(RemoteMedia {
@@ -259,6 +288,7 @@ pub fn parse(text: &str) -> Result<RemoteDescription> {
             ssrcs,
             candidates,
             end_of_candidates,
+            data,
         });
     }
 

@@ -95,6 +95,8 @@ pub struct SctpTransport {
     remote_max_message_size: u32,
     events: VecDeque<ChannelEvent>,
     packets: VecDeque<Vec<u8>>,
+    /// DCEP ACKs that could not be written yet (bounded by MAX_CHANNELS).
+    pending_acks: Vec<u16>,
 }
 
 fn sctp_err(what: &str, e: impl std::fmt::Display) -> error::Error {
@@ -134,6 +136,7 @@ impl SctpTransport {
             remote_max_message_size: if remote_max_message_size == 0 { DEFAULT_MAX_MESSAGE_SIZE } else { remote_max_message_size },
             events: VecDeque::new(),
             packets: VecDeque::new(),
+            pending_acks: Vec::new(),
         }
     }
 
@@ -387,6 +390,13 @@ impl SctpTransport {
             Event::Connected => {
                 self.connected = true;
                 self.events.push_back(ChannelEvent::Connected);
+                for id in std::mem::take(&mut self.pending_acks) {
+                    if let Some((_, a)) = self.association.as_mut() {
+                        if let Ok(mut stream) = a.stream(id) {
+                            let _ = stream.write_sctp(&Bytes::copy_from_slice(&dcep::ack()), Ppi::Dcep);
+                        }
+                    }
+                }
                 let waiting: Vec<u16> =
                     self.channels.iter().filter(|(_, c)| c.state == ChannelState::Connecting).map(|(id, _)| *id).collect();
                 for id in waiting {
@@ -397,11 +407,12 @@ impl SctpTransport {
             }
             Event::HandshakeFailed { reason } | Event::AssociationLost { reason } => {
                 self.connected = false;
+                // Failed first, so the owner can report the error on each channel it closes.
+                self.events.push_back(ChannelEvent::Failed { reason: format!("SCTP association: {reason}") });
                 let ids: Vec<u16> = self.channels.keys().copied().collect();
                 for id in ids {
                     self.finish_close(id);
                 }
-                self.events.push_back(ChannelEvent::Failed { reason: format!("SCTP association: {reason}") });
             }
             Event::Stream(StreamEvent::Readable { id }) | Event::Stream(StreamEvent::Opened { id }) => self.read_stream(id),
             Event::Stream(StreamEvent::BufferedAmountLow { id }) => {
@@ -469,8 +480,10 @@ impl SctpTransport {
                 let Some((_, a)) = self.association.as_mut() else { return };
                 let Ok(mut stream) = a.stream(id) else { return };
                 let _ = stream.set_reliability_params(!options.ordered, rel, value);
+                // The OPEN can arrive before this side saw the association established (its
+                // COOKIE ACK lost): the channel opens now, the ACK goes once it can be sent.
                 if stream.write_sctp(&Bytes::copy_from_slice(&dcep::ack()), Ppi::Dcep).is_err() {
-                    return;
+                    self.pending_acks.push(id);
                 }
                 self.channels.insert(id, Channel { options, state: ChannelState::Open });
                 self.events.push_back(ChannelEvent::PeerOpened { id });

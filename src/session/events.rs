@@ -1,7 +1,7 @@
 //! Events a session reports, and the gate that delivers them: one event at a time per session,
 //! never while a session lock is held, and never after `shutdown` returned.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 
 use std::collections::VecDeque;
@@ -27,6 +27,19 @@ pub enum Event<'a> {
     SignalingState(SignalingState),
     /// A track the remote side sends on, first known when a description was applied.
     Track { track: u32, kind: MediaKind, mid: &'a str },
+    /// The peer opened a data channel (in band, with DCEP); `ChannelOpen` for it follows.
+    DataChannel { channel: u32 },
+    /// A data channel can carry messages.
+    ChannelOpen { channel: u32 },
+    /// A message on a data channel: `text` for a string message (UTF-8 as the peer sent it).
+    ChannelMessage { channel: u32, data: &'a [u8], text: bool },
+    /// The channel's buffered amount fell to or below its low threshold.
+    ChannelBufferedAmountLow { channel: u32 },
+    /// Something failed on the channel (it closes next).
+    ChannelError { channel: u32, message: &'a str },
+    /// The channel is closed (by either side, or because the association or session ended);
+    /// nothing more is reported for it.
+    ChannelClosed { channel: u32 },
 }
 
 /// Receives a session's events, one at a time per session and in the order they happened.
@@ -49,6 +62,12 @@ pub(crate) enum OwnedEvent {
     IceState(IceState),
     LocalCandidate { candidate: String, mid: String },
     Track { track: u32, kind: MediaKind, mid: String },
+    DataChannel { channel: u32 },
+    ChannelOpen { channel: u32 },
+    ChannelMessage { channel: u32, data: Vec<u8>, text: bool },
+    ChannelBufferedAmountLow { channel: u32 },
+    ChannelError { channel: u32, message: String },
+    ChannelClosed { channel: u32 },
 }
 
 /// Delivers a session's events one at a time and in the order they happened, whatever thread
@@ -58,20 +77,41 @@ pub(crate) enum OwnedEvent {
 /// first deliver what is queued, so they never overtake an earlier state change.
 pub(crate) struct Emitter {
     // Reentrant: a callback may call into the session, which may emit again on the same thread.
-    gate: ReentrantMutex<RefCell<Option<Arc<dyn EventHandler>>>>,
+    gate: ReentrantMutex<Gate>,
     /// Bounded by what producers have posted and not yet flushed: each producer flushes right
     /// after it posts, so at most a few events per thread wait here.
     queue: Mutex<VecDeque<OwnedEvent>>,
 }
 
+/// What the gate guards: the handler, and whether the thread holding it suspended delivery.
+struct Gate {
+    handler: RefCell<Option<Arc<dyn EventHandler>>>,
+    held: Cell<u32>,
+}
+
 impl Emitter {
     pub fn new() -> Self {
-        Emitter { gate: ReentrantMutex::new(RefCell::new(None)), queue: Mutex::new(VecDeque::new()) }
+        Emitter {
+            gate: ReentrantMutex::new(Gate { handler: RefCell::new(None), held: Cell::new(0) }),
+            queue: Mutex::new(VecDeque::new()),
+        }
     }
 
     pub fn set_handler(&self, handler: Option<Arc<dyn EventHandler>>) {
         let g = self.gate.lock();
-        *g.borrow_mut() = handler;
+        *g.handler.borrow_mut() = handler;
+    }
+
+    /// Runs `f` with delivery suspended (events it causes are queued, and no other thread
+    /// delivers meanwhile), then delivers them. Also waits for a callback running on another
+    /// thread to return.
+    pub fn hold<R>(&self, f: impl FnOnce() -> R) -> R {
+        let g = self.gate.lock();
+        g.held.set(g.held.get() + 1);
+        let r = f();
+        g.held.set(g.held.get() - 1);
+        self.drain(&g);
+        r
     }
 
     /// Queues a state event; call where the change is made, then `flush` once no session lock
@@ -90,10 +130,13 @@ impl Emitter {
         self.drain(&g);
     }
 
-    fn drain(&self, g: &RefCell<Option<Arc<dyn EventHandler>>>) {
+    fn drain(&self, g: &Gate) {
+        if g.held.get() > 0 {
+            return;
+        }
         loop {
             let Some(e) = self.queue.lock().pop_front() else { return };
-            let handler = g.borrow().clone();
+            let handler = g.handler.borrow().clone();
             let Some(h) = handler else { continue };
             match e {
                 OwnedEvent::GatheringState(s) => h.on_event(Event::GatheringState(s)),
@@ -104,6 +147,14 @@ impl Emitter {
                     h.on_event(Event::LocalCandidate { candidate: &candidate, mid: &mid })
                 }
                 OwnedEvent::Track { track, kind, mid } => h.on_event(Event::Track { track, kind, mid: &mid }),
+                OwnedEvent::DataChannel { channel } => h.on_event(Event::DataChannel { channel }),
+                OwnedEvent::ChannelOpen { channel } => h.on_event(Event::ChannelOpen { channel }),
+                OwnedEvent::ChannelMessage { channel, data, text } => {
+                    h.on_event(Event::ChannelMessage { channel, data: &data, text })
+                }
+                OwnedEvent::ChannelBufferedAmountLow { channel } => h.on_event(Event::ChannelBufferedAmountLow { channel }),
+                OwnedEvent::ChannelError { channel, message } => h.on_event(Event::ChannelError { channel, message: &message }),
+                OwnedEvent::ChannelClosed { channel } => h.on_event(Event::ChannelClosed { channel }),
             }
         }
     }
@@ -112,7 +163,7 @@ impl Emitter {
     pub fn emit(&self, event: Event<'_>) {
         let g = self.gate.lock();
         self.drain(&g);
-        let handler = g.borrow().clone();
+        let handler = g.handler.borrow().clone();
         if let Some(h) = handler {
             h.on_event(event);
         }
@@ -122,7 +173,7 @@ impl Emitter {
     /// no event is delivered after this returns.
     pub fn shutdown(&self) {
         let g = self.gate.lock();
-        g.borrow_mut().take();
+        g.handler.borrow_mut().take();
         self.queue.lock().clear();
     }
 }

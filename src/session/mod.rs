@@ -2,16 +2,19 @@
 //! state, applies descriptions, and drives ICE → DTLS → SRTP as the transport progresses. The
 //! media fast paths (`send_*`, datagram receive) take only short, uncontended locks.
 
+mod data;
 mod events;
 mod negotiate;
 
+pub use data::{DataChannelInfo, MAX_LABEL_LEN};
 pub use events::{Event, EventHandler};
+pub use crate::sctp::{ChannelOptions, ChannelState, Reliability};
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
 
@@ -182,6 +185,10 @@ pub struct Session {
     srtp_rx: Mutex<Option<SrtpReceiver>>,
     transport: Mutex<Transport>,
     gathering: Mutex<Gathering>,
+    /// Data channels; locked before `dtls` when both are needed.
+    data: Mutex<data::DataChannels>,
+    /// Wakes the SCTP timer task (earlier deadline, or the session ended).
+    data_timer: Arc<tokio::sync::Notify>,
     closed: AtomicBool,
     me: once_cell::sync::OnceCell<Weak<Session>>,
     pub stats: Stats,
@@ -222,6 +229,8 @@ impl Session {
                 early_dtls: Vec::new(),
             }),
             gathering: Mutex::new(Gathering { state: GatheringState::New, candidates: Vec::new() }),
+            data: Mutex::new(data::DataChannels::default()),
+            data_timer: Arc::new(tokio::sync::Notify::new()),
             closed: AtomicBool::new(false),
             me: once_cell::sync::OnceCell::new(),
             stats: Stats::default(),
@@ -349,6 +358,15 @@ impl Session {
             if outcome.add_remote_candidates {
                 self.add_candidates_from(remote);
             }
+        }
+        if let Some(reason) = outcome.data_refused {
+            self.with_data(|d, _, out| {
+                d.fail(reason, out);
+                Ok(())
+            })?;
+        }
+        if let (Some(params), Some(start)) = (outcome.data, outcome.start_transport) {
+            self.configure_data(start.dtls_role, params.max_message_size);
         }
         let started = match (outcome.start_transport, &remote) {
             (Some(start), Some(remote)) => self.start_transport(start, remote),
@@ -663,6 +681,7 @@ impl Session {
 
     fn handle_dtls(&self, datagram: &[u8], from: SocketAddr) {
         let mut out: Vec<Vec<u8>> = Vec::new();
+        let mut records: Vec<Vec<u8>> = Vec::new();
         let result = {
             let mut dtls = self.dtls.lock();
             let Some(ep) = dtls.as_mut() else {
@@ -674,6 +693,9 @@ impl Session {
             };
             let r = ep.handle_datagram(datagram);
             ep.drain_outgoing(|d| out.push(d.to_vec()));
+            while let Some(record) = ep.take_application_data() {
+                records.push(record);
+            }
             r
         };
         self.transport.lock().dtls_peer = Some(from);
@@ -684,6 +706,14 @@ impl Session {
             let _ = self.ice.send_to(d, from);
         }
         self.on_dtls_result(result);
+        if !records.is_empty() {
+            let _ = self.with_data(|d, now, out| {
+                for r in &records {
+                    d.handle_packet(now, r, out);
+                }
+                Ok(())
+            });
+        }
     }
 
     fn on_dtls_result(&self, result: Result<DtlsEvent>) {
@@ -702,13 +732,23 @@ impl Session {
                             t.state = ConnectionState::Connected;
                         }
                     });
+                    let _ = self.with_data(|d, now, out| {
+                        d.start(now, out);
+                        Ok(())
+                    });
                 }
                 Err(e) => self.fail(e.message().to_string()),
             },
-            Ok(DtlsEvent::PeerClosed) => self.set_state(|t| {
-                t.failure.get_or_insert_with(|| "the peer closed the DTLS association".into());
-                t.state = ConnectionState::Closed;
-            }),
+            Ok(DtlsEvent::PeerClosed) => {
+                let _ = self.with_data(|d, _, out| {
+                    d.close_all(out);
+                    Ok(())
+                });
+                self.set_state(|t| {
+                    t.failure.get_or_insert_with(|| "the peer closed the DTLS association".into());
+                    t.state = ConnectionState::Closed;
+                })
+            }
             Err(e) => self.fail(e.message().to_string()),
         }
     }
@@ -716,6 +756,10 @@ impl Session {
     fn fail(&self, reason: String) {
         *self.srtp_tx.lock() = None;
         *self.srtp_rx.lock() = None;
+        let _ = self.with_data(|d, _, out| {
+            d.fail(reason.clone(), out);
+            Ok(())
+        });
         self.set_state(|t| {
             t.failure.get_or_insert(reason);
             t.state = ConnectionState::Failed;
@@ -801,6 +845,142 @@ impl Session {
 
     fn self_weak(&self) -> Weak<Session> {
         self.me.get().cloned().unwrap_or_default()
+    }
+
+    // ---- data channels ----------------------------------------------------------------------
+
+    /// Runs a data channel operation: the SCTP packets it produced go out through DTLS (under
+    /// the data lock, so they leave in the order SCTP made them), its events are queued in that
+    /// order too, and the timer task learns of an earlier deadline.
+    fn with_data<R>(&self, f: impl FnOnce(&mut data::DataChannels, Instant, &mut data::Output) -> Result<R>) -> Result<R> {
+        let mut out = data::Output::default();
+        let r = {
+            let mut d = self.data.lock();
+            let r = f(&mut d, Instant::now(), &mut out);
+            if !out.packets.is_empty() {
+                self.send_sctp_packets(&out.packets);
+            }
+            if let Some(t) = d.poll_timeout() {
+                if d.scheduled.map_or(true, |s| t < s) {
+                    d.scheduled = Some(t);
+                    self.data_timer.notify_one();
+                }
+            }
+            if !out.events.is_empty() {
+                self.emitter.post_all(std::mem::take(&mut out.events));
+            }
+            r
+        };
+        self.emitter.flush();
+        r
+    }
+
+    /// SCTP packets as DTLS application data records, to the selected pair.
+    fn send_sctp_packets(&self, packets: &[Vec<u8>]) {
+        let mut datagrams = Vec::with_capacity(packets.len());
+        {
+            let mut dtls = self.dtls.lock();
+            let Some(ep) = dtls.as_mut() else { return };
+            for p in packets {
+                if ep.send_application_data(p).is_err() {
+                    break;
+                }
+                ep.drain_outgoing(|d| datagrams.push(d.to_vec()));
+            }
+        }
+        for d in &datagrams {
+            let _ = self.ice.send(d);
+        }
+    }
+
+    /// Offer and answer agreed on data channels: the association gets our DTLS role, waiting
+    /// channels their stream ids, and the timer task starts. If DTLS is up already (data added
+    /// by a renegotiation), the association starts too.
+    fn configure_data(&self, role: DtlsRole, remote_max_message_size: u32) {
+        let fresh = !self.data.lock().is_configured();
+        let dtls_up = self.transport.lock().dtls_connected;
+        let _ = self.with_data(|d, now, out| {
+            d.configure(now, role == DtlsRole::Client, remote_max_message_size, out);
+            if dtls_up {
+                d.start(now, out);
+            }
+            Ok(())
+        });
+        if fresh {
+            self.spawn_sctp_timer();
+        }
+    }
+
+    /// One task per session with data channels: sleeps until the association's next timer
+    /// (retransmission, delayed ack, heartbeat) or until an operation set an earlier one.
+    fn spawn_sctp_timer(&self) {
+        let weak = self.self_weak();
+        let notify = Arc::clone(&self.data_timer);
+        runtime::spawn(async move {
+            loop {
+                let deadline = {
+                    let Some(s) = weak.upgrade() else { return };
+                    if s.closed.load(Ordering::Acquire) {
+                        return;
+                    }
+                    let mut d = s.data.lock();
+                    let t = d.poll_timeout();
+                    d.scheduled = t;
+                    t
+                };
+                match deadline {
+                    Some(t) => {
+                        let _ = tokio::time::timeout_at(tokio::time::Instant::from_std(t), notify.notified()).await;
+                    }
+                    None => notify.notified().await,
+                }
+                let Some(s) = weak.upgrade() else { return };
+                let _ = s.with_data(|d, now, out| {
+                    if d.poll_timeout().is_some_and(|t| t <= now) {
+                        d.handle_timeout(now, out);
+                    }
+                    Ok(())
+                });
+            }
+        });
+    }
+
+    /// Creates a data channel (RTCPeerConnection.createDataChannel); returns its key. The
+    /// first one asks for a data section in the next offer; the channel opens once the
+    /// association is up (at once if it is), with `ChannelOpen`.
+    pub fn create_data_channel(&self, options: ChannelOptions) -> Result<u32> {
+        self.check_open()?;
+        self.signaling.lock().want_data();
+        self.with_data(|d, now, out| d.create(now, options, out))
+    }
+
+    /// Sends one message; `text` marks a string message (the bytes are sent as given).
+    /// Errors: InvalidState (not open), PacketRejected (past the peer's max-message-size),
+    /// LimitReached (the channel's buffered amount would pass 16 MB).
+    pub fn send_data(&self, channel: u32, data: &[u8], text: bool) -> Result<()> {
+        self.check_open()?;
+        self.with_data(|d, now, out| d.send(now, channel, data, text, out))
+    }
+
+    /// Closes a channel by resetting its stream; `ChannelClosed` follows.
+    pub fn close_data_channel(&self, channel: u32) -> Result<()> {
+        self.with_data(|d, now, out| d.close(now, channel, out))
+    }
+
+    pub fn data_channel_info(&self, channel: u32) -> Result<DataChannelInfo> {
+        self.data.lock().info(channel)
+    }
+
+    pub fn data_channel_state(&self, channel: u32) -> Result<ChannelState> {
+        self.data.lock().state(channel)
+    }
+
+    pub fn data_channel_buffered_amount(&self, channel: u32) -> Result<usize> {
+        self.data.lock().buffered_amount(channel)
+    }
+
+    pub fn set_data_channel_buffered_amount_low_threshold(&self, channel: u32, threshold: usize) -> Result<()> {
+        self.data.lock().set_low_threshold(channel, threshold)
     }
 
     // ---- state ------------------------------------------------------------------------------
@@ -904,6 +1084,12 @@ impl Session {
         }
         *self.srtp_tx.lock() = None;
         *self.srtp_rx.lock() = None;
+        {
+            let mut out = data::Output::default();
+            self.data.lock().close_all(&mut out);
+            self.emitter.post_all(out.events);
+        }
+        self.data_timer.notify_one();
         let ice = Arc::clone(&self.ice);
         if tokio::runtime::Handle::try_current().is_ok() {
             // On a library thread (inside a callback): the agent may be the caller; close later.
@@ -916,6 +1102,12 @@ impl Session {
             self.emitter.post(OwnedEvent::SignalingState(SignalingState::Closed));
         }
         self.set_state(|t| t.state = ConnectionState::Closed);
+    }
+
+    /// Runs `f` with event delivery suspended (see `Emitter::hold`), then delivers what it
+    /// queued: a binding registers the handle of a channel it creates before its events run.
+    pub fn with_events_held<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.emitter.hold(f)
     }
 
     /// Stops all event delivery; returns once no callback of this session is running on
@@ -932,6 +1124,7 @@ impl Drop for Session {
             let ice = Arc::clone(&self.ice);
             runtime::spawn(async move { ice.close().await });
         }
+        self.data_timer.notify_one();
     }
 }
 

@@ -6,9 +6,10 @@ use super::{DtlsRolePreference, SdpType, SignalingState};
 use crate::dtls::DtlsRole;
 use crate::error::{self, Result};
 use crate::negotiation::{
-    remote, Codec, Direction, LocalDescription, LocalMedia, MediaKind, MediaType, NegotiatedCodec, RemoteDescription,
-    SectionKind, Setup,
+    remote, Codec, DataParams, Direction, LocalDescription, LocalMedia, MediaKind, MediaType, NegotiatedCodec,
+    RemoteDescription, SectionKind, Setup,
 };
+use crate::sctp::DEFAULT_MAX_MESSAGE_SIZE;
 use crate::rtp::MID_EXTENSION_URI;
 
 /// The header extension id this side uses for the mid when it offers.
@@ -40,6 +41,18 @@ pub struct Transceiver {
     announced: bool,
 }
 
+/// The data channel m-section, wanted once the host creates a channel or the peer offers one.
+#[derive(Debug, Clone, Default)]
+pub struct DataSection {
+    pub mid: Option<String>,
+    /// Its index among the m-sections, fixed by the first description that had it.
+    position: Option<usize>,
+    /// The peer's parameters once offer and answer agreed on the section.
+    pub current: Option<DataParams>,
+    /// Why the section was not agreed (rejected by the peer, or a port we cannot use).
+    pub refused: Option<String>,
+}
+
 #[derive(Clone, Copy)]
 pub struct TransportStart {
     pub dtls_role: DtlsRole,
@@ -53,6 +66,10 @@ pub struct Outcome {
     pub gather: bool,
     pub add_remote_candidates: bool,
     pub start_transport: Option<TransportStart>,
+    /// Data channels agreed: the peer's SCTP parameters.
+    pub data: Option<DataParams>,
+    /// The data section was refused: channels waiting for it fail with this reason.
+    pub data_refused: Option<String>,
 }
 
 struct Pending {
@@ -60,6 +77,8 @@ struct Pending {
     description: LocalDescription,
     /// For an answer: the negotiated result per transceiver id, applied by set_local.
     negotiated: Vec<(u32, Option<NegotiatedMedia>)>,
+    /// For an answer: what it says of the data section.
+    data: Option<DataSection>,
     dtls_role: Option<DtlsRole>,
 }
 
@@ -68,6 +87,7 @@ struct Snapshot {
     transceivers: Vec<Transceiver>,
     local: Option<LocalDescription>,
     remote: Option<(RemoteDescription, String)>,
+    data: Option<DataSection>,
 }
 
 pub struct Signaling {
@@ -89,6 +109,7 @@ pub struct Signaling {
     remote: Option<(RemoteDescription, String)>,
     snapshot: Option<Snapshot>,
     dtls_role: Option<DtlsRole>,
+    data: Option<DataSection>,
 }
 
 fn random_u32() -> u32 {
@@ -141,6 +162,7 @@ impl Signaling {
             remote: None,
             snapshot: None,
             dtls_role: None,
+            data: None,
         }
     }
 
@@ -162,9 +184,20 @@ impl Signaling {
     pub fn remote_text(&self) -> Option<&str> {
         self.remote.as_ref().map(|(_, t)| t.as_str())
     }
+    /// The mid of the first m-section (the one candidates are signalled with).
     pub fn first_mid(&self) -> Option<String> {
-        self.transceivers.iter().find_map(|t| t.mid.clone())
+        let described = self.local.as_ref().or(self.pending.as_ref().map(|p| &p.description));
+        described
+            .and_then(|d| d.media.iter().find(|m| !matches!(m.kind, SectionKind::Rejected { .. })).map(|m| m.mid.clone()))
+            .or_else(|| self.transceivers.iter().find_map(|t| t.mid.clone()))
+            .or_else(|| self.data.as_ref().and_then(|d| d.mid.clone()))
     }
+
+    /// Asks for a data channel section in the next offer (idempotent).
+    pub fn want_data(&mut self) {
+        self.data.get_or_insert_with(DataSection::default);
+    }
+
 
     pub fn close(&mut self) -> bool {
         let changed = self.state != SignalingState::Closed;
@@ -215,7 +248,8 @@ impl Signaling {
         loop {
             let mid = self.next_mid.to_string();
             self.next_mid += 1;
-            if !self.transceivers.iter().any(|t| t.mid.as_deref() == Some(&mid)) {
+            let data_mid = self.data.as_ref().and_then(|d| d.mid.as_deref());
+            if !self.transceivers.iter().any(|t| t.mid.as_deref() == Some(&mid)) && data_mid != Some(mid.as_str()) {
                 return mid;
             }
         }
@@ -238,8 +272,10 @@ impl Signaling {
 
     pub fn create_offer(&mut self) -> Result<LocalDescription> {
         self.check_state(&[SignalingState::Stable, SignalingState::HaveLocalOffer], "create_offer")?;
-        if self.transceivers.is_empty() {
-            return Err(error::invalid_state("create_offer needs at least one track: call add_track first"));
+        if self.transceivers.is_empty() && self.data.is_none() {
+            return Err(error::invalid_state(
+                "create_offer needs at least one track or data channel: call add_track or create_data_channel first",
+            ));
         }
         for i in 0..self.transceivers.len() {
             if self.transceivers[i].mid.is_none() {
@@ -247,7 +283,14 @@ impl Signaling {
                 self.transceivers[i].mid = Some(mid);
             }
         }
-        let media = self
+        if self.data.as_ref().is_some_and(|d| d.mid.is_none()) {
+            let mid = self.new_mid();
+            let position = self.transceivers.len();
+            let d = self.data.as_mut().expect("checked");
+            d.mid = Some(mid);
+            d.position.get_or_insert(position);
+        }
+        let mut media: Vec<LocalMedia> = self
             .transceivers
             .iter()
             .map(|t| LocalMedia {
@@ -263,10 +306,26 @@ impl Signaling {
                 msid: (self.stream_id.clone(), t.track_label.clone()),
             })
             .collect();
+        if let Some(data) = &self.data {
+            let at = data.position.unwrap_or(media.len()).min(media.len());
+            media.insert(at, self.data_media(data.mid.clone().unwrap_or_default()));
+        }
         let mut d = self.description(Setup::ActPass, media);
         d.bundle_only = self.max_bundle;
-        self.pending = Some(Pending { kind: SdpType::Offer, description: d.clone(), negotiated: vec![], dtls_role: None });
+        self.pending = Some(Pending { kind: SdpType::Offer, description: d.clone(), negotiated: vec![], data: None, dtls_role: None });
         Ok(d)
+    }
+
+    fn data_media(&self, mid: String) -> LocalMedia {
+        LocalMedia {
+            mid,
+            kind: SectionKind::Data { max_message_size: DEFAULT_MAX_MESSAGE_SIZE },
+            direction: Direction::SendRecv,
+            codecs: vec![],
+            mid_extension_id: None,
+            ssrc: None,
+            msid: (self.stream_id.clone(), String::new()),
+        }
     }
 
     pub fn create_answer(&mut self, preference: DtlsRolePreference) -> Result<LocalDescription> {
@@ -281,7 +340,25 @@ impl Signaling {
         let setup = if role == DtlsRole::Client { Setup::Active } else { Setup::Passive };
         let mut media = Vec::with_capacity(offer.media.len());
         let mut negotiated = Vec::new();
+        let mut data_answer = self.data.clone();
         for rm in &offer.media {
+            if let (Some(params), Some(data)) = (rm.data, data_answer.as_mut()) {
+                if data.mid.as_deref() == Some(rm.mid.as_str()) {
+                    let usable = !rm.rejected && params.sctp_port == 5000;
+                    if usable {
+                        data.current = Some(params);
+                        data.refused = None;
+                        media.push(self.data_media(rm.mid.clone()));
+                        continue;
+                    }
+                    data.current = None;
+                    data.refused = Some(if rm.rejected {
+                        "the peer rejected the data channel section".to_string()
+                    } else {
+                        format!("the peer's a=sctp-port:{} is not 5000, the only port this library speaks", params.sctp_port)
+                    });
+                }
+            }
             let t = self.transceivers.iter().find(|t| t.mid.as_deref() == Some(rm.mid.as_str()));
             let result = match (t, rm.rejected) {
                 (Some(t), false) => answer_section(t, rm),
@@ -326,7 +403,8 @@ impl Signaling {
             }
         }
         let d = self.description(setup, media);
-        self.pending = Some(Pending { kind: SdpType::Answer, description: d.clone(), negotiated, dtls_role: Some(role) });
+        self.pending =
+            Some(Pending { kind: SdpType::Answer, description: d.clone(), negotiated, data: data_answer, dtls_role: Some(role) });
         Ok(d)
     }
 
@@ -362,11 +440,7 @@ impl Signaling {
         match kind {
             SdpType::Offer => {
                 if self.state == SignalingState::Stable {
-                    self.snapshot = Some(Snapshot {
-                        transceivers: self.transceivers.clone(),
-                        local: self.local.clone(),
-                        remote: self.remote.clone(),
-                    });
+                    self.snapshot = Some(self.take_snapshot());
                 }
                 self.local = Some(pending.description);
                 self.state = SignalingState::HaveLocalOffer;
@@ -376,6 +450,11 @@ impl Signaling {
                     if let Some(t) = self.transceivers.iter_mut().find(|t| t.id == id) {
                         t.current = n;
                     }
+                }
+                if let Some(data) = pending.data {
+                    out.data = data.current;
+                    out.data_refused = data.refused.clone();
+                    self.data = Some(data);
                 }
                 let role = pending.dtls_role.expect("answers carry a role");
                 self.dtls_role = Some(role);
@@ -426,11 +505,7 @@ impl Signaling {
                 if self.state == SignalingState::HaveRemoteOffer {
                     self.restore_snapshot();
                 }
-                let snapshot = Snapshot {
-                    transceivers: self.transceivers.clone(),
-                    local: self.local.clone(),
-                    remote: self.remote.clone(),
-                };
+                let snapshot = self.take_snapshot();
                 self.associate_offer(&rd)?;
                 self.snapshot = Some(snapshot);
                 self.remote = Some((rd, text.to_string()));
@@ -439,6 +514,10 @@ impl Signaling {
             }
             _ => {
                 let role = self.apply_answer(&rd)?;
+                if let Some(data) = &self.data {
+                    out.data = data.current;
+                    out.data_refused = data.refused.clone();
+                }
                 self.remote = Some((rd, text.to_string()));
                 self.state = SignalingState::Stable;
                 self.snapshot = None;
@@ -454,6 +533,22 @@ impl Signaling {
     /// Binds each offered audio/video section to a transceiver: the one with its mid, else one
     /// the host added that has no mid yet, else a new receive-only one.
     fn associate_offer(&mut self, rd: &RemoteDescription) -> Result<()> {
+        for (index, rm) in rd.media.iter().enumerate() {
+            if rm.rejected || rm.data.is_none() {
+                continue;
+            }
+            // The first data section offered is the association's (a second one is rejected).
+            let data = self.data.get_or_insert_with(DataSection::default);
+            match &data.mid {
+                None => {
+                    data.mid = Some(rm.mid.clone());
+                    data.position = Some(index);
+                }
+                Some(m) if *m == rm.mid => {}
+                Some(_) => {}
+            }
+            break;
+        }
         for rm in rd.media.iter().filter(|m| !m.rejected) {
             let kind = match rm.media_type {
                 MediaType::Audio => MediaKind::Audio,
@@ -510,6 +605,16 @@ impl Signaling {
         if self.dtls_role.is_some_and(|r| r != role) {
             return Err(error::unsupported("the answer changes the DTLS role: DTLS restart is not supported"));
         }
+        let mut data_result = None;
+        for (rm, lm) in rd.media.iter().zip(&offer.media) {
+            if matches!(lm.kind, SectionKind::Data { .. }) {
+                data_result = Some(match rm.data {
+                    Some(p) if !rm.rejected && p.sctp_port == 5000 => (Some(p), None),
+                    Some(p) if !rm.rejected => (None, Some(format!("the peer's a=sctp-port:{} is not 5000, the only port this library speaks", p.sctp_port))),
+                    _ => (None, Some("the peer rejected the data channel section".to_string())),
+                });
+            }
+        }
         let mut results = Vec::new();
         for (rm, lm) in rd.media.iter().zip(&offer.media) {
             let Some(t) = self.transceivers.iter().find(|t| t.mid.as_deref() == Some(lm.mid.as_str())) else { continue };
@@ -552,8 +657,21 @@ impl Signaling {
                 t.current = n;
             }
         }
+        if let (Some((current, refused)), Some(data)) = (data_result, self.data.as_mut()) {
+            data.current = current;
+            data.refused = refused;
+        }
         self.dtls_role = Some(role);
         Ok(role)
+    }
+
+    fn take_snapshot(&self) -> Snapshot {
+        Snapshot {
+            transceivers: self.transceivers.clone(),
+            local: self.local.clone(),
+            remote: self.remote.clone(),
+            data: self.data.clone(),
+        }
     }
 
     fn restore_snapshot(&mut self) {
@@ -561,6 +679,7 @@ impl Signaling {
             self.transceivers = s.transceivers;
             self.local = s.local;
             self.remote = s.remote;
+            self.data = s.data;
         }
     }
 

@@ -17,6 +17,18 @@ pub enum Ev {
     State(ConnectionState),
     Ice(IceState),
     Rtp(Vec<u8>),
+    Channel(Ch),
+}
+
+/// A data channel event, as the test records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ch {
+    PeerOpened(u32),
+    Open(u32),
+    Message(u32, Vec<u8>, bool),
+    Low(u32),
+    Error(u32, String),
+    Closed(u32),
 }
 
 pub struct Forward(pub Sender<Ev>);
@@ -27,6 +39,12 @@ impl EventHandler for Forward {
             Event::ConnectionState(s) => Ev::State(s),
             Event::IceState(s) => Ev::Ice(s),
             Event::Rtp { packet, .. } => Ev::Rtp(packet.to_vec()),
+            Event::DataChannel { channel } => Ev::Channel(Ch::PeerOpened(channel)),
+            Event::ChannelOpen { channel } => Ev::Channel(Ch::Open(channel)),
+            Event::ChannelMessage { channel, data, text } => Ev::Channel(Ch::Message(channel, data.to_vec(), text)),
+            Event::ChannelBufferedAmountLow { channel } => Ev::Channel(Ch::Low(channel)),
+            Event::ChannelError { channel, message } => Ev::Channel(Ch::Error(channel, message.to_string())),
+            Event::ChannelClosed { channel } => Ev::Channel(Ch::Closed(channel)),
             _ => return,
         });
     }
@@ -39,6 +57,7 @@ pub struct Peer {
     pub states: Vec<(Instant, ConnectionState)>,
     pub ice: Vec<(Instant, IceState)>,
     pub rtp: Vec<Vec<u8>>,
+    pub channel_events: Vec<Ch>,
 }
 
 pub fn peer(tweak: impl Fn(&mut SessionConfig)) -> Peer {
@@ -48,7 +67,7 @@ pub fn peer(tweak: impl Fn(&mut SessionConfig)) -> Peer {
     let s = Session::new(cfg).unwrap();
     let (tx, rx) = unbounded();
     s.set_event_handler(Some(Arc::new(Forward(tx))));
-    Peer { s, rx, track: 0, states: vec![], ice: vec![], rtp: vec![] }
+    Peer { s, rx, track: 0, states: vec![], ice: vec![], rtp: vec![], channel_events: vec![] }
 }
 
 impl Peer {
@@ -62,6 +81,7 @@ impl Peer {
                 Ev::State(s) => self.states.push((Instant::now(), s)),
                 Ev::Ice(s) => self.ice.push((Instant::now(), s)),
                 Ev::Rtp(p) => self.rtp.push(p),
+                Ev::Channel(c) => self.channel_events.push(c),
             }
         }
     }
@@ -78,6 +98,19 @@ pub fn negotiate(a: &mut Peer, b: &mut Peer) -> Instant {
     b.s.set_remote_description(SdpType::Offer, &offer).unwrap();
     a.s.set_local_description(SdpType::Offer, Some(&offer)).unwrap();
     b.track = b.s.add_track(MediaKind::Audio, &[Codec::Pcmu], Direction::SendRecv).unwrap();
+    let answer = b.s.create_answer().unwrap();
+    let t0 = Instant::now();
+    a.s.set_remote_description(SdpType::Answer, &answer).unwrap();
+    b.s.set_local_description(SdpType::Answer, Some(&answer)).unwrap();
+    t0
+}
+
+/// A data-only offer/answer (the offerer created `channels` before offering, as browsers
+/// do); returns when the answer was applied.
+pub fn negotiate_data(a: &mut Peer, b: &mut Peer) -> Instant {
+    let offer = a.s.create_offer().unwrap();
+    b.s.set_remote_description(SdpType::Offer, &offer).unwrap();
+    a.s.set_local_description(SdpType::Offer, Some(&offer)).unwrap();
     let answer = b.s.create_answer().unwrap();
     let t0 = Instant::now();
     a.s.set_remote_description(SdpType::Answer, &answer).unwrap();

@@ -45,7 +45,7 @@ def test_error_paths_raise_with_the_library_message(config):
         assert "malformed SDP" in str(e.value)
         with pytest.raises(w.InvalidStateError, match="create_answer needs signaling state have-remote-offer"):
             s.create_answer()
-        with pytest.raises(w.InvalidStateError, match="add_track first"):
+        with pytest.raises(w.InvalidStateError, match="call add_track or create_data_channel first"):
             s.create_offer()
         with pytest.raises(w.UnknownTrackError):
             s.send_media(99, b"x", 0)

@@ -24,6 +24,7 @@ from ._native import lib, take_string
 __all__ = [
     "Session", "Config", "Track", "MediaKind", "Codec", "Direction", "SdpType", "ConnectionState", "IceState",
     "GatheringState", "SignalingState", "SrtpProfile", "DtlsRole", "Stat", "WebRTCError", "version",
+    "DataChannel",
 ]
 
 log = logging.getLogger("webrtc_session")
@@ -279,6 +280,11 @@ class Session:
     - ``on_connection_state(ConnectionState)``, ``on_ice_state(IceState)``,
       ``on_gathering_state(GatheringState)``, ``on_signaling_state(SignalingState)``
     - ``on_track(Track)`` for tracks the remote side sends on.
+    - ``on_datachannel(DataChannel)`` for channels the peer opens; in aiortc's shape also
+      ``@session.on("datachannel")``.
+
+    Data channels: :meth:`createDataChannel` (aiortc's name and keywords; also
+    ``create_data_channel``).
     """
 
     _EVENTS = {
@@ -290,6 +296,7 @@ class Session:
         "on_gathering_state": ("wrs_session_on_gathering_state", _native.STATE_CB),
         "on_signaling_state": ("wrs_session_on_signaling_state", _native.STATE_CB),
         "on_track": ("wrs_session_on_track", _native.TRACK_CB),
+        "on_datachannel": ("wrs_session_on_data_channel", _native.DATA_CHANNEL_CB),
     }
 
     def __init__(self, config: Optional[Config] = None):
@@ -299,6 +306,8 @@ class Session:
         self._thunks: dict[str, object] = {}
         self._handlers: dict[str, Optional[Callable]] = {}
         self.callback_errors: list[BaseException] = []
+        # Channels by handle address: they get events until closed, so they live here.
+        self._channels: dict[int, "DataChannel"] = {}
         _check(lib.wrs_session_new(config._handle if config else None, ctypes.byref(self._handle)))
 
     # -- lifetime ---------------------------------------------------------------------------
@@ -313,11 +322,15 @@ class Session:
             _check(lib.wrs_session_close(self._handle))
 
     def free(self) -> None:
-        """Closes and releases the session; no callback runs after this returns."""
+        """Closes and releases the session (and its data channels); no callback runs after
+        this returns."""
         if self._handle:
             lib.wrs_session_free(self._handle)
             self._handle = ctypes.c_void_p()
             self._thunks.clear()
+            for ch in self._channels.values():
+                ch._released()
+            self._channels.clear()
 
     def __enter__(self) -> "Session":
         return self
@@ -366,11 +379,68 @@ class Session:
             return lambda _ud, c, mid: guarded(c.decode(), mid.decode())
         if name == "on_track":
             return lambda _ud, t, kind, mid: guarded(Track(self, t, MediaKind(kind)))
+        if name == "on_datachannel":
+            return lambda _ud, c: guarded(self._adopt(c))
         enum_type = {
             "on_connection_state": ConnectionState, "on_ice_state": IceState,
             "on_gathering_state": GatheringState, "on_signaling_state": SignalingState,
         }[name]
         return lambda _ud, s: guarded(enum_type(s))
+
+    def on(self, event: str, fn: Optional[Callable] = None):
+        """aiortc's ``@pc.on("datachannel")`` decorator (``datachannel`` only here; the
+        ``on_*`` attributes cover the other events)."""
+        if event != "datachannel":
+            raise ValueError(f"unknown event {event!r}: use the on_* attributes")
+
+        def register(f: Callable) -> Callable:
+            self.on_datachannel = f
+            return f
+
+        return register(fn) if fn is not None else register
+
+    # -- data channels ----------------------------------------------------------------------
+    def createDataChannel(
+        self,
+        label: str,
+        maxPacketLifeTime: Optional[int] = None,
+        maxRetransmits: Optional[int] = None,
+        ordered: bool = True,
+        protocol: str = "",
+        negotiated: bool = False,
+        id: Optional[int] = None,
+    ) -> "DataChannel":
+        """A new data channel, as aiortc's ``RTCPeerConnection.createDataChannel``. It opens
+        (event ``open``) once the SCTP association is up; the first channel adds a data section
+        to the next offer."""
+        if maxPacketLifeTime is not None and maxRetransmits is not None:
+            raise ValueError("maxPacketLifeTime and maxRetransmits cannot both be set")
+        if negotiated and id is None:
+            raise ValueError("a negotiated channel needs an id")
+        init = ctypes.c_void_p()
+        _check(lib.wrs_data_channel_init_new(ctypes.byref(init)))
+        try:
+            _check(lib.wrs_data_channel_init_set_ordered(init, ordered))
+            if maxRetransmits is not None:
+                _check(lib.wrs_data_channel_init_set_max_retransmits(init, maxRetransmits))
+            if maxPacketLifeTime is not None:
+                _check(lib.wrs_data_channel_init_set_max_packet_life_time(init, maxPacketLifeTime))
+            if protocol:
+                _check(lib.wrs_data_channel_init_set_protocol(init, _utf8(protocol)))
+            if negotiated:
+                _check(lib.wrs_data_channel_init_set_negotiated_id(init, id))
+            handle = ctypes.c_void_p()
+            _check(lib.wrs_session_create_data_channel(self._h(), _utf8(label), init, ctypes.byref(handle)))
+        finally:
+            lib.wrs_data_channel_init_free(init)
+        return self._adopt(handle.value)
+
+    create_data_channel = createDataChannel
+
+    def _adopt(self, handle: int) -> "DataChannel":
+        ch = DataChannel(self, handle)
+        self._channels[handle] = ch
+        return ch
 
     # -- negotiation ------------------------------------------------------------------------
     def add_track(self, kind: MediaKind, codecs: Sequence[Codec], direction: Direction = Direction.SENDRECV) -> Track:
@@ -481,3 +551,184 @@ class Session:
 
     def stats(self) -> dict[str, int]:
         return {s.name.lower(): self.stat(s) for s in Stat}
+
+
+class DataChannel:
+    """A data channel (``RTCDataChannel``) in aiortc's shape: ``send(str | bytes)``,
+    ``close()``, ``readyState``, ``label``, ``id``, ``bufferedAmount``, and events registered
+    with ``@channel.on("open" | "message" | "close" | "bufferedamountlow" | "error")``.
+    ``message`` handlers get ``str`` for string messages and ``bytes`` for binary ones.
+    Handlers run on library threads."""
+
+    _STATES = {0: "connecting", 1: "open", 2: "closing", 3: "closed"}
+
+    def __init__(self, session: Session, handle: int):
+        self._session = session
+        self._handle = ctypes.c_void_p(handle)
+        self._handlers: dict[str, list[Callable]] = {}
+        self._closed = threading.Event()
+        self._opened = threading.Event()
+        s = session
+
+        def guarded(event: str, *args) -> None:
+            for fn in list(self._handlers.get(event, ())):
+                try:
+                    fn(*args)
+                except BaseException as e:
+                    s.callback_errors.append(e)
+                    log.exception("exception in data channel %s handler", event)
+
+        def on_open(_ud, _c):
+            self._id = self.id
+            self._opened.set()
+            guarded("open")
+
+        def on_message(_ud, _c, p, n, is_text):
+            data = ctypes.string_at(p, n) if n else b""
+            guarded("message", data.decode("utf-8", "replace") if is_text else data)
+
+        def on_close(_ud, _c):
+            self._closed.set()
+            guarded("close")
+            # Nothing follows a close: the native handle is released (getters keep working).
+            s._channels.pop(handle, None)
+            h, self._handle = self._handle, ctypes.c_void_p()
+            if h:
+                lib.wrs_data_channel_free(h)
+
+        def on_low(_ud, _c):
+            guarded("bufferedamountlow")
+
+        def on_error(_ud, _c, m):
+            guarded("error", WebRTCError(-8, m.decode("utf-8", "replace")))
+
+        self._thunks = [
+            (lib.wrs_data_channel_on_open, _native.CHANNEL_EVENT_CB(on_open)),
+            (lib.wrs_data_channel_on_message, _native.CHANNEL_MESSAGE_CB(on_message)),
+            (lib.wrs_data_channel_on_close, _native.CHANNEL_EVENT_CB(on_close)),
+            (lib.wrs_data_channel_on_buffered_amount_low, _native.CHANNEL_EVENT_CB(on_low)),
+            (lib.wrs_data_channel_on_error, _native.CHANNEL_ERROR_CB(on_error)),
+        ]
+        for setter, thunk in self._thunks:
+            _check(setter(self._handle, thunk, None))
+        # What the getters still tell once the channel is closed and its handle released.
+        self._label = self._string(lib.wrs_data_channel_label)
+        self._protocol = self._string(lib.wrs_data_channel_protocol)
+        self._ordered = self._get(lib.wrs_data_channel_ordered, ctypes.c_bool)
+        self._negotiated = self._get(lib.wrs_data_channel_negotiated, ctypes.c_bool)
+        self._max_retransmits = self._get(lib.wrs_data_channel_max_retransmits, ctypes.c_int32)
+        self._max_life = self._get(lib.wrs_data_channel_max_packet_life_time, ctypes.c_int32)
+        self._id = None
+        try:
+            self._id = self._get(lib.wrs_data_channel_id, ctypes.c_uint16)
+        except NotAvailableError:
+            pass
+
+    def _released(self) -> None:
+        self._handle = ctypes.c_void_p()
+
+    def _h(self) -> ctypes.c_void_p:
+        if not self._handle:
+            raise InvalidStateError(-5, "the data channel is closed")
+        return self._handle
+
+    def on(self, event: str, fn: Optional[Callable] = None):
+        """Registers a handler (usable as a decorator): ``open``, ``message``, ``close``,
+        ``bufferedamountlow``, ``error``."""
+        if event not in ("open", "message", "close", "bufferedamountlow", "error"):
+            raise ValueError(f"unknown data channel event {event!r}")
+
+        def register(f: Callable) -> Callable:
+            self._handlers.setdefault(event, []).append(f)
+            return f
+
+        return register(fn) if fn is not None else register
+
+    def send(self, data) -> None:
+        """Sends a string (as a string message) or bytes-like data (binary)."""
+        if isinstance(data, str):
+            raw = data.encode("utf-8")
+            if b"\0" in raw:
+                raise ValueError("a string message cannot contain NUL here; send bytes instead")
+            _check(lib.wrs_data_channel_send_text(self._h(), raw))
+        else:
+            raw = bytes(data)
+            _check(lib.wrs_data_channel_send(self._h(), raw, len(raw)))
+
+    def close(self) -> None:
+        if self._handle:
+            _check(lib.wrs_data_channel_close(self._handle))
+
+    def wait_open(self, timeout: float = 30.0) -> bool:
+        return self._opened.wait(timeout)
+
+    def wait_closed(self, timeout: float = 30.0) -> bool:
+        return self._closed.wait(timeout)
+
+    def _get(self, fn, ctype):
+        v = ctype()
+        _check(fn(self._h(), ctypes.byref(v)))
+        return v.value
+
+    @property
+    def readyState(self) -> str:
+        if not self._handle:
+            return "closed"
+        return DataChannel._STATES[self._get(lib.wrs_data_channel_state, ctypes.c_uint32)]
+
+    def _string(self, fn) -> str:
+        p = ctypes.c_void_p()
+        _check(fn(self._h(), ctypes.byref(p)))
+        return take_string(p)
+
+    @property
+    def label(self) -> str:
+        return self._label
+
+    @property
+    def protocol(self) -> str:
+        return self._protocol
+
+    @property
+    def id(self) -> Optional[int]:
+        if self._handle and self._id is None:
+            try:
+                self._id = self._get(lib.wrs_data_channel_id, ctypes.c_uint16)
+            except (NotAvailableError, ClosedError):
+                pass
+        return self._id
+
+    @property
+    def ordered(self) -> bool:
+        return self._ordered
+
+    @property
+    def negotiated(self) -> bool:
+        return self._negotiated
+
+    @property
+    def maxRetransmits(self) -> Optional[int]:
+        return None if self._max_retransmits < 0 else self._max_retransmits
+
+    @property
+    def maxPacketLifeTime(self) -> Optional[int]:
+        return None if self._max_life < 0 else self._max_life
+
+    @property
+    def bufferedAmount(self) -> int:
+        if not self._handle:
+            return 0
+        return self._get(lib.wrs_data_channel_buffered_amount, ctypes.c_size_t)
+
+    @property
+    def bufferedAmountLowThreshold(self) -> int:
+        return getattr(self, "_low_threshold", 0)
+
+    @bufferedAmountLowThreshold.setter
+    def bufferedAmountLowThreshold(self, value: int) -> None:
+        _check(lib.wrs_data_channel_set_buffered_amount_low_threshold(self._h(), value))
+        self._low_threshold = value
+
+    # snake_case names for the synchronous API's users
+    ready_state = readyState
+    buffered_amount = bufferedAmount

@@ -15,6 +15,14 @@ RTCP_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint8)
 CANDIDATE_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p)
 STATE_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32)
 TRACK_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_char_p)
+c_channel_p = ctypes.c_void_p
+c_channel_init_p = ctypes.c_void_p
+DATA_CHANNEL_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
+CHANNEL_EVENT_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
+CHANNEL_MESSAGE_CB = ctypes.CFUNCTYPE(
+    None, ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint8), ctypes.c_size_t, ctypes.c_bool
+)
+CHANNEL_ERROR_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_char_p)
 
 _LIB_NAME = "libwebrtc_session.so"
 
@@ -123,6 +131,37 @@ _SIGNATURES = {
     "wrs_session_track_ssrc": (_R, [c_session_p, ctypes.c_uint32, ctypes.POINTER(ctypes.c_uint32)]),
     "wrs_session_track_payload_type": (_R, [c_session_p, ctypes.c_uint32, ctypes.POINTER(ctypes.c_uint8)]),
     "wrs_session_stat": (_R, [c_session_p, ctypes.c_uint32, ctypes.POINTER(ctypes.c_uint64)]),
+    "wrs_session_on_data_channel": (_R, [c_session_p, DATA_CHANNEL_CB, ctypes.c_void_p]),
+    "wrs_session_create_data_channel": (
+        _R, [c_session_p, ctypes.c_char_p, c_channel_init_p, ctypes.POINTER(c_channel_p)]
+    ),
+    "wrs_data_channel_init_new": (_R, [ctypes.POINTER(c_channel_init_p)]),
+    "wrs_data_channel_init_free": (None, [c_channel_init_p]),
+    "wrs_data_channel_init_set_ordered": (_R, [c_channel_init_p, ctypes.c_bool]),
+    "wrs_data_channel_init_set_max_retransmits": (_R, [c_channel_init_p, ctypes.c_uint16]),
+    "wrs_data_channel_init_set_max_packet_life_time": (_R, [c_channel_init_p, ctypes.c_uint16]),
+    "wrs_data_channel_init_set_protocol": (_R, [c_channel_init_p, ctypes.c_char_p]),
+    "wrs_data_channel_init_set_negotiated_id": (_R, [c_channel_init_p, ctypes.c_uint16]),
+    "wrs_data_channel_init_set_priority": (_R, [c_channel_init_p, ctypes.c_uint16]),
+    "wrs_data_channel_free": (None, [c_channel_p]),
+    "wrs_data_channel_on_open": (_R, [c_channel_p, CHANNEL_EVENT_CB, ctypes.c_void_p]),
+    "wrs_data_channel_on_message": (_R, [c_channel_p, CHANNEL_MESSAGE_CB, ctypes.c_void_p]),
+    "wrs_data_channel_on_close": (_R, [c_channel_p, CHANNEL_EVENT_CB, ctypes.c_void_p]),
+    "wrs_data_channel_on_buffered_amount_low": (_R, [c_channel_p, CHANNEL_EVENT_CB, ctypes.c_void_p]),
+    "wrs_data_channel_on_error": (_R, [c_channel_p, CHANNEL_ERROR_CB, ctypes.c_void_p]),
+    "wrs_data_channel_send": (_R, [c_channel_p, ctypes.c_char_p, ctypes.c_size_t]),
+    "wrs_data_channel_send_text": (_R, [c_channel_p, ctypes.c_char_p]),
+    "wrs_data_channel_close": (_R, [c_channel_p]),
+    "wrs_data_channel_state": (_R, [c_channel_p, ctypes.POINTER(ctypes.c_uint32)]),
+    "wrs_data_channel_label": (_R, [c_channel_p, ctypes.POINTER(ctypes.c_void_p)]),
+    "wrs_data_channel_protocol": (_R, [c_channel_p, ctypes.POINTER(ctypes.c_void_p)]),
+    "wrs_data_channel_id": (_R, [c_channel_p, ctypes.POINTER(ctypes.c_uint16)]),
+    "wrs_data_channel_ordered": (_R, [c_channel_p, ctypes.POINTER(ctypes.c_bool)]),
+    "wrs_data_channel_negotiated": (_R, [c_channel_p, ctypes.POINTER(ctypes.c_bool)]),
+    "wrs_data_channel_max_retransmits": (_R, [c_channel_p, ctypes.POINTER(ctypes.c_int32)]),
+    "wrs_data_channel_max_packet_life_time": (_R, [c_channel_p, ctypes.POINTER(ctypes.c_int32)]),
+    "wrs_data_channel_buffered_amount": (_R, [c_channel_p, ctypes.POINTER(ctypes.c_size_t)]),
+    "wrs_data_channel_set_buffered_amount_low_threshold": (_R, [c_channel_p, ctypes.c_size_t]),
 }
 
 for _name, (_restype, _argtypes) in _SIGNATURES.items():

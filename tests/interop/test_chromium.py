@@ -149,3 +149,21 @@ def test_chromium_offers_library_answers_as_dtls_server_without_trickle():
 
 def test_library_offers_without_trickle():
     run("library", trickle=False, scenario="library offers, Chromium answers, complete descriptions (no trickle)")
+
+
+# -- data channels (tests/interop/datachannels.py) --------------------------------------------
+
+def test_data_channels_chromium_offers_data_only_library_dtls_client():
+    from datachannels import run_data
+    run_data(Browser, "browser", dtls_role=w.DtlsRole.CLIENT, scenario="data only: Chromium offers, library answers as DTLS client")
+
+
+def test_data_channels_library_offers_data_only():
+    from datachannels import run_data
+    run_data(Browser, "library", scenario="data only: library offers, Chromium answers (library is DTLS server)")
+
+
+def test_data_channels_with_media_chromium_offers_library_dtls_server():
+    from datachannels import run_data
+    run_data(Browser, "browser", dtls_role=w.DtlsRole.SERVER, media=True,
+             scenario="media + data: Chromium offers, library answers as DTLS server")

@@ -14,7 +14,7 @@ PAGE = (Path(__file__).parent / "page.html").read_bytes()
 
 
 class Mailbox:
-    def __init__(self, config: dict, port: int = 0):
+    def __init__(self, config: dict, port: int = 0, page: bytes = PAGE):
         self.config = config
         self.to_page: queue.Queue = queue.Queue()
         self.from_page: queue.Queue = queue.Queue()
@@ -35,7 +35,7 @@ class Mailbox:
 
             def do_GET(self):
                 if self.path == "/" or self.path.startswith("/?"):
-                    self._reply(PAGE, "text/html; charset=utf-8")
+                    self._reply(page, "text/html; charset=utf-8")
                 elif self.path == "/config":
                     self._reply(json.dumps(mailbox.config).encode())
                 elif self.path == "/to-page":

@@ -39,6 +39,8 @@ pub const MAX_CHANNELS: usize = 1024;
 pub const MAX_BUFFERED_AMOUNT: usize = 16 * 1024 * 1024;
 /// Largest SCTP packet handed to DTLS: fits a 1200-byte path with DTLS and UDP overhead.
 const MAX_SCTP_PACKET: u32 = 1150;
+/// Chunk type of INIT (RFC 9260 §3.3.2), the first chunk after the 12-byte common header.
+const CHUNK_INIT: u8 = 1;
 /// The association's peer address as sctp-proto wants one; only a tag here, never a
 /// destination (the packets go into DTLS).
 const PEER: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 5000);
@@ -97,6 +99,9 @@ pub struct SctpTransport {
     packets: VecDeque<Vec<u8>>,
     /// DCEP ACKs that could not be written yet (bounded by MAX_CHANNELS).
     pending_acks: Vec<u16>,
+    dropped: u64,
+    /// The SCTP stack failed internally: nothing more goes in.
+    failed: bool,
 }
 
 fn sctp_err(what: &str, e: impl std::fmt::Display) -> error::Error {
@@ -137,6 +142,8 @@ impl SctpTransport {
             events: VecDeque::new(),
             packets: VecDeque::new(),
             pending_acks: Vec::new(),
+            dropped: 0,
+            failed: false,
         }
     }
 
@@ -155,6 +162,42 @@ impl SctpTransport {
 
     /// An SCTP packet from the peer (a DTLS application data record).
     pub fn handle_packet(&mut self, now: Instant, packet: &[u8]) {
+        // An INIT at the DTLS client: the peer also started the association (usrsctp, in
+        // Firefox, does). The client's INIT wins: the peer answers it with an INIT ACK (RFC
+        // 9260 §5.2.1), and sctp-proto's client endpoint cannot take an INIT (it would panic).
+        if self.dtls_client && packet.get(12) == Some(&CHUNK_INIT) {
+            self.dropped += 1;
+            return;
+        }
+        if self.failed {
+            self.dropped += 1;
+            return;
+        }
+        // sctp-proto is not ours: should it panic on some input, the association fails
+        // instead of the panic unwinding into the session.
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.handle_packet_inner(now, packet)));
+        if run.is_err() {
+            self.fail_internally(now);
+        }
+    }
+
+    fn fail_internally(&mut self, _now: Instant) {
+        self.failed = true;
+        self.association = None;
+        self.connected = false;
+        self.events.push_back(ChannelEvent::Failed { reason: "SCTP association: internal error in the SCTP stack".into() });
+        let ids: Vec<u16> = self.channels.keys().copied().collect();
+        for id in ids {
+            self.finish_close(id);
+        }
+    }
+
+    /// SCTP packets dropped before the association saw them.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    fn handle_packet_inner(&mut self, now: Instant, packet: &[u8]) {
         if let Some((h, event)) = self.endpoint.handle(now, PEER, None, None, Bytes::copy_from_slice(packet)) {
             match event {
                 DatagramEvent::NewAssociation(a) => {
@@ -175,10 +218,15 @@ impl SctpTransport {
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
-        if let Some((_, a)) = self.association.as_mut() {
-            a.handle_timeout(now);
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            if let Some((_, a)) = self.association.as_mut() {
+                a.handle_timeout(now);
+            }
+            self.drive(now);
+        }));
+        if run.is_err() {
+            self.fail_internally(now);
         }
-        self.drive(now);
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
@@ -741,5 +789,28 @@ mod tests {
         p.a.send(p.now, id, b"ok", true).unwrap();
         p.run();
         assert_eq!(Pair::messages(&p.b_events, id), vec![(b"ok".to_vec(), true)]);
+    }
+
+    /// Both sides send an INIT (usrsctp does, as Firefox's DTLS server): the DTLS client drops
+    /// the peer's INIT (sctp-proto's client endpoint would panic on it) and the association
+    /// comes up from the client's own INIT.
+    #[test]
+    fn an_init_from_the_peer_at_the_dtls_client_is_dropped() {
+        let now = Instant::now();
+        let mut other_client = SctpTransport::new(true, 0);
+        other_client.start(now).unwrap();
+        let init = other_client.poll_packet().expect("an INIT");
+        assert_eq!(init[12], CHUNK_INIT);
+        let mut p = Pair::new();
+        p.a.handle_packet(p.now, &init);
+        assert_eq!(p.a.dropped(), 1);
+        let mut fresh = SctpTransport::new(true, 0);
+        fresh.handle_packet(now, &init);
+        assert_eq!(fresh.dropped(), 1);
+        let id = p.a.open_channel(p.now, opts("after")).unwrap();
+        p.run();
+        p.a.send(p.now, id, b"fine", false).unwrap();
+        p.run();
+        assert_eq!(Pair::messages(&p.b_events, id), vec![(b"fine".to_vec(), false)]);
     }
 }

@@ -95,3 +95,20 @@ def test_library_offers_max_bundle_firefox_answers_trickle():
 
 def test_library_offers_balanced_firefox_answers_complete():
     call("library", False, "balanced", "library offers balanced, Firefox answers, complete descriptions")
+
+
+# -- data channels (tests/interop/datachannels.py) --------------------------------------------
+
+def data_call(offerer, scenario, **kw):
+    from datachannels import run_data
+    return run_data(Firefox, offerer, peer="Firefox ESR 153", scenario=scenario, local_address=LIBRARY_ADDR,
+                    prefix=PREFIX, **kw)
+
+
+def test_data_channels_library_offers_data_only_firefox():
+    data_call("library", "data only: library offers, Firefox answers")
+
+
+def test_data_channels_with_media_firefox_offers_library_dtls_client():
+    data_call("browser", "media + data: Firefox offers, library answers as DTLS client", dtls_role=w.DtlsRole.CLIENT,
+              media=True)

@@ -179,3 +179,110 @@ def test_tampered_fingerprint_fails_with_nothing_delivered():
                    result="failed as expected: " + lib.session.failure_reason[:60])
 
     asyncio.run(scenario())
+
+
+# -- data channels ----------------------------------------------------------------------------
+
+async def poll(predicate, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        await asyncio.sleep(0.01)
+    return predicate()
+
+
+async def data_scenario(library_offers: bool, dtls_role, scenario: str):
+    """Data only, with aiortc: channels both ways (in band and pre-negotiated), 1,000 messages
+    each way byte for byte, 64 KB and 256 KB messages (as aiortc's max-message-size allows), unordered, closes
+    from each side."""
+    from datachannels import ChannelLog, library_message, pattern
+
+    lib = LibraryPeer(dtls_role=dtls_role)
+    pc = RTCPeerConnection()
+    remote = {}
+    lib.session.on_datachannel = lambda ch: remote.setdefault(ch.label, ChannelLog(ch))
+    aio_channels = {}
+
+    def aio_echo(ch):
+        aio_channels[ch.label] = ch
+        ch.on("message", lambda m: ch.send(m))
+
+    pc.on("datachannel", aio_echo)
+    try:
+        lib_neg = ChannelLog(lib.session.createDataChannel("negotiated", negotiated=True, id=3))
+        aio_neg = pc.createDataChannel("negotiated", negotiated=True, id=3)
+        if library_offers:
+            mine = ChannelLog(lib.session.createDataChannel("lib-reliable"))
+            unordered = ChannelLog(lib.session.createDataChannel("lib-unordered", ordered=False, maxRetransmits=0))
+            lib.t0 = time.monotonic()
+            lib.session.set_local_description(w.SdpType.OFFER, lib.session.create_offer())
+            offer = lib.complete_local_description()
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
+            await pc.setLocalDescription(await pc.createAnswer())
+            lib.session.set_remote_description(w.SdpType.ANSWER, loopback_only(pc.localDescription.sdp))
+        else:
+            aio_echo(pc.createDataChannel("aio-reliable"))
+            aio_echo(pc.createDataChannel("aio-unordered", ordered=False, maxRetransmits=0))
+            await pc.setLocalDescription(await pc.createOffer())
+            lib.t0 = time.monotonic()
+            lib.session.set_remote_description(w.SdpType.OFFER, loopback_only(pc.localDescription.sdp))
+            lib.session.set_local_description(w.SdpType.ANSWER, lib.session.create_answer())
+            answer = lib.complete_local_description()
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
+            assert await poll(lambda: {"aio-reliable", "aio-unordered"} <= set(remote)), list(remote)
+            mine, unordered = remote["aio-reliable"], remote["aio-unordered"]
+        assert await poll(lambda: all(c.channel.readyState == "open" for c in (mine, unordered, lib_neg))), lib.session.failure_reason
+        assert lib.session.dtls_role == dtls_role if dtls_role != w.DtlsRole.AUTO else True
+        t_open = time.monotonic()
+        expected = [library_message(i) for i in range(1000)]
+        for m in expected:
+            while mine.channel.bufferedAmount > 1 << 20:
+                await asyncio.sleep(0.002)
+            mine.channel.send(m)
+        for i in range(1000):
+            aio_neg.send(f"page {i}" if i % 2 == 0 else pattern(i, 1000))
+            if i % 50 == 0:
+                await asyncio.sleep(0)
+        assert await poll(lambda: mine.count() >= 1000 and lib_neg.count() >= 1000, 60), (mine.count(), lib_neg.count())
+        assert mine.copy()[:1000] == expected
+        assert lib_neg.copy() == [f"page {i}" if i % 2 == 0 else pattern(i, 1000) for i in range(1000)]
+        seconds = time.monotonic() - t_open
+        # As large as aiortc's a=max-message-size allows; one byte more is refused.
+        peer_sdp = lib.session.remote_description
+        peer_max = int(re.search(r"a=max-message-size:(\d+)", peer_sdp).group(1))
+        large = [n for n in (64 * 1024, 256 * 1024) if n <= peer_max]
+        for n in large:
+            mine.channel.send(pattern(n, n))
+        with pytest.raises(w.PacketRejectedError):
+            mine.channel.send(b"z" * (peer_max + 1))
+        assert await poll(lambda: mine.count() >= 1000 + len(large), 30)
+        assert mine.copy()[1000:] == [pattern(n, n) for n in large]
+        for i in range(100):
+            unordered.channel.send(f"u{i}")
+        await poll(lambda: unordered.count() >= 100, 10)
+        back = unordered.copy()
+        assert back and len(back) == len(set(back)) and set(back) <= {f"u{i}" for i in range(100)}
+        # aiortc opens a channel now; then each side closes one.
+        late = pc.createDataChannel("aio-late")
+        assert await poll(lambda: "aio-late" in remote)
+        late.close()
+        assert await poll(lambda: remote["aio-late"].closed.is_set()), "aiortc's close was not seen"
+        target = aio_channels.get("lib-reliable") if library_offers else aio_channels["aio-reliable"]
+        mine.channel.close()
+        assert await poll(lambda: target.readyState == "closed"), "aiortc did not see the library's close"
+        record(peer="aiortc 1.16", scenario=scenario, offerer="library" if library_offers else "aiortc",
+               dtls_role=lib.session.dtls_role.name.lower(), messages_each_way=1000, messages_s=round(seconds, 2),
+               large=large, peer_max_message_size=peer_max, unordered_back=len(back))
+        assert lib.session.callback_errors == []
+    finally:
+        await pc.close()
+        lib.close()
+
+
+def test_data_channels_library_offers_aiortc_answers():
+    asyncio.run(data_scenario(True, w.DtlsRole.AUTO, "data only: library offers (DTLS server), aiortc answers"))
+
+
+def test_data_channels_aiortc_offers_library_answers_as_dtls_client():
+    asyncio.run(data_scenario(False, w.DtlsRole.CLIENT, "data only: aiortc offers, library answers as DTLS client"))

@@ -11,7 +11,7 @@ LIB_SO  := target/release/libwebrtc_session.so
 CFLAGS  ?= -O2 -g
 WARN    := -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wpedantic -Werror
 LIBS    := -lssl -lcrypto -lpthread -ldl -lm
-EXAMPLES := build/loopback build/peer
+EXAMPLES := build/loopback build/peer build/datachannel
 
 .PHONY: all lib examples csharp python-wheel demo test header install clean valgrind fuzz-smoke bench
 

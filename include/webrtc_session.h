@@ -729,7 +729,7 @@ wrs_result wrs_data_channel_close(wrs_data_channel *c);
 /**
  * The channel's state (CLOSED once closed, also after its session was freed).
  */
-wrs_result wrs_data_channel_state(wrs_data_channel *c, wrs_data_channel_state *out);
+wrs_result wrs_data_channel_ready_state(wrs_data_channel *c, wrs_data_channel_state *out);
 
 /**
  * The channel's label (free with `wrs_string_free`).

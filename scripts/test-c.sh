@@ -24,7 +24,7 @@ run() {
     rm -f "$log"
 }
 
-if ! make -s lib examples build/asan-loopback >build/make.log 2>&1; then
+if ! make -s lib examples build/asan-loopback build/asan-datachannel >build/make.log 2>&1; then
     cat build/make.log
     echo "0 passed, 1 failed"
     exit 1
@@ -67,6 +67,8 @@ run "loopback.c: two sessions, media both ways" ./build/loopback 1.5
 run "peer.c: offerer and answerer in two processes" two_processes
 run "loopback.cpp (C++17, RAII wrapper): two sessions, media both ways" ./build/loopback-cpp
 run "loopback.c under AddressSanitizer" env ASAN_OPTIONS=detect_leaks=1 ./build/asan-loopback 1
+run "datachannel.c: a data-only call, 1,000 echoed messages, 256 KB, handle errors" ./build/datachannel
+run "datachannel.c under AddressSanitizer" env ASAN_OPTIONS=detect_leaks=1 ./build/asan-datachannel
 run "loopback.c under valgrind memcheck (0 errors, 0 definitely lost)" make -s valgrind
 run "loopback.c linked through pkg-config (shared library)" pkg_config_build
 

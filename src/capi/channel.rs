@@ -363,7 +363,7 @@ pub extern "C" fn wrs_data_channel_close(c: *mut wrs_data_channel) -> wrs_result
 
 /// The channel's state (CLOSED once closed, also after its session was freed).
 #[no_mangle]
-pub extern "C" fn wrs_data_channel_state(c: *mut wrs_data_channel, out: *mut wrs_data_channel_state) -> wrs_result {
+pub extern "C" fn wrs_data_channel_ready_state(c: *mut wrs_data_channel, out: *mut wrs_data_channel_state) -> wrs_result {
     guard(|| {
         check_out(out, "out")?;
         let h = channel(c)?;

@@ -192,8 +192,17 @@ impl DataChannels {
         self.sctp.as_ref().and_then(|s| s.poll_timeout())
     }
 
+    /// The error for a key with no entry: closed if it existed, unknown otherwise.
+    fn missing(&self, key: u32) -> error::Error {
+        if key > 0 && key < self.next_key {
+            error::invalid_state(format!("data channel {key} is closed"))
+        } else {
+            unknown(key)
+        }
+    }
+
     fn stream_of(&self, key: u32) -> Result<u16> {
-        let e = self.channels.get(&key).ok_or_else(|| unknown(key))?;
+        let e = self.channels.get(&key).ok_or_else(|| self.missing(key))?;
         match (e.state, e.stream) {
             (ChannelState::Open, Some(id)) => Ok(id),
             (state, _) => Err(error::invalid_state(format!(

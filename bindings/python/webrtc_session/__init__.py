@@ -674,7 +674,7 @@ class DataChannel:
     def readyState(self) -> str:
         if not self._handle:
             return "closed"
-        return DataChannel._STATES[self._get(lib.wrs_data_channel_state, ctypes.c_uint32)]
+        return DataChannel._STATES[self._get(lib.wrs_data_channel_ready_state, ctypes.c_uint32)]
 
     def _string(self, fn) -> str:
         p = ctypes.c_void_p()

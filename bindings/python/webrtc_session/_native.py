@@ -152,7 +152,7 @@ _SIGNATURES = {
     "wrs_data_channel_send": (_R, [c_channel_p, ctypes.c_char_p, ctypes.c_size_t]),
     "wrs_data_channel_send_text": (_R, [c_channel_p, ctypes.c_char_p]),
     "wrs_data_channel_close": (_R, [c_channel_p]),
-    "wrs_data_channel_state": (_R, [c_channel_p, ctypes.POINTER(ctypes.c_uint32)]),
+    "wrs_data_channel_ready_state": (_R, [c_channel_p, ctypes.POINTER(ctypes.c_uint32)]),
     "wrs_data_channel_label": (_R, [c_channel_p, ctypes.POINTER(ctypes.c_void_p)]),
     "wrs_data_channel_protocol": (_R, [c_channel_p, ctypes.POINTER(ctypes.c_void_p)]),
     "wrs_data_channel_id": (_R, [c_channel_p, ctypes.POINTER(ctypes.c_uint16)]),

@@ -31,11 +31,11 @@ build/asan-%: examples-c/%.c examples-c/common.h include/webrtc_session.h $(LIB_
 	@mkdir -p build
 	$(CC) $(WARN) -O1 -g -fsanitize=address -fno-omit-frame-pointer -Iinclude $< $(LIB_A) $(LIBS) -o $@
 
-build/loopback-cpp: examples-c/loopback.cpp include/webrtc_session.hpp include/webrtc_session.h $(LIB_A)
+build/%-cpp: examples-c/%.cpp include/webrtc_session.hpp include/webrtc_session.h $(LIB_A)
 	@mkdir -p build
 	$(CXX) -std=c++17 -Wall -Wextra -Wpedantic -Werror $(CFLAGS) -Iinclude $< $(LIB_A) $(LIBS) -o $@
 
-examples: lib $(EXAMPLES) build/loopback-cpp
+examples: lib $(EXAMPLES) build/loopback-cpp build/datachannel-cpp
 
 # The C# binding, its tests and the walk-through example, with Mono's mcs (C# 7).
 CS_SRC := $(wildcard bindings/csharp/src/*.cs)

@@ -68,6 +68,7 @@ run "peer.c: offerer and answerer in two processes" two_processes
 run "loopback.cpp (C++17, RAII wrapper): two sessions, media both ways" ./build/loopback-cpp
 run "loopback.c under AddressSanitizer" env ASAN_OPTIONS=detect_leaks=1 ./build/asan-loopback 1
 run "datachannel.c: a data-only call, 1,000 echoed messages, 256 KB, handle errors" ./build/datachannel
+run "datachannel.cpp (C++17, RAII wrapper): data channel echo" ./build/datachannel-cpp
 run "datachannel.c under AddressSanitizer" env ASAN_OPTIONS=detect_leaks=1 ./build/asan-datachannel
 run "loopback.c under valgrind memcheck (0 errors, 0 definitely lost)" make -s valgrind
 run "loopback.c linked through pkg-config (shared library)" pkg_config_build

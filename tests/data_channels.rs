@@ -326,3 +326,64 @@ fn offer_from_the_side_without_channels_and_the_refused_section() {
     assert!(c.channel_events.iter().any(|e| matches!(e, Ch::Error(k, m) if *k == kc && m.contains("sctp-port"))), "{:?}", c.channel_events);
     assert!(c.channel_events.contains(&Ch::Closed(kc)));
 }
+
+/// The receiving host is slow (2 ms in every message callback) while the sender pushes 3,000
+/// messages of 1 KB: the sender is held back (its buffered amount reaches the limit and sends
+/// are refused until it drains, or it is simply slowed), and the receiver still gets every
+/// message once and in order. Memory stays bounded: the receive thread does not queue for the
+/// slow host; SCTP's window and the socket buffer hold the rest.
+#[test]
+fn a_slow_receiving_host_slows_the_sender_and_loses_nothing() {
+    use std::sync::Arc;
+    use webrtc_session::session::{Event, EventHandler};
+    struct Slow(common::native::Forward);
+    impl EventHandler for Slow {
+        fn on_event(&self, e: Event<'_>) {
+            if matches!(e, Event::ChannelMessage { .. }) {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            self.0.on_event(e);
+        }
+    }
+    let mut a = peer(|_| {});
+    let mut b = peer(|_| {});
+    let (tx, rx) = crossbeam_channel::unbounded();
+    b.rx = rx;
+    b.s.set_event_handler(Some(Arc::new(Slow(common::native::Forward(tx)))));
+    let relay = Relay::new(a.s.local_address(), b.s.local_address(), Policy::default(), 11);
+    let ka = a.s.create_data_channel(options("firehose")).unwrap();
+    negotiate_data(&mut a, &mut b);
+    let ok = run_until(&mut a, &mut b, &relay, LONG, |a, b| opened(a, ka) && !peer_opened(b).is_empty());
+    assert!(ok);
+    let kb = peer_opened(&b)[0];
+    let mut refused = 0;
+    let mut peak = 0;
+    let mut i = 0u32;
+    let started = std::time::Instant::now();
+    while i < 3000 {
+        match a.s.send_data(ka, &payload(i, 1024), false) {
+            Ok(()) => {
+                i += 1;
+                peak = peak.max(a.s.data_channel_buffered_amount(ka).unwrap());
+            }
+            Err(e) if e.kind() == webrtc_session::error::ErrorKind::LimitReached => {
+                refused += 1;
+                run_until(&mut a, &mut b, &relay, Duration::from_millis(5), |_, _| false);
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    let ok = run_until(&mut a, &mut b, &relay, Duration::from_secs(120), |_, b| messages(b, kb).len() >= 3000);
+    let got = messages(&b, kb);
+    assert!(ok, "{} of 3000", got.len());
+    assert_eq!(got.len(), 3000);
+    for (i, (m, _)) in got.iter().enumerate() {
+        assert_eq!(*m, payload(i as u32, 1024), "message {i}");
+    }
+    // 3,000 callbacks of 2 ms: the transfer took at least that long, so the sender was held.
+    eprintln!(
+        "slow host: 3000 messages in {:.1} s, {refused} sends refused at the buffer limit, peak buffered on the sender {peak} bytes",
+        started.elapsed().as_secs_f64()
+    );
+    assert!(started.elapsed() >= Duration::from_secs(6), "3,000 callbacks of 2 ms cannot finish sooner");
+}

@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use sctp_proto::{
-    Association, AssociationHandle, ClientConfig, DatagramEvent, Endpoint, EndpointConfig, Event, Payload,
+    Association, AssociationHandle, ClientConfig, DatagramEvent, Endpoint, EndpointConfig, EndpointEvent, Event, Payload,
     PayloadProtocolIdentifier as Ppi, ReliabilityType, ServerConfig, StreamEvent, TransportConfig,
 };
 
@@ -203,6 +203,12 @@ impl SctpTransport {
                 DatagramEvent::NewAssociation(a) => {
                     if self.association.is_none() {
                         self.association = Some((h, a));
+                    } else {
+                        // Another INIT (another initiate tag): one association per transport;
+                        // the endpoint forgets the extra one, so an INIT flood holds no memory.
+                        drop(a);
+                        self.endpoint.handle_event(h, EndpointEvent::drained());
+                        self.dropped += 1;
                     }
                 }
                 DatagramEvent::AssociationEvent(e) => {
@@ -812,5 +818,26 @@ mod tests {
         p.a.send(p.now, id, b"fine", false).unwrap();
         p.run();
         assert_eq!(Pair::messages(&p.b_events, id), vec![(b"fine".to_vec(), false)]);
+    }
+
+    /// An INIT flood at the DTLS server (each INIT with its own initiate tag) creates no
+    /// association beyond the first and leaves the live one working.
+    #[test]
+    fn an_init_flood_at_the_server_holds_no_state() {
+        let mut p = Pair::new();
+        let now = p.now;
+        for _ in 0..2000 {
+            let mut attacker = SctpTransport::new(true, 0);
+            attacker.start(now).unwrap();
+            let init = attacker.poll_packet().unwrap();
+            p.b.handle_packet(now, &init);
+            while p.b.poll_packet().is_some() {}
+        }
+        assert_eq!(p.b.dropped(), 2000);
+        let id = p.a.open_channel(p.now, opts("after the flood")).unwrap();
+        p.run();
+        p.a.send(p.now, id, b"alive", true).unwrap();
+        p.run();
+        assert_eq!(Pair::messages(&p.b_events, id), vec![(b"alive".to_vec(), true)]);
     }
 }

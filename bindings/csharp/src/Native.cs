@@ -20,6 +20,12 @@ namespace WebRtcSession
         internal delegate void StateCallback(IntPtr userData, uint state);
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
         internal delegate void TrackCallback(IntPtr userData, uint track, uint kind, IntPtr mid);
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void ChannelCallback(IntPtr userData, IntPtr channel);
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void ChannelMessageCallback(IntPtr userData, IntPtr channel, IntPtr data, UIntPtr len, [MarshalAs(UnmanagedType.I1)] bool isText);
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void ChannelErrorCallback(IntPtr userData, IntPtr channel, IntPtr message);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern IntPtr wrs_version();
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern IntPtr wrs_last_error_message();
@@ -78,6 +84,35 @@ namespace WebRtcSession
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_track_payload_type(SessionHandle s, uint track, out byte pt);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_stat(SessionHandle s, uint which, out ulong value);
 
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_on_data_channel(SessionHandle s, ChannelCallback cb, IntPtr userData);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_create_data_channel(SessionHandle s, byte[] label, IntPtr init, out IntPtr channel);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_data_channel_init_new(out IntPtr init);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern void wrs_data_channel_init_free(IntPtr init);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_data_channel_init_set_ordered(IntPtr init, [MarshalAs(UnmanagedType.I1)] bool ordered);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_data_channel_init_set_max_retransmits(IntPtr init, ushort n);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_data_channel_init_set_max_packet_life_time(IntPtr init, ushort ms);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_data_channel_init_set_protocol(IntPtr init, byte[] protocol);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_data_channel_init_set_negotiated_id(IntPtr init, ushort id);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern void wrs_data_channel_free(IntPtr channel);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_data_channel_on_open(ChannelHandle c, ChannelCallback cb, IntPtr userData);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_data_channel_on_message(ChannelHandle c, ChannelMessageCallback cb, IntPtr userData);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_data_channel_on_close(ChannelHandle c, ChannelCallback cb, IntPtr userData);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_data_channel_on_buffered_amount_low(ChannelHandle c, ChannelCallback cb, IntPtr userData);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_data_channel_on_error(ChannelHandle c, ChannelErrorCallback cb, IntPtr userData);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_data_channel_send(ChannelHandle c, byte[] data, UIntPtr len);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_data_channel_send_text(ChannelHandle c, byte[] text);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_data_channel_close(ChannelHandle c);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_data_channel_ready_state(ChannelHandle c, out uint state);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_data_channel_label(ChannelHandle c, out IntPtr label);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_data_channel_protocol(ChannelHandle c, out IntPtr protocol);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_data_channel_id(ChannelHandle c, out ushort id);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_data_channel_ordered(ChannelHandle c, [MarshalAs(UnmanagedType.I1)] out bool ordered);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_data_channel_negotiated(ChannelHandle c, [MarshalAs(UnmanagedType.I1)] out bool negotiated);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_data_channel_max_retransmits(ChannelHandle c, out int n);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_data_channel_max_packet_life_time(ChannelHandle c, out int ms);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_data_channel_buffered_amount(ChannelHandle c, out UIntPtr n);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_data_channel_set_buffered_amount_low_threshold(ChannelHandle c, UIntPtr n);
+
         /// <summary>NUL-terminated UTF-8 bytes of <paramref name="s"/> (null stays null).</summary>
         internal static byte[] Utf8(string s)
         {
@@ -124,6 +159,19 @@ namespace WebRtcSession
         protected override bool ReleaseHandle()
         {
             Native.wrs_session_free(handle);
+            return true;
+        }
+    }
+
+    /// <summary>Owns a native wrs_data_channel; releasing it frees the channel (no callback after).</summary>
+    internal sealed class ChannelHandle : SafeHandle
+    {
+        internal Delegate[] Callbacks;
+        internal ChannelHandle(IntPtr handle) : base(IntPtr.Zero, true) { SetHandle(handle); }
+        public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
+        protected override bool ReleaseHandle()
+        {
+            Native.wrs_data_channel_free(handle);
             return true;
         }
     }

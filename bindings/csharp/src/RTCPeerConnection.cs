@@ -3,6 +3,7 @@
 using System;
 using System.Collections.Generic;
 using System.Runtime.InteropServices;
+using System.Threading.Tasks;
 
 namespace WebRtcSession
 {
@@ -121,6 +122,8 @@ namespace WebRtcSession
         public event Action<SignalingState> OnSignalingStateChange;
         /// <summary>A track the remote side sends on.</summary>
         public event Action<MediaTrack> OnTrack;
+        /// <summary>A data channel the peer opened (SIPSorcery's <c>ondatachannel</c>).</summary>
+        public event Action<RTCDataChannel> ondatachannel;
         /// <summary>An event handler threw; the exception is passed here instead of crashing the host.</summary>
         public event Action<Exception> OnCallbackException;
 
@@ -186,8 +189,15 @@ namespace WebRtcSession
                 var h = OnTrack;
                 if (h != null) h(new MediaTrack(this, t, (MediaKind)kind));
             }));
+            var onChannel = new Native.ChannelCallback((ud, c) => Raise(() =>
+            {
+                // Adopted even when nobody listens (the session's free releases it otherwise).
+                var ch = Adopt(c);
+                var h = ondatachannel;
+                if (h != null) h(ch);
+            }));
             // Registered once for the life of the handle, which keeps the delegates reachable.
-            handle.Callbacks = new Delegate[] { rtp, rtcp, candidate, connection, ice, gathering, signaling, onTrack };
+            handle.Callbacks = new Delegate[] { rtp, rtcp, candidate, connection, ice, gathering, signaling, onTrack, onChannel };
             Native.Check(Native.wrs_session_on_rtp(handle, rtp, IntPtr.Zero));
             Native.Check(Native.wrs_session_on_rtcp(handle, rtcp, IntPtr.Zero));
             Native.Check(Native.wrs_session_on_ice_candidate(handle, candidate, IntPtr.Zero));
@@ -196,6 +206,59 @@ namespace WebRtcSession
             Native.Check(Native.wrs_session_on_gathering_state(handle, gathering, IntPtr.Zero));
             Native.Check(Native.wrs_session_on_signaling_state(handle, signaling, IntPtr.Zero));
             Native.Check(Native.wrs_session_on_track(handle, onTrack, IntPtr.Zero));
+            Native.Check(Native.wrs_session_on_data_channel(handle, onChannel, IntPtr.Zero));
+        }
+
+        // Channels that may still raise events: kept reachable (with their delegates) until closed.
+        private readonly Dictionary<IntPtr, RTCDataChannel> channels = new Dictionary<IntPtr, RTCDataChannel>();
+
+        private RTCDataChannel Adopt(IntPtr raw)
+        {
+            var ch = new RTCDataChannel(this, new ChannelHandle(raw));
+            lock (channels) channels[raw] = ch;
+            return ch;
+        }
+
+        internal void Forget(IntPtr raw)
+        {
+            lock (channels) channels.Remove(raw);
+        }
+
+        internal void RaiseEvent(Action a) { Raise(a); }
+
+        /// <summary>
+        /// Creates a data channel (SIPSorcery's <c>createDataChannel(label, init)</c>, which
+        /// returns a task there too). It opens (<c>onopen</c>) once the SCTP association is up;
+        /// the first channel adds a data section to the next offer.
+        /// </summary>
+        public Task<RTCDataChannel> createDataChannel(string label, RTCDataChannelInit init = null)
+        {
+            IntPtr o;
+            Native.Check(Native.wrs_data_channel_init_new(out o));
+            try
+            {
+                if (init != null)
+                {
+                    if (init.maxRetransmits.HasValue && init.maxPacketLifeTime.HasValue)
+                        throw new ArgumentException("maxRetransmits and maxPacketLifeTime cannot both be set");
+                    Native.Check(Native.wrs_data_channel_init_set_ordered(o, init.ordered ?? true));
+                    if (init.maxRetransmits.HasValue) Native.Check(Native.wrs_data_channel_init_set_max_retransmits(o, init.maxRetransmits.Value));
+                    if (init.maxPacketLifeTime.HasValue) Native.Check(Native.wrs_data_channel_init_set_max_packet_life_time(o, init.maxPacketLifeTime.Value));
+                    if (!string.IsNullOrEmpty(init.protocol)) Native.Check(Native.wrs_data_channel_init_set_protocol(o, Native.Utf8(init.protocol)));
+                    if (init.negotiated == true)
+                    {
+                        if (!init.id.HasValue) throw new ArgumentException("a negotiated channel needs an id");
+                        Native.Check(Native.wrs_data_channel_init_set_negotiated_id(o, init.id.Value));
+                    }
+                }
+                IntPtr raw;
+                Native.Check(Native.wrs_session_create_data_channel(H, Native.Utf8(label ?? ""), o, out raw));
+                return Task.FromResult(Adopt(raw));
+            }
+            finally
+            {
+                Native.wrs_data_channel_init_free(o);
+            }
         }
 
         // Runs an event on a library thread: nothing may escape into native code.

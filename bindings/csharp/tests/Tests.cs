@@ -257,6 +257,92 @@ static class Tests
         Assert(late == 0, "no event after Dispose returned, got " + late);
     }
 
+    /// Data-only offer/answer with trickle ICE (the offerer created its channels first).
+    static void NegotiateData(RTCPeerConnection a, RTCPeerConnection b)
+    {
+        a.OnIceCandidate += (c, mid) => b.AddIceCandidate(c);
+        b.OnIceCandidate += (c, mid) => a.AddIceCandidate(c);
+        var offer = a.CreateOffer();
+        b.SetRemoteDescription(SdpType.Offer, offer);
+        a.SetLocalDescription(SdpType.Offer, offer);
+        var answer = b.CreateAnswer();
+        a.SetRemoteDescription(SdpType.Answer, answer);
+        b.SetLocalDescription(SdpType.Answer, answer);
+    }
+
+    // SIPSorcery's shape: createDataChannel(label, init) returns a task, ondatachannel,
+    // onmessage(dc, protocol, data), send(string) / send(byte[]), close().
+    static void DataChannels()
+    {
+        using (var a = new RTCPeerConnection(Loopback()))
+        using (var b = new RTCPeerConnection(Loopback()))
+        {
+            RTCDataChannel remote = null;
+            bool remoteClosed = false;
+            b.ondatachannel += dc =>
+            {
+                remote = dc;
+                dc.onmessage += (ch, protocol, data) =>
+                {
+                    if (protocol == DataChannelPayloadProtocols.WebRTC_String || protocol == DataChannelPayloadProtocols.WebRTC_String_Empty)
+                        ch.send(System.Text.Encoding.UTF8.GetString(data));
+                    else
+                        ch.send(data);
+                };
+                dc.onclose += () => Volatile.Write(ref remoteClosed, true);
+            };
+            var chat = a.createDataChannel("chat", new RTCDataChannelInit { protocol = "sip" }).Result;
+            Assert(chat.readyState == RTCDataChannelState.connecting && chat.id == null, "connecting, no id yet");
+            bool opened = false;
+            chat.onopen += () => Volatile.Write(ref opened, true);
+            var echoed = new List<KeyValuePair<DataChannelPayloadProtocols, byte[]>>();
+            chat.onmessage += (ch, protocol, data) => { lock (echoed) echoed.Add(new KeyValuePair<DataChannelPayloadProtocols, byte[]>(protocol, data)); };
+            NegotiateData(a, b);
+            Assert(WaitFor(() => Volatile.Read(ref opened) && remote != null, 30000), "channel open on both sides");
+            Assert(remote.label == "chat" && remote.protocol == "sip" && remote.id == chat.id, "label, protocol and id");
+            for (int i = 0; i < 1000; i++)
+            {
+                if (i % 2 == 0) chat.send("message " + i);
+                else chat.send(new byte[] { (byte)i, (byte)(i >> 8), 7 });
+            }
+            chat.send("");
+            chat.send(new byte[0]);
+            Assert(WaitFor(() => { lock (echoed) return echoed.Count == 1002; }, 30000), "1,002 echoed, got " + echoed.Count);
+            for (int i = 0; i < 1000; i++)
+            {
+                var e = echoed[i];
+                if (i % 2 == 0)
+                    Assert(e.Key == DataChannelPayloadProtocols.WebRTC_String && System.Text.Encoding.UTF8.GetString(e.Value) == "message " + i, "text " + i);
+                else
+                    Assert(e.Key == DataChannelPayloadProtocols.WebRTC_Binary && e.Value.Length == 3 && e.Value[0] == (byte)i && e.Value[1] == (byte)(i >> 8), "binary " + i);
+            }
+            Assert(echoed[1000].Key == DataChannelPayloadProtocols.WebRTC_String_Empty && echoed[1001].Key == DataChannelPayloadProtocols.WebRTC_Binary_Empty, "empty messages keep their type");
+            try
+            {
+                chat.send(new byte[256 * 1024 + 1]);
+                Assert(false, "oversized message accepted");
+            }
+            catch (WebRtcException e)
+            {
+                Assert(e.CodeName == "WRS_RESULT_PACKET_REJECTED" && e.Message.Contains("max-message-size"), e.Message);
+            }
+            var fast = a.createDataChannel("fast", new RTCDataChannelInit { ordered = false, maxRetransmits = 0 }).Result;
+            Assert(!fast.ordered && fast.maxRetransmits == 0, "partial reliability options");
+            chat.close();
+            Assert(WaitFor(() => Volatile.Read(ref remoteClosed), 30000), "the peer sees the close");
+            Assert(WaitFor(() => chat.readyState == RTCDataChannelState.closed, 30000), "closed");
+            try
+            {
+                chat.send("late");
+                Assert(false, "send on a closed channel accepted");
+            }
+            catch (WebRtcException e)
+            {
+                Assert(e.CodeName == "WRS_RESULT_INVALID_STATE", e.CodeName);
+            }
+        }
+    }
+
     static int Main()
     {
         Console.WriteLine("webrtc-session " + RTCPeerConnection.Version + " C# binding tests");
@@ -266,6 +352,7 @@ static class Tests
         Run("native errors become exceptions with the message", ErrorsBecomeExceptions);
         Run("handler exceptions are reported, not fatal", HandlerExceptionsAreReported);
         Run("no event after Dispose returns", NoEventAfterDispose);
+        Run("data channels in SIPSorcery's shape: 1,000 echoed messages, limits, close", DataChannels);
         Console.WriteLine(passed + " passed, " + failed + " failed");
         return failed == 0 ? 0 : 1;
     }

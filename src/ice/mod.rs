@@ -101,6 +101,9 @@ pub trait TransportHandler: Send + Sync {
     fn on_ice_state(&self, state: IceState);
     /// The remote address media now goes to.
     fn on_selected_pair(&self, local: String, remote: String);
+    /// The receive thread finished a batch of datagrams of this session's own socket (not
+    /// called for a shared port): work deferred per datagram can run now.
+    fn on_batch_end(&self) {}
 }
 
 /// A check awaiting its answer.
@@ -241,6 +244,18 @@ impl Socket {
                 }
             }
         }
+        if n > 0 {
+            if let Route::Own(m) = &self.route {
+                if let Some(h) = m.get().and_then(|m| m.handler()) {
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h.on_batch_end()));
+                }
+            }
+        }
+    }
+
+    /// Whether this socket's session hears `on_batch_end` (its own socket, not a shared one).
+    pub(crate) fn signals_batch_end(&self) -> bool {
+        matches!(self.route, Route::Own(_))
     }
 
     /// RFC 7983: STUN to the agent (or to a pending server-reflexive query), DTLS and SRTP to
@@ -665,6 +680,11 @@ impl IceTransport {
             Box::pin(async {})
         }));
         let _ = self.member.handler.set(handler);
+    }
+
+    /// Whether the session hears `TransportHandler::on_batch_end` (its own socket).
+    pub fn signals_batch_end(&self) -> bool {
+        self.socket.signals_batch_end()
     }
 
     pub fn local_address(&self) -> SocketAddr {

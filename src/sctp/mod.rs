@@ -39,6 +39,9 @@ pub const MAX_CHANNELS: usize = 1024;
 pub const MAX_BUFFERED_AMOUNT: usize = 16 * 1024 * 1024;
 /// Largest SCTP packet handed to DTLS: fits a 1200-byte path with DTLS and UDP overhead.
 const MAX_SCTP_PACKET: u32 = 1150;
+/// The receive window (bytes the peer may have in flight to us): 1 MB carries about 20 MB/s
+/// at 50 ms of round-trip time.
+const RECEIVE_WINDOW: u32 = 1024 * 1024;
 /// Chunk type of INIT (RFC 9260 §3.3.2), the first chunk after the 12-byte common header.
 const CHUNK_INIT: u8 = 1;
 /// The association's peer address as sctp-proto wants one; only a tag here, never a
@@ -116,6 +119,7 @@ impl SctpTransport {
         let transport = Arc::new(
             TransportConfig::default()
                 .with_max_receive_message_size(DEFAULT_MAX_MESSAGE_SIZE)
+                .with_max_receive_buffer_size(RECEIVE_WINDOW)
                 .with_max_send_message_size(if remote_max_message_size == 0 { DEFAULT_MAX_MESSAGE_SIZE } else { remote_max_message_size })
                 .with_max_num_inbound_streams(MAX_CHANNELS as u16)
                 .with_max_num_outbound_streams(MAX_CHANNELS as u16)
@@ -162,6 +166,24 @@ impl SctpTransport {
 
     /// An SCTP packet from the peer (a DTLS application data record).
     pub fn handle_packet(&mut self, now: Instant, packet: &[u8]) {
+        self.receive(now, packet, true);
+    }
+
+    /// Like `handle_packet`, but the association's output (replies, events) waits for the
+    /// next `flush`: a batch of received packets then costs one transmit pass, not one each.
+    pub fn handle_packet_deferred(&mut self, now: Instant, packet: &[u8]) {
+        self.receive(now, packet, false);
+    }
+
+    /// Runs what `handle_packet_deferred` left waiting.
+    pub fn flush(&mut self, now: Instant) {
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.drive(now)));
+        if run.is_err() {
+            self.fail_internally(now);
+        }
+    }
+
+    fn receive(&mut self, now: Instant, packet: &[u8], drive: bool) {
         // An INIT at the DTLS client: the peer also started the association (usrsctp, in
         // Firefox, does). The client's INIT wins: the peer answers it with an INIT ACK (RFC
         // 9260 §5.2.1), and sctp-proto's client endpoint cannot take an INIT (it would panic).
@@ -175,7 +197,7 @@ impl SctpTransport {
         }
         // sctp-proto is not ours: should it panic on some input, the association fails
         // instead of the panic unwinding into the session.
-        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.handle_packet_inner(now, packet)));
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.handle_packet_inner(now, packet, drive)));
         if run.is_err() {
             self.fail_internally(now);
         }
@@ -197,7 +219,7 @@ impl SctpTransport {
         self.dropped
     }
 
-    fn handle_packet_inner(&mut self, now: Instant, packet: &[u8]) {
+    fn handle_packet_inner(&mut self, now: Instant, packet: &[u8], drive: bool) {
         if let Some((h, event)) = self.endpoint.handle(now, PEER, None, None, Bytes::copy_from_slice(packet)) {
             match event {
                 DatagramEvent::NewAssociation(a) => {
@@ -220,7 +242,9 @@ impl SctpTransport {
                 }
             }
         }
-        self.drive(now);
+        if drive {
+            self.drive(now);
+        }
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
@@ -416,11 +440,14 @@ impl SctpTransport {
                 progressed = true;
             }
             let Some((_, a)) = self.association.as_mut() else { return };
-            while let Some(t) = a.poll_transmit(now) {
+            // One gather takes everything the windows allow (control chunks, retransmissions,
+            // new data). A second call would find nothing new but still walk the whole
+            // in-flight queue (sctp-proto looks up every outstanding TSN), which is what
+            // bounded throughput: so once per pass, and again only after an event.
+            if let Some(t) = a.poll_transmit(now) {
                 if let Payload::RawEncode(contents) = t.payload {
                     self.packets.extend(contents.into_iter().map(|b| b.to_vec()));
                 }
-                progressed = true;
             }
             let Some((_, a)) = self.association.as_mut() else { return };
             let Some(event) = a.poll() else {

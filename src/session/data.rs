@@ -181,6 +181,25 @@ impl DataChannels {
         }
     }
 
+    /// A received packet whose processing output waits for `flush` (the end of the receive
+    /// thread's batch); returns whether there is something to flush.
+    pub fn handle_packet_deferred(&mut self, now: Instant, packet: &[u8]) -> bool {
+        match self.sctp.as_mut() {
+            Some(sctp) => {
+                sctp.handle_packet_deferred(now, packet);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn flush(&mut self, now: Instant, out: &mut Output) {
+        if let Some(sctp) = self.sctp.as_mut() {
+            sctp.flush(now);
+            self.collect(out);
+        }
+    }
+
     pub fn handle_timeout(&mut self, now: Instant, out: &mut Output) {
         if let Some(sctp) = self.sctp.as_mut() {
             sctp.handle_timeout(now);

@@ -189,6 +189,8 @@ pub struct Session {
     data: Mutex<data::DataChannels>,
     /// Wakes the SCTP timer task (earlier deadline, or the session ended).
     data_timer: Arc<tokio::sync::Notify>,
+    /// SCTP packets were taken in during this receive batch; `on_batch_end` runs the output.
+    sctp_dirty: AtomicBool,
     closed: AtomicBool,
     me: once_cell::sync::OnceCell<Weak<Session>>,
     pub stats: Stats,
@@ -231,6 +233,7 @@ impl Session {
             gathering: Mutex::new(Gathering { state: GatheringState::New, candidates: Vec::new() }),
             data: Mutex::new(data::DataChannels::default()),
             data_timer: Arc::new(tokio::sync::Notify::new()),
+            sctp_dirty: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             me: once_cell::sync::OnceCell::new(),
             stats: Stats::default(),
@@ -707,12 +710,24 @@ impl Session {
         }
         self.on_dtls_result(result);
         if !records.is_empty() {
-            let _ = self.with_data(|d, now, out| {
+            if self.ice.signals_batch_end() {
+                // Deferred to the end of the receive batch (`on_batch_end`): one SCTP transmit
+                // pass per batch instead of one per packet.
+                let mut d = self.data.lock();
+                let now = Instant::now();
                 for r in &records {
-                    d.handle_packet(now, r, out);
+                    if d.handle_packet_deferred(now, r) {
+                        self.sctp_dirty.store(true, Ordering::Release);
+                    }
                 }
-                Ok(())
-            });
+            } else {
+                let _ = self.with_data(|d, now, out| {
+                    for r in &records {
+                        d.handle_packet(now, r, out);
+                    }
+                    Ok(())
+                });
+            }
         }
     }
 
@@ -854,12 +869,9 @@ impl Session {
     /// order too, and the timer task learns of an earlier deadline.
     fn with_data<R>(&self, f: impl FnOnce(&mut data::DataChannels, Instant, &mut data::Output) -> Result<R>) -> Result<R> {
         let mut out = data::Output::default();
-        let r = {
+        let (r, dtls) = {
             let mut d = self.data.lock();
             let r = f(&mut d, Instant::now(), &mut out);
-            if !out.packets.is_empty() {
-                self.send_sctp_packets(&out.packets);
-            }
             if let Some(t) = d.poll_timeout() {
                 if d.scheduled.map_or(true, |s| t < s) {
                     d.scheduled = Some(t);
@@ -869,17 +881,23 @@ impl Session {
             if !out.events.is_empty() {
                 self.emitter.post_all(std::mem::take(&mut out.events));
             }
-            r
+            // Hand over hand: the DTLS lock is taken before the data lock is released, so
+            // packets go into DTLS in the order SCTP made them, while the other thread can
+            // already run SCTP again during the encryption.
+            let dtls = (!out.packets.is_empty()).then(|| self.dtls.lock());
+            (r, dtls)
         };
+        if let Some(dtls) = dtls {
+            self.send_sctp_packets(dtls, &out.packets);
+        }
         self.emitter.flush();
         r
     }
 
     /// SCTP packets as DTLS application data records, to the selected pair.
-    fn send_sctp_packets(&self, packets: &[Vec<u8>]) {
+    fn send_sctp_packets(&self, mut dtls: parking_lot::MutexGuard<'_, Option<DtlsEndpoint>>, packets: &[Vec<u8>]) {
         let mut datagrams = Vec::with_capacity(packets.len());
         {
-            let mut dtls = self.dtls.lock();
             let Some(ep) = dtls.as_mut() else { return };
             for p in packets {
                 if ep.send_application_data(p).is_err() {
@@ -888,6 +906,7 @@ impl Session {
                 ep.drain_outgoing(|d| datagrams.push(d.to_vec()));
             }
         }
+        drop(dtls);
         for d in &datagrams {
             let _ = self.ice.send(d);
         }
@@ -1202,6 +1221,15 @@ impl TransportHandler for Session {
 
     fn on_selected_pair(&self, _local: String, _remote: String) {
         self.start_dtls_if_ready();
+    }
+
+    fn on_batch_end(&self) {
+        if self.sctp_dirty.swap(false, Ordering::AcqRel) {
+            let _ = self.with_data(|d, now, out| {
+                d.flush(now, out);
+                Ok(())
+            });
+        }
     }
 }
 

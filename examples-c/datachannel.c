@@ -228,6 +228,13 @@ int main(void) {
     expect(wait_for(&a, &a.echoed, COUNT + 1, 60000), "1,000 messages and a 256 KB one come back");
     printf("     echoed %d messages (%zu bytes) in %.1f ms\n", a.echoed, a.received_bytes, now_ms() - t0);
     expect(a.mismatches == 0, "byte for byte, in order, with their types");
+    {
+        uint64_t sent = 0, received = 0, bytes = 0;
+        CHECK(wrs_session_stat(a.s, WRS_STAT_DATA_MESSAGES_SENT, &sent));
+        CHECK(wrs_session_stat(a.s, WRS_STAT_DATA_MESSAGES_RECEIVED, &received));
+        CHECK(wrs_session_stat(b.s, WRS_STAT_DATA_BYTES_RECEIVED, &bytes));
+        expect(sent == COUNT + 1 && received == COUNT + 1 && bytes == a.received_bytes, "the data counters agree");
+    }
 
     expect(wrs_data_channel_send(a.channel, buf, BIG + 1) == WRS_RESULT_PACKET_REJECTED, "a message past max-message-size is refused");
     expect(strstr(wrs_last_error_message(), "max-message-size") != NULL, "with a message that says why");

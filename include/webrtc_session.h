@@ -457,6 +457,26 @@ enum wrs_stat
    * Connectivity checks the pacer held back (the agent sends them again later).
    */
   WRS_STAT_ICE_CHECKS_PACED = 13,
+  /**
+   * Data channel messages sent (accepted by `wrs_data_channel_send*`).
+   */
+  WRS_STAT_DATA_MESSAGES_SENT = 14,
+  /**
+   * Bytes of data channel messages sent.
+   */
+  WRS_STAT_DATA_BYTES_SENT = 15,
+  /**
+   * Data channel messages received (delivered to a channel).
+   */
+  WRS_STAT_DATA_MESSAGES_RECEIVED = 16,
+  /**
+   * Bytes of data channel messages received.
+   */
+  WRS_STAT_DATA_BYTES_RECEIVED = 17,
+  /**
+   * SCTP packets dropped before the association (a second INIT, an INIT at the DTLS client).
+   */
+  WRS_STAT_SCTP_PACKETS_DROPPED = 18,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

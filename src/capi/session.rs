@@ -578,6 +578,11 @@ pub extern "C" fn wrs_session_stat(s: *mut wrs_session, which: u32, out: *mut u6
             11 => h.session.remote_candidates_refused(),
             12 => h.session.ice_counters().checks_sent.load(Relaxed),
             13 => h.session.ice_counters().checks_paced.load(Relaxed),
+            14 => h.session.data_counters().messages_sent,
+            15 => h.session.data_counters().bytes_sent,
+            16 => h.session.data_counters().messages_received,
+            17 => h.session.data_counters().bytes_received,
+            18 => h.session.data_counters().sctp_packets_dropped,
             _ => return Err(FfiError::new(wrs_result::InvalidArgument, format!("{which} is not a valid wrs_stat value"))),
         };
         // SAFETY: NULL is rejected; otherwise a writable pointer.

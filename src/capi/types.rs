@@ -150,6 +150,16 @@ pub enum wrs_stat {
     IceChecksSent = 12,
     /// Connectivity checks the pacer held back (the agent sends them again later).
     IceChecksPaced = 13,
+    /// Data channel messages sent (accepted by `wrs_data_channel_send*`).
+    DataMessagesSent = 14,
+    /// Bytes of data channel messages sent.
+    DataBytesSent = 15,
+    /// Data channel messages received (delivered to a channel).
+    DataMessagesReceived = 16,
+    /// Bytes of data channel messages received.
+    DataBytesReceived = 17,
+    /// SCTP packets dropped before the association (a second INIT, an INIT at the DTLS client).
+    SctpPacketsDropped = 18,
 }
 
 fn bad(what: &str, v: u32) -> FfiError {

@@ -36,6 +36,18 @@ struct Entry {
     low_threshold: usize,
 }
 
+/// Data channel counters of a session.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DataCounters {
+    pub messages_sent: u64,
+    pub bytes_sent: u64,
+    pub messages_received: u64,
+    pub bytes_received: u64,
+    /// SCTP packets dropped before the association (an INIT at the DTLS client, extra INITs
+    /// at the server, anything after an internal failure).
+    pub sctp_packets_dropped: u64,
+}
+
 /// Work for the session after a data operation: SCTP packets to send through DTLS and events
 /// to post.
 #[derive(Default)]
@@ -53,6 +65,7 @@ pub struct DataChannels {
     failure: Option<String>,
     /// When the timer task was last told to wake.
     pub scheduled: Option<Instant>,
+    counters: DataCounters,
 }
 
 impl Default for DataChannels {
@@ -64,6 +77,7 @@ impl Default for DataChannels {
             next_key: 1,
             failure: None,
             scheduled: None,
+            counters: DataCounters::default(),
         }
     }
 }
@@ -73,6 +87,12 @@ fn unknown(key: u32) -> error::Error {
 }
 
 impl DataChannels {
+    pub fn counters(&self) -> DataCounters {
+        let mut c = self.counters;
+        c.sctp_packets_dropped += self.sctp.as_ref().map_or(0, |s| s.dropped());
+        c
+    }
+
     pub fn is_configured(&self) -> bool {
         self.sctp.is_some()
     }
@@ -156,7 +176,7 @@ impl DataChannels {
     /// The data section was refused, or the transport ended: every channel closes.
     pub fn fail(&mut self, reason: String, out: &mut Output) {
         self.failure.get_or_insert(reason.clone());
-        self.sctp = None;
+        self.counters.sctp_packets_dropped += self.sctp.take().map_or(0, |s| s.dropped());
         self.by_stream.clear();
         for key in std::mem::take(&mut self.channels).into_keys() {
             out.events.push(OwnedEvent::ChannelError { channel: key, message: reason.clone() });
@@ -167,7 +187,7 @@ impl DataChannels {
     /// The session closed: every channel closes without an error.
     pub fn close_all(&mut self, out: &mut Output) {
         self.failure.get_or_insert_with(|| "the session is closed".into());
-        self.sctp = None;
+        self.counters.sctp_packets_dropped += self.sctp.take().map_or(0, |s| s.dropped());
         self.by_stream.clear();
         for key in std::mem::take(&mut self.channels).into_keys() {
             out.events.push(OwnedEvent::ChannelClosed { channel: key });
@@ -240,6 +260,8 @@ impl DataChannels {
         let id = self.stream_of(key)?;
         let sctp = self.sctp.as_mut().ok_or_else(|| error::not_connected("the SCTP association is not up"))?;
         sctp.send(now, id, data, text)?;
+        self.counters.messages_sent += 1;
+        self.counters.bytes_sent += data.len() as u64;
         self.collect(out);
         Ok(())
     }
@@ -331,6 +353,8 @@ impl DataChannels {
                     out.events.push(OwnedEvent::ChannelOpen { channel: key });
                 }
                 ChannelEvent::Message { id, data, text } => {
+                    self.counters.messages_received += 1;
+                    self.counters.bytes_received += data.len() as u64;
                     if let Some(&key) = self.by_stream.get(&id) {
                         out.events.push(OwnedEvent::ChannelMessage { channel: key, data, text });
                     }

@@ -6,7 +6,7 @@ mod data;
 mod events;
 mod negotiate;
 
-pub use data::{DataChannelInfo, MAX_LABEL_LEN};
+pub use data::{DataChannelInfo, DataCounters, MAX_LABEL_LEN};
 pub use events::{Event, EventHandler};
 pub use crate::sctp::{ChannelOptions, ChannelState, Reliability};
 
@@ -988,6 +988,10 @@ impl Session {
 
     pub fn data_channel_info(&self, channel: u32) -> Result<DataChannelInfo> {
         self.data.lock().info(channel)
+    }
+
+    pub fn data_counters(&self) -> DataCounters {
+        self.data.lock().counters()
     }
 
     pub fn data_channel_state(&self, channel: u32) -> Result<ChannelState> {

@@ -23,6 +23,7 @@ namespace WebRtcSession
         RtpPacketsSent = 0, RtpBytesSent = 1, RtpPacketsReceived = 2, RtpBytesReceived = 3,
         RtcpPacketsSent = 4, RtcpPacketsReceived = 5, SrtpUnprotectFailures = 6, RtpUnroutable = 7, DatagramsDropped = 8,
         UnverifiedDropped = 9, StunRejected = 10, RemoteCandidatesRefused = 11, IceChecksSent = 12, IceChecksPaced = 13,
+        DataMessagesSent = 14, DataBytesSent = 15, DataMessagesReceived = 16, DataBytesReceived = 17, SctpPacketsDropped = 18,
     }
 
     /// <summary>A native call failed. <see cref="Code"/> is the wrs_result value, <see cref="CodeName"/>

@@ -1,6 +1,9 @@
-//! What a peer can put in DTLS application data: SCTP packets into a data channel transport
-//! (a fresh one waiting for INIT, and one with an association and an open channel), and DCEP
-//! messages. Arbitrary bytes must never panic, and the connected pair keeps working.
+//! What a peer can put in DTLS application data: SCTP packets into data channel transports
+//! (fresh ones of both DTLS roles, and both ends of a pair with an association and an open
+//! channel), and DCEP messages. Each input goes in as given and with its CRC32c checksum made
+//! valid (sctp-proto drops a packet with a wrong one, so without the fix-up almost nothing
+//! would reach the chunk parsers: INIT floods, chunk lengths past the packet, TSN gaps,
+//! resets of unknown streams). Arbitrary bytes must never panic, and the pair keeps working.
 #![no_main]
 use std::sync::Mutex;
 use std::time::Instant;
@@ -44,17 +47,53 @@ static PAIR: Lazy<Mutex<Pair>> = Lazy::new(|| {
     Mutex::new(Pair { a, b, id })
 });
 
+/// CRC32c (Castagnoli), as SCTP's checksum (RFC 9260 appendix B).
+fn crc32c(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= b as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0x82f6_3b78 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+/// `data` with a valid SCTP checksum (the field zeroed, the CRC stored little-endian).
+fn with_checksum(data: &[u8]) -> Option<Vec<u8>> {
+    if data.len() < 12 {
+        return None;
+    }
+    let mut p = data.to_vec();
+    p[8..12].fill(0);
+    let c = crc32c(&p);
+    p[8..12].copy_from_slice(&c.to_le_bytes());
+    Some(p)
+}
+
 fuzz_target!(|data: &[u8]| {
     let _ = dcep::parse(data);
     let now = Instant::now();
-    let mut fresh = SctpTransport::new(false, 0);
-    fresh.handle_packet(now, data);
-    while fresh.poll_event().is_some() {}
-    while fresh.poll_packet().is_some() {}
+    let fixed = with_checksum(data);
+    let inputs: Vec<&[u8]> = std::iter::once(data).chain(fixed.as_deref()).collect();
+    for input in &inputs {
+        for client in [false, true] {
+            let mut fresh = SctpTransport::new(client, 0);
+            if client {
+                let _ = fresh.start(now);
+            }
+            fresh.handle_packet(now, input);
+            while fresh.poll_event().is_some() {}
+            while fresh.poll_packet().is_some() {}
+        }
+    }
     let mut p = PAIR.lock().unwrap();
     let Pair { a, b, id } = &mut *p;
-    b.handle_packet(now, data);
-    pump(a, b, now);
+    for input in &inputs {
+        b.handle_packet(now, input);
+        a.handle_packet(now, input);
+        pump(a, b, now);
+    }
     if a.state(*id).is_some() && a.buffered_amount(*id) < 1 << 20 {
         let _ = a.send(now, *id, data, false);
         pump(a, b, now);

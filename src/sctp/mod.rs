@@ -867,4 +867,40 @@ mod tests {
         p.run();
         assert_eq!(Pair::messages(&p.b_events, id), vec![(b"alive".to_vec(), true)]);
     }
+
+    /// Writes real packets of an association's life (INIT, INIT ACK, COOKIE ECHO, DCEP OPEN,
+    /// DATA, SACK, RECONFIG) as fuzz seeds: `cargo test --release --lib write_fuzz_seeds -- --ignored`.
+    #[test]
+    #[ignore]
+    fn write_fuzz_seeds() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/sctp");
+        std::fs::create_dir_all(&dir).unwrap();
+        let now = Instant::now();
+        let (mut a, mut b) = (SctpTransport::new(true, 0), SctpTransport::new(false, 0));
+        let mut n = 0;
+        let mut save = |p: &[u8]| {
+            std::fs::write(dir.join(format!("packet-{n:02}")), p).unwrap();
+            n += 1;
+        };
+        a.start(now).unwrap();
+        let id = a.open_channel(now, opts("seed")).unwrap();
+        for step in 0..40 {
+            if step == 10 {
+                a.send(now, id, b"hello", true).unwrap();
+                a.send(now, id, &[7u8; 3000], false).unwrap();
+            }
+            if step == 20 {
+                a.close_channel(now, id).unwrap();
+            }
+            while let Some(p) = a.poll_packet() {
+                save(&p);
+                b.handle_packet(now, &p);
+            }
+            while let Some(p) = b.poll_packet() {
+                save(&p);
+                a.handle_packet(now, &p);
+            }
+        }
+        assert!(n >= 6, "{n} packets");
+    }
 }

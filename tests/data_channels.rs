@@ -238,6 +238,9 @@ fn a_large_file_streams_with_bounded_buffering() {
             sent += CHUNK;
             peak = peak.max(c.a.s.data_channel_buffered_amount(ka).unwrap());
         }
+        if sent >= TOTAL {
+            break;
+        }
         // Wait for buffered-amount-low before sending more.
         let before = c.a.channel_events.iter().filter(|e| **e == Ch::Low(ka)).count();
         let ok = run_until(&mut c.a, &mut c.b, &c.relay, LONG, |a, _| a.channel_events.iter().filter(|e| **e == Ch::Low(ka)).count() > before);
@@ -250,7 +253,7 @@ fn a_large_file_streams_with_bounded_buffering() {
         assert_eq!(*m, payload(i as u32, CHUNK), "chunk {i}");
     }
     assert!(peak < HIGH + CHUNK, "buffered amount peaked at {peak}");
-    assert!(lows >= 8, "buffered-amount-low fired {lows} times");
+    assert!(lows >= 7, "buffered-amount-low fired {lows} times");
 }
 
 #[test]
@@ -284,7 +287,12 @@ fn lossy_delaying_path_keeps_reliable_order_and_never_duplicates() {
         assert!(seen.insert(i), "unreliable message {i} duplicated");
     }
     assert!(unreliable.len() < 300, "10 % loss and no retransmissions, yet all 300 arrived");
-    eprintln!("lossy path: 300/300 reliable in order, {} of 300 unreliable (no duplicates)", unreliable.len());
+    eprintln!(
+        "lossy path: 300/300 reliable in order, {} of 300 unreliable (no duplicates); SCTP packets dropped before the association: {} / {}",
+        unreliable.len(),
+        c.a.s.data_counters().sctp_packets_dropped,
+        c.b.s.data_counters().sctp_packets_dropped
+    );
 }
 
 #[test]

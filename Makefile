@@ -22,12 +22,12 @@ lib:
 
 $(LIB_A) $(LIB_SO): lib
 
-build/%: examples-c/%.c examples-c/common.h include/webrtc_session.h $(LIB_A)
+build/%: examples-c/%.c examples-c/common.h examples-c/trickle.h include/webrtc_session.h $(LIB_A)
 	@mkdir -p build
 	$(CC) $(WARN) $(CFLAGS) -Iinclude $< $(LIB_A) $(LIBS) -o $@
 
 # Same examples with AddressSanitizer on the C side.
-build/asan-%: examples-c/%.c examples-c/common.h include/webrtc_session.h $(LIB_A)
+build/asan-%: examples-c/%.c examples-c/common.h examples-c/trickle.h include/webrtc_session.h $(LIB_A)
 	@mkdir -p build
 	$(CC) $(WARN) -O1 -g -fsanitize=address -fno-omit-frame-pointer -Iinclude $< $(LIB_A) $(LIBS) -o $@
 

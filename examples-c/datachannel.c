@@ -9,7 +9,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 
-#include "common.h"
+#include "trickle.h"
 
 #define COUNT 1000
 #define BIG (256 * 1024)
@@ -19,9 +19,7 @@ typedef struct peer {
     wrs_session *s;
     struct peer *other;
     pthread_mutex_t lock;
-    int remote_set;
-    char *pending[64];
-    int npending;
+    inbox in;
     wrs_data_channel *channel;    /* A: the one it created; B: the one the peer opened */
     int opened, closed, echoed;
     size_t received_bytes;
@@ -36,24 +34,9 @@ static void expect(int ok, const char *what) {
 }
 
 static void on_candidate(void *ud, const char *candidate, const char *mid) {
-    peer *p = ud, *o = p->other;
+    peer *p = ud;
     (void)mid;
-    pthread_mutex_lock(&o->lock);
-    if (o->remote_set) CHECK(wrs_session_add_remote_candidate(o->s, candidate));
-    else if (o->npending < 64) o->pending[o->npending++] = strdup(candidate);
-    pthread_mutex_unlock(&o->lock);
-}
-
-static void remote_applied(peer *p) {
-    int i;
-    pthread_mutex_lock(&p->lock);
-    p->remote_set = 1;
-    for (i = 0; i < p->npending; i++) {
-        CHECK(wrs_session_add_remote_candidate(p->s, p->pending[i]));
-        free(p->pending[i]);
-    }
-    p->npending = 0;
-    pthread_mutex_unlock(&p->lock);
+    inbox_add(&p->other->in, candidate);
 }
 
 /* Message i: even ones are text, odd ones binary, lengths vary. */
@@ -148,6 +131,7 @@ static void init_peer(peer *p, const char *name, wrs_config *cfg) {
     p->name = name;
     pthread_mutex_init(&p->lock, NULL);
     CHECK(wrs_session_new(cfg, &p->s));
+    inbox_init(&p->in, p->s);
     CHECK(wrs_session_on_ice_candidate(p->s, on_candidate, p));
     CHECK(wrs_session_on_data_channel(p->s, on_data_channel, p));
 }
@@ -191,11 +175,11 @@ int main(void) {
            "a data-only offer has one application section");
     CHECK(wrs_session_set_local_description(a.s, WRS_SDP_TYPE_OFFER, offer));
     CHECK(wrs_session_set_remote_description(b.s, WRS_SDP_TYPE_OFFER, offer));
-    remote_applied(&b);
+    inbox_remote_applied(&b.in);
     CHECK(wrs_session_create_answer(b.s, &answer));
     CHECK(wrs_session_set_local_description(b.s, WRS_SDP_TYPE_ANSWER, answer));
     CHECK(wrs_session_set_remote_description(a.s, WRS_SDP_TYPE_ANSWER, answer));
-    remote_applied(&a);
+    inbox_remote_applied(&a.in);
     wrs_string_free(offer);
     wrs_string_free(answer);
 

@@ -9,9 +9,8 @@
  */
 #include <pthread.h>
 
-#include "common.h"
+#include "trickle.h"
 
-#define MAX_PENDING 64
 
 typedef struct peer {
     const char *name;
@@ -20,9 +19,7 @@ typedef struct peer {
     uint32_t audio, video;
     uint8_t audio_stream, video_stream; /* pattern ids of what this side sends */
     pthread_mutex_t lock;
-    char *pending[MAX_PENDING];        /* candidates waiting for our remote description */
-    int npending;
-    int remote_set;
+    inbox in;                          /* candidates waiting for our remote description */
     double t0, t_ice, t_connected;
     stream_stats audio_rx, video_rx;
     uint64_t audio_sent, video_sent;
@@ -30,15 +27,8 @@ typedef struct peer {
 
 static void on_candidate(void *user_data, const char *candidate, const char *mid) {
     peer *from = (peer *)user_data;
-    peer *to = from->other;
     (void)mid;
-    pthread_mutex_lock(&to->lock);
-    if (to->remote_set) {
-        CHECK(wrs_session_add_remote_candidate(to->s, candidate));
-    } else if (to->npending < MAX_PENDING) {
-        to->pending[to->npending++] = strdup(candidate);
-    }
-    pthread_mutex_unlock(&to->lock);
+    inbox_add(&from->other->in, candidate);
 }
 
 static void on_ice_state(void *user_data, wrs_ice_state state) {
@@ -62,19 +52,6 @@ static void on_rtp(void *user_data, uint32_t track, const uint8_t *packet, size_
     pthread_mutex_unlock(&p->lock);
 }
 
-/* Marks the remote description as applied and hands over the candidates that waited for it. */
-static void remote_applied(peer *p) {
-    int i;
-    pthread_mutex_lock(&p->lock);
-    p->remote_set = 1;
-    for (i = 0; i < p->npending; i++) {
-        CHECK(wrs_session_add_remote_candidate(p->s, p->pending[i]));
-        free(p->pending[i]);
-    }
-    p->npending = 0;
-    pthread_mutex_unlock(&p->lock);
-}
-
 static void init_peer(peer *p, const char *name, wrs_config *cfg, uint8_t stream) {
     memset(p, 0, sizeof *p);
     p->name = name;
@@ -82,6 +59,7 @@ static void init_peer(peer *p, const char *name, wrs_config *cfg, uint8_t stream
     p->video_stream = (uint8_t)(stream + 1);
     pthread_mutex_init(&p->lock, NULL);
     CHECK(wrs_session_new(cfg, &p->s));
+    inbox_init(&p->in, p->s);
     CHECK(wrs_session_on_ice_candidate(p->s, on_candidate, p));
     CHECK(wrs_session_on_ice_state(p->s, on_ice_state, p));
     CHECK(wrs_session_on_connection_state(p->s, on_connection_state, p));
@@ -159,12 +137,12 @@ int main(int argc, char **argv) {
     CHECK(wrs_session_create_offer(a.s, &offer));
     CHECK(wrs_session_set_local_description(a.s, WRS_SDP_TYPE_OFFER, offer));
     CHECK(wrs_session_set_remote_description(b.s, WRS_SDP_TYPE_OFFER, offer));
-    remote_applied(&b);
+    inbox_remote_applied(&b.in);
     add_tracks(&b); /* after the offer, so the tracks take its sections and the answer sends */
     CHECK(wrs_session_create_answer(b.s, &answer));
     CHECK(wrs_session_set_local_description(b.s, WRS_SDP_TYPE_ANSWER, answer));
     CHECK(wrs_session_set_remote_description(a.s, WRS_SDP_TYPE_ANSWER, answer));
-    remote_applied(&a);
+    inbox_remote_applied(&a.in);
     wrs_string_free(offer);
     wrs_string_free(answer);
 
@@ -217,7 +195,9 @@ int main(int argc, char **argv) {
     wrs_session_free(a.s);
     wrs_session_free(b.s);
     pthread_mutex_destroy(&a.lock);
+    inbox_destroy(&a.in);
     pthread_mutex_destroy(&b.lock);
+    inbox_destroy(&b.in);
     printf("%s\n", ok ? "result: every packet arrived intact" : "result: FAILED (loss or corruption)");
     return ok ? 0 : 1;
 }

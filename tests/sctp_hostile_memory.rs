@@ -6,41 +6,12 @@
 
 use std::time::Instant;
 
+use webrtc_session::sctp::testing::{fix_checksum, pump};
 use webrtc_session::sctp::{ChannelOptions, SctpTransport};
-
-fn crc32c(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in data {
-        crc ^= b as u32;
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0x82f6_3b78 } else { crc >> 1 };
-        }
-    }
-    !crc
-}
 
 fn rss_kb() -> u64 {
     let s = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
     s.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0) * 4
-}
-
-fn pump(a: &mut SctpTransport, b: &mut SctpTransport, now: Instant) {
-    for _ in 0..100 {
-        let mut moved = false;
-        while let Some(p) = a.poll_packet() {
-            b.handle_packet(now, &p);
-            moved = true;
-        }
-        while let Some(p) = b.poll_packet() {
-            a.handle_packet(now, &p);
-            moved = true;
-        }
-        while a.poll_event().is_some() {}
-        while b.poll_event().is_some() {}
-        if !moved {
-            return;
-        }
-    }
 }
 
 #[test]
@@ -86,9 +57,7 @@ fn hostile_valid_checksum_packets_hold_bounded_memory() {
         for _ in 0..body_len {
             p.push(rnd() as u8);
         }
-        p[8..12].fill(0);
-        let c = crc32c(&p);
-        p[8..12].copy_from_slice(&c.to_le_bytes());
+        fix_checksum(&mut p);
         b.handle_packet(now, &p);
         while b.poll_packet().is_some() {}
         while b.poll_event().is_some() {}

@@ -10,31 +10,13 @@ use std::time::Instant;
 
 use libfuzzer_sys::fuzz_target;
 use once_cell::sync::Lazy;
+use webrtc_session::sctp::testing::{fix_checksum, pump};
 use webrtc_session::sctp::{dcep, ChannelOptions, SctpTransport};
 
 struct Pair {
     a: SctpTransport,
     b: SctpTransport,
     id: u16,
-}
-
-fn pump(a: &mut SctpTransport, b: &mut SctpTransport, now: Instant) {
-    for _ in 0..100 {
-        let mut moved = false;
-        while let Some(p) = a.poll_packet() {
-            b.handle_packet(now, &p);
-            moved = true;
-        }
-        while let Some(p) = b.poll_packet() {
-            a.handle_packet(now, &p);
-            moved = true;
-        }
-        while a.poll_event().is_some() {}
-        while b.poll_event().is_some() {}
-        if !moved {
-            return;
-        }
-    }
 }
 
 static PAIR: Lazy<Mutex<Pair>> = Lazy::new(|| {
@@ -47,28 +29,13 @@ static PAIR: Lazy<Mutex<Pair>> = Lazy::new(|| {
     Mutex::new(Pair { a, b, id })
 });
 
-/// CRC32c (Castagnoli), as SCTP's checksum (RFC 9260 appendix B).
-fn crc32c(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in data {
-        crc ^= b as u32;
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0x82f6_3b78 } else { crc >> 1 };
-        }
-    }
-    !crc
-}
-
-/// `data` with a valid SCTP checksum (the field zeroed, the CRC stored little-endian).
+/// `data` with a valid SCTP checksum.
 fn with_checksum(data: &[u8]) -> Option<Vec<u8>> {
-    if data.len() < 12 {
-        return None;
-    }
-    let mut p = data.to_vec();
-    p[8..12].fill(0);
-    let c = crc32c(&p);
-    p[8..12].copy_from_slice(&c.to_le_bytes());
-    Some(p)
+    (data.len() >= 12).then(|| {
+        let mut p = data.to_vec();
+        fix_checksum(&mut p);
+        p
+    })
 }
 
 fuzz_target!(|data: &[u8]| {

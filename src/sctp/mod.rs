@@ -655,6 +655,54 @@ impl SctpTransport {
     }
 }
 
+/// Helpers shared by the fuzz target and the tests that feed transports hostile packets.
+#[doc(hidden)]
+pub mod testing {
+    use super::SctpTransport;
+    use std::time::Instant;
+
+    /// CRC32c (Castagnoli), SCTP's checksum (RFC 9260 appendix B).
+    pub fn crc32c(data: &[u8]) -> u32 {
+        let mut crc = !0u32;
+        for &b in data {
+            crc ^= b as u32;
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 { (crc >> 1) ^ 0x82f6_3b78 } else { crc >> 1 };
+            }
+        }
+        !crc
+    }
+
+    /// Writes a valid checksum into an SCTP packet (the field zeroed, the CRC little-endian).
+    pub fn fix_checksum(packet: &mut [u8]) {
+        if packet.len() >= 12 {
+            packet[8..12].fill(0);
+            let c = crc32c(packet);
+            packet[8..12].copy_from_slice(&c.to_le_bytes());
+        }
+    }
+
+    /// Moves packets between two transports until none moves (at most 100 rounds).
+    pub fn pump(a: &mut SctpTransport, b: &mut SctpTransport, now: Instant) {
+        for _ in 0..100 {
+            let mut moved = false;
+            while let Some(p) = a.poll_packet() {
+                b.handle_packet(now, &p);
+                moved = true;
+            }
+            while let Some(p) = b.poll_packet() {
+                a.handle_packet(now, &p);
+                moved = true;
+            }
+            while a.poll_event().is_some() {}
+            while b.poll_event().is_some() {}
+            if !moved {
+                return;
+            }
+        }
+    }
+}
+
 fn reliability_params(r: Reliability) -> (ReliabilityType, u32) {
     match r {
         Reliability::Reliable => (ReliabilityType::Reliable, 0),

@@ -3,6 +3,7 @@ pub mod error;
 pub mod fasthash;
 pub mod hmac;
 pub mod ice;
+pub mod rtcp;
 pub mod rtp;
 pub mod runtime;
 pub mod srtp;

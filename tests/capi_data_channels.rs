@@ -173,3 +173,24 @@ fn a_channel_freed_from_its_own_callback() {
     wrs_data_channel_free(ch);
     drop((a, b));
 }
+
+#[test]
+fn a_session_free_releases_its_channel_handles_closed_or_open() {
+    // Closed first: the peer closed the channel, the host kept its handle, then freed the session.
+    let (a, b, ch, remote) = open_pair();
+    let peer_ch = remote.load(Ordering::SeqCst);
+    wrs_data_channel_close(ch);
+    let mut st = wrs_data_channel_state::Open;
+    wait("the peer sees the close", || {
+        ok(wrs_data_channel_ready_state(peer_ch, &mut st));
+        st == wrs_data_channel_state::Closed
+    });
+    wrs_session_free(b.s);
+    assert_eq!(wrs_data_channel_ready_state(peer_ch, &mut st), wrs_result::InvalidHandle, "closed channel's handle");
+    // Open: the session goes while the channel is still open.
+    ok(wrs_data_channel_ready_state(ch, &mut st));
+    wrs_session_free(a.s);
+    assert_eq!(wrs_data_channel_ready_state(ch, &mut st), wrs_result::InvalidHandle, "open channel's handle");
+    wrs_data_channel_free(ch); // not live any more: ignored
+    drop((a, b));
+}

@@ -60,6 +60,8 @@ pub(crate) struct Callbacks {
     pub table: Mutex<Table>,
     /// The session's channel handles by channel key (until the channel closes).
     pub channels: Mutex<FastMap<u32, Arc<ChannelHandle>>>,
+    /// Handles of closed channels the host may still hold: released with the session too.
+    closed: Mutex<ClosedHandles>,
     pub session: once_cell::sync::OnceCell<Weak<Session>>,
 }
 
@@ -68,6 +70,11 @@ impl Callbacks {
     pub fn release_channels(&self) {
         for (_, h) in self.channels.lock().drain() {
             CHANNELS.remove(Arc::as_ptr(&h) as *const wrs_data_channel);
+        }
+        for w in std::mem::take(&mut self.closed.lock().handles) {
+            // The weak reference keeps the allocation, so the address is still this handle's
+            // token if it is registered at all.
+            CHANNELS.remove(w.as_ptr() as *const wrs_data_channel);
         }
     }
 
@@ -134,6 +141,7 @@ impl Callbacks {
                 Event::ChannelClosed { channel } => {
                     // The handle stays registered (getters work) until the host frees it.
                     let Some(h) = self.channels.lock().remove(&channel) else { return };
+                    self.closed.lock().push(&h);
                     if let Some((f, ud)) = slot!(h, close) {
                         f(ud, token(&h));
                     }
@@ -141,6 +149,24 @@ impl Callbacks {
                 _ => {}
             }
         }
+    }
+}
+
+/// Weak references to closed channels' handles; the ones the host freed are pruned as the
+/// list grows, so a session that opens and closes channels all day holds only the live ones.
+#[derive(Default)]
+struct ClosedHandles {
+    handles: Vec<Weak<ChannelHandle>>,
+    pruned_len: usize,
+}
+
+impl ClosedHandles {
+    fn push(&mut self, h: &Arc<ChannelHandle>) {
+        if self.handles.len() >= 2 * self.pruned_len.max(16) {
+            self.handles.retain(|w| w.strong_count() > 0);
+            self.pruned_len = self.handles.len();
+        }
+        self.handles.push(Arc::downgrade(h));
     }
 }
 

@@ -38,6 +38,16 @@
 #include <stdint.h>
 
 /**
+ * Received sources tracked at once; packets of further SSRCs are counted, not tracked.
+ */
+#define MAX_REMOTE_SOURCES 64
+
+/**
+ * Sending SSRCs with an SR (and a CNAME) in one compound report.
+ */
+#define MAX_REPORTED_SENDERS 8
+
+/**
  * Major version of the library (equal to the crate version).
  */
 #define WRS_VERSION_MAJOR 0
@@ -477,6 +487,35 @@ enum wrs_stat
    * SCTP packets dropped before the association (a second INIT, an INIT at the DTLS client).
    */
   WRS_STAT_SCTP_PACKETS_DROPPED = 18,
+  /**
+   * Compound RTCP reports (SR or RR with SDES) the library sent.
+   */
+  WRS_STAT_RTCP_REPORTS_SENT = 19,
+  /**
+   * SRs and RRs received.
+   */
+  WRS_STAT_RTCP_REPORTS_RECEIVED = 20,
+  /**
+   * Keyframe requests received: PLI packets, FIR packets.
+   */
+  WRS_STAT_PLI_RECEIVED = 21,
+  WRS_STAT_FIR_RECEIVED = 22,
+  /**
+   * PLI/FIR merged into an earlier request (within 100 ms, or a repeated FIR number).
+   */
+  WRS_STAT_KEYFRAME_REQUESTS_MERGED = 23,
+  /**
+   * Keyframe requests sent (`wrs_session_request_keyframe`): PLI and FIR together.
+   */
+  WRS_STAT_KEYFRAME_REQUESTS_SENT = 24,
+  /**
+   * Generic NACK packets received.
+   */
+  WRS_STAT_NACK_RECEIVED = 25,
+  /**
+   * RTP packets of sources beyond the 64 tracked ones, and RTCP about SSRCs not ours.
+   */
+  WRS_STAT_RTCP_SOURCES_REFUSED = 26,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -582,6 +621,11 @@ typedef void (*wrs_track_callback)(void *user_data,
                                    uint32_t track,
                                    wrs_media_kind kind,
                                    const char *mid);
+
+/**
+ * The peer asks for a keyframe on `track` (a track this session sends on).
+ */
+typedef void (*wrs_keyframe_request_callback)(void *user_data, uint32_t track);
 
 
 
@@ -871,6 +915,21 @@ wrs_result wrs_config_set_srtp_profiles(wrs_config *cfg, const uint32_t *profile
 wrs_result wrs_config_set_dtls_role(wrs_config *cfg, uint32_t role);
 
 /**
+ * The library's own RTCP reports (default on): a sender report per sending track, report
+ * blocks for what is received, SDES CNAME, BYE on close, round-trip time. Off for a host
+ * that writes its own reports with `wrs_session_send_rtcp`; received RTCP reaches the
+ * `on_rtcp` callback either way.
+ */
+wrs_result wrs_config_set_rtcp_reports(wrs_config *cfg, bool on);
+
+/**
+ * Keyframe requests (default on): video sections advertise `a=rtcp-fb:* nack pli` and
+ * `ccm fir`, the peer's PLI/FIR reach `on_keyframe_request`, `wrs_session_request_keyframe`
+ * sends them. Off: nothing is advertised and the request call fails.
+ */
+wrs_result wrs_config_set_keyframe_requests(wrs_config *cfg, bool on);
+
+/**
  * The bundle policy of this session's offers (`wrs_bundle_policy`; default BALANCED). With
  * MAX_BUNDLE every section after the first is offered as `port 0` + `a=bundle-only`.
  */
@@ -1110,6 +1169,31 @@ wrs_result wrs_session_on_signaling_state(wrs_session *s,
  * the API but must return quickly. Which thread each comes from: the header's "Callbacks".
  */
 wrs_result wrs_session_on_track(wrs_session *s, wrs_track_callback cb, void *user_data);
+
+/**
+ * Registers the callback for keyframe requests: the peer sent a PLI or FIR for `track` (a
+ * track we send on). Requests for one track closer together than 100 ms arrive as one; a
+ * FIR that repeats its sequence number is none. Comes from the media receive thread.
+ */
+wrs_result wrs_session_on_keyframe_request(wrs_session *s,
+                                           wrs_keyframe_request_callback cb,
+                                           void *user_data);
+
+/**
+ * Asks the peer for a keyframe on receiving `track`: a PLI (RFC 4585), or a FIR (RFC 5104)
+ * when the peer negotiated only `ccm fir`, for the source that last sent on the track.
+ * Errors: WRS_RESULT_UNKNOWN_TRACK; WRS_RESULT_INVALID_STATE (keyframe requests switched
+ * off, the peer negotiated neither, nothing received on the track yet);
+ * WRS_RESULT_NOT_CONNECTED.
+ */
+wrs_result wrs_session_request_keyframe(wrs_session *s, uint32_t track);
+
+/**
+ * Writes the latest round-trip time in milliseconds to `*out_ms`, from the peer's report
+ * blocks that echo one of our sender reports (RFC 3550 §6.4.1). Needs a track that sends.
+ * Errors: WRS_RESULT_INVALID_STATE while no report has given one.
+ */
+wrs_result wrs_session_round_trip_time(wrs_session *s, double *out_ms);
 
 /**
  * Writes the connection state to `*out`.

@@ -193,12 +193,16 @@ fn answers_a_real_chrome_offer_with_the_intersection() {
     assert!(lines.contains(&"a=setup:active"));
     assert!(lines.contains(&"a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid"));
     assert!(!answer.contains("transport-cc") && !answer.contains("rtx"), "only what we implement");
-    // No RTCP feedback is answered by the library yet: none is advertised, in answers or offers.
-    assert!(!answer.contains("a=rtcp-fb"), "{answer}");
+    // RTCP feedback: keyframe requests only (what the library answers), never plain `nack`,
+    // `transport-cc` or `goog-remb` (not implemented yet), none on audio.
+    assert!(lines.contains(&"a=rtcp-fb:102 nack pli") && lines.contains(&"a=rtcp-fb:102 ccm fir"), "{answer}");
+    assert!(!lines.contains(&"a=rtcp-fb:102 nack") && !answer.contains("goog-remb"), "{answer}");
+    assert!(!lines.iter().any(|l| l.starts_with("a=rtcp-fb:111")), "{answer}");
     let offerer = Peer::new(&Options::default());
     offerer.add_track(wrs_media_kind::Video, &[wrs_codec::Vp8, wrs_codec::H264], wrs_direction::SendRecv);
     let offer = offerer.offer();
-    assert!(!offer.contains("a=rtcp-fb"), "{offer}");
+    assert!(offer.lines().any(|l| l == "a=rtcp-fb:96 nack pli"), "{offer}");
+    assert!(!offer.lines().any(|l| l == "a=rtcp-fb:96 nack" || l.contains("transport-cc")), "{offer}");
     let mut mid = ptr::null_mut();
     ok(wrs_session_track_mid(p.s, video, &mut mid));
     assert_eq!(take_string(mid), "1");
@@ -264,7 +268,8 @@ fn rtcp_and_host_built_rtp() {
     let (mut got_rtcp, mut got_rtp) = (None, None);
     while (got_rtcp.is_none() || got_rtp.is_none()) && Instant::now() < deadline {
         match b.rx.recv_timeout(Duration::from_millis(50)) {
-            Ok(Ev::Rtcp(p)) => got_rtcp = Some(p),
+            // The library's own reports may come too; the host's packet is the one to find.
+            Ok(Ev::Rtcp(p)) if p[..] == rr[..] => got_rtcp = Some(p),
             Ok(Ev::Rtp(_, p)) => got_rtp = Some(p),
             _ => {}
         }
@@ -273,7 +278,7 @@ fn rtcp_and_host_built_rtp() {
     let got = got_rtp.expect("the RTP packet arrives");
     assert_eq!(&got[8..12], &ssrc.to_be_bytes());
     assert_eq!(&got[12..], b"payload");
-    assert_eq!(b.stat(wrs_stat::RtcpPacketsReceived), 1);
+    assert!(b.stat(wrs_stat::RtcpPacketsReceived) >= 1);
 }
 
 struct Race {

@@ -28,6 +28,9 @@ pub type wrs_signaling_state_callback = Option<unsafe extern "C" fn(user_data: *
 pub type wrs_track_callback =
     Option<unsafe extern "C" fn(user_data: *mut c_void, track: u32, kind: wrs_media_kind, mid: *const c_char)>;
 
+/// The peer asks for a keyframe on `track` (a track this session sends on).
+pub type wrs_keyframe_request_callback = Option<unsafe extern "C" fn(user_data: *mut c_void, track: u32)>;
+
 /// One registered callback and its user data (kept as an address: the host owns it).
 #[derive(Clone, Copy)]
 pub(crate) struct Slot<F> {
@@ -53,6 +56,7 @@ pub(crate) struct Table {
     pub signaling_state: Option<Slot<wrs_signaling_state_callback>>,
     pub track: Option<Slot<wrs_track_callback>>,
     pub data_channel: Option<Slot<wrs_data_channel_callback>>,
+    pub keyframe_request: Option<Slot<wrs_keyframe_request_callback>>,
 }
 
 #[derive(Default)]
@@ -223,6 +227,10 @@ impl EventHandler for Callbacks {
                     let (f, ud) = slot!(track);
                     let m = c_string(mid);
                     f(ud, track, kind.into(), m.as_ptr());
+                }
+                Event::KeyframeRequest { track } => {
+                    let (f, ud) = slot!(keyframe_request);
+                    f(ud, track);
                 }
                 e @ (Event::DataChannel { .. }
                 | Event::ChannelOpen { .. }

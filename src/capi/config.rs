@@ -214,6 +214,33 @@ pub extern "C" fn wrs_config_set_dtls_role(cfg: *mut wrs_config, role: u32) -> w
     })
 }
 
+/// The library's own RTCP reports (default on): a sender report per sending track, report
+/// blocks for what is received, SDES CNAME, BYE on close, round-trip time. Off for a host
+/// that writes its own reports with `wrs_session_send_rtcp`; received RTCP reaches the
+/// `on_rtcp` callback either way.
+#[no_mangle]
+pub extern "C" fn wrs_config_set_rtcp_reports(cfg: *mut wrs_config, on: bool) -> wrs_result {
+    guard(|| {
+        with_config(cfg, |c| {
+            c.rtcp.reports = on;
+            Ok(())
+        })
+    })
+}
+
+/// Keyframe requests (default on): video sections advertise `a=rtcp-fb:* nack pli` and
+/// `ccm fir`, the peer's PLI/FIR reach `on_keyframe_request`, `wrs_session_request_keyframe`
+/// sends them. Off: nothing is advertised and the request call fails.
+#[no_mangle]
+pub extern "C" fn wrs_config_set_keyframe_requests(cfg: *mut wrs_config, on: bool) -> wrs_result {
+    guard(|| {
+        with_config(cfg, |c| {
+            c.rtcp.keyframe_requests = on;
+            Ok(())
+        })
+    })
+}
+
 /// The bundle policy of this session's offers (`wrs_bundle_policy`; default BALANCED). With
 /// MAX_BUNDLE every section after the first is offered as `port 0` + `a=bundle-only`.
 #[no_mangle]

@@ -410,6 +410,43 @@ pub extern "C" fn wrs_session_on_track(s: *mut wrs_session, cb: wrs_track_callba
     register(s, |t| t.track = Slot::new(cb, user_data))
 }
 
+/// Registers the callback for keyframe requests: the peer sent a PLI or FIR for `track` (a
+/// track we send on). Requests for one track closer together than 100 ms arrive as one; a
+/// FIR that repeats its sequence number is none. Comes from the media receive thread.
+#[no_mangle]
+pub extern "C" fn wrs_session_on_keyframe_request(
+    s: *mut wrs_session,
+    cb: wrs_keyframe_request_callback,
+    user_data: *mut c_void,
+) -> wrs_result {
+    register(s, |t| t.keyframe_request = Slot::new(cb, user_data))
+}
+
+/// Asks the peer for a keyframe on receiving `track`: a PLI (RFC 4585), or a FIR (RFC 5104)
+/// when the peer negotiated only `ccm fir`, for the source that last sent on the track.
+/// Errors: WRS_RESULT_UNKNOWN_TRACK; WRS_RESULT_INVALID_STATE (keyframe requests switched
+/// off, the peer negotiated neither, nothing received on the track yet);
+/// WRS_RESULT_NOT_CONNECTED.
+#[no_mangle]
+pub extern "C" fn wrs_session_request_keyframe(s: *mut wrs_session, track: u32) -> wrs_result {
+    guard(|| Ok(session(s)?.session.request_keyframe(track)?))
+}
+
+/// Writes the latest round-trip time in milliseconds to `*out_ms`, from the peer's report
+/// blocks that echo one of our sender reports (RFC 3550 §6.4.1). Needs a track that sends.
+/// Errors: WRS_RESULT_INVALID_STATE while no report has given one.
+#[no_mangle]
+pub extern "C" fn wrs_session_round_trip_time(s: *mut wrs_session, out_ms: *mut f64) -> wrs_result {
+    guard(|| {
+        check_out(out_ms, "out_ms")?;
+        let rtt = session(s)?.session.round_trip_time().ok_or_else(|| {
+            FfiError::new(wrs_result::InvalidState, "no round-trip time yet: no report of the peer echoed a sender report of ours")
+        })?;
+        // SAFETY: NULL is rejected; otherwise a writable pointer.
+        unsafe { write_out(out_ms, rtt.as_secs_f64() * 1000.0, "out_ms") }
+    })
+}
+
 /// Writes the connection state to `*out`.
 #[no_mangle]
 pub extern "C" fn wrs_session_connection_state(s: *mut wrs_session, out: *mut wrs_connection_state) -> wrs_result {
@@ -583,6 +620,19 @@ pub extern "C" fn wrs_session_stat(s: *mut wrs_session, which: u32, out: *mut u6
             16 => h.session.data_counters().messages_received,
             17 => h.session.data_counters().bytes_received,
             18 => h.session.data_counters().sctp_packets_dropped,
+            19..=26 => {
+                let c = h.session.rtcp_counters();
+                match which {
+                    19 => c.reports_sent,
+                    20 => c.reports_received,
+                    21 => c.pli_received,
+                    22 => c.fir_received,
+                    23 => c.keyframe_requests_merged,
+                    24 => c.pli_sent + c.fir_sent,
+                    25 => c.nack_received,
+                    _ => c.sources_refused + c.foreign_feedback,
+                }
+            }
             _ => return Err(FfiError::new(wrs_result::InvalidArgument, format!("{which} is not a valid wrs_stat value"))),
         };
         // SAFETY: NULL is rejected; otherwise a writable pointer.

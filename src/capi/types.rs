@@ -160,6 +160,21 @@ pub enum wrs_stat {
     DataBytesReceived = 17,
     /// SCTP packets dropped before the association (a second INIT, an INIT at the DTLS client).
     SctpPacketsDropped = 18,
+    /// Compound RTCP reports (SR or RR with SDES) the library sent.
+    RtcpReportsSent = 19,
+    /// SRs and RRs received.
+    RtcpReportsReceived = 20,
+    /// Keyframe requests received: PLI packets, FIR packets.
+    PliReceived = 21,
+    FirReceived = 22,
+    /// PLI/FIR merged into an earlier request (within 100 ms, or a repeated FIR number).
+    KeyframeRequestsMerged = 23,
+    /// Keyframe requests sent (`wrs_session_request_keyframe`): PLI and FIR together.
+    KeyframeRequestsSent = 24,
+    /// Generic NACK packets received.
+    NackReceived = 25,
+    /// RTP packets of sources beyond the 64 tracked ones, and RTCP about SSRCs not ours.
+    RtcpSourcesRefused = 26,
 }
 
 fn bad(what: &str, v: u32) -> FfiError {

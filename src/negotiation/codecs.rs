@@ -84,11 +84,17 @@ impl Codec {
             _ => None,
         }
     }
-    /// RTCP feedback (`a=rtcp-fb`) the library itself answers for this codec: none yet. An
-    /// offer or answer says only what is implemented; a browser that sees `nack` or `nack pli`
-    /// expects retransmissions and keyframes that nothing here would produce.
+    /// RTCP feedback (`a=rtcp-fb`) the library itself answers for this codec. An offer or
+    /// answer says only what is implemented: for video, keyframe requests (`nack pli`, and FIR
+    /// with `ccm fir`), which the library sends when the host asks and reports when the peer
+    /// asks; generic NACK (`nack`) and `transport-cc` wait for retransmission and
+    /// transport-wide feedback.
     pub fn feedback(self) -> &'static [&'static str] {
-        &[]
+        if self.kind() == MediaKind::Video {
+            &["nack pli", "ccm fir"]
+        } else {
+            &[]
+        }
     }
 
     /// Whether a remote `a=rtpmap`/`a=fmtp` pair describes this codec in a form we can handle.

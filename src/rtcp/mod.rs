@@ -1,8 +1,9 @@
 //! RTCP (RFC 3550 §6, RFC 4585, RFC 5104), sans-IO: reading and writing the packets
-//! (`packets.rs`) and the statistics reports carry (`stats.rs`). Issue #12 wires them into
-//! sessions (report timers, NACK and RTX, keyframe requests); until then sessions send no
-//! RTCP of their own and advertise no `a=rtcp-fb`.
+//! (`packets.rs`), the statistics reports carry (`stats.rs`), and the per-session engine
+//! (`engine.rs`: reports, round-trip time, keyframe requests) that `session/feedback.rs`
+//! drives. NACK/RTX and transport-wide feedback are still to come (issue #12).
 
+pub mod engine;
 pub mod packets;
 pub mod stats;
 

@@ -227,6 +227,22 @@ impl<'b> Writer<'b> {
         self.buf.resize(self.buf.len() + padded - chunk, 0);
     }
 
+    /// An SDES packet with one CNAME chunk per SSRC (at most 31).
+    pub fn sdes_cnames(&mut self, ssrcs: &[u32], cname: &[u8]) {
+        let ssrcs = &ssrcs[..ssrcs.len().min(31)];
+        let cname = &cname[..cname.len().min(255)];
+        let chunk = 4 + 2 + cname.len();
+        let padded = (chunk + 1).div_ceil(4) * 4;
+        self.header(ssrcs.len() as u8, SDES, padded / 4 * ssrcs.len());
+        for ssrc in ssrcs {
+            self.buf.extend_from_slice(&ssrc.to_be_bytes());
+            self.buf.push(1);
+            self.buf.push(cname.len() as u8);
+            self.buf.extend_from_slice(cname);
+            self.buf.resize(self.buf.len() + padded - chunk, 0);
+        }
+    }
+
     pub fn bye(&mut self, ssrcs: &[u32]) {
         let ssrcs = &ssrcs[..ssrcs.len().min(31)];
         self.header(ssrcs.len() as u8, BYE, ssrcs.len());
@@ -239,6 +255,15 @@ impl<'b> Writer<'b> {
         self.header(1, PSFB, 2);
         self.buf.extend_from_slice(&sender.to_be_bytes());
         self.buf.extend_from_slice(&media.to_be_bytes());
+    }
+
+    /// A FIR (RFC 5104 §4.3.1) asking `media` for a keyframe, command sequence number `seq`.
+    pub fn fir(&mut self, sender: u32, media: u32, seq: u8) {
+        self.header(4, PSFB, 4);
+        self.buf.extend_from_slice(&sender.to_be_bytes());
+        self.buf.extend_from_slice(&0u32.to_be_bytes());
+        self.buf.extend_from_slice(&media.to_be_bytes());
+        self.buf.extend_from_slice(&[seq, 0, 0, 0]);
     }
 
     /// A generic NACK for `lost` (sorted or not; packed into PID + BLP entries).

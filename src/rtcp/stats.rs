@@ -48,8 +48,8 @@ pub struct ReceiveStats {
     received: u64,
     expected_prior: u64,
     received_prior: u64,
-    /// Relative transit of the previous packet, in RTP units.
-    transit: Option<i64>,
+    /// Relative transit of the previous packet, in RTP units (modulo 2^32, as timestamps wrap).
+    transit: Option<u32>,
     /// Jitter × 16 (A.8's integer form).
     jitter: u64,
     last_sr: Option<(u32, Instant)>,
@@ -108,13 +108,13 @@ impl ReceiveStats {
     }
 
     fn jitter_update(&mut self, rtp_timestamp: u32, arrival: Instant) {
-        let arrival_units = (arrival.saturating_duration_since(self.origin).as_nanos() * self.clock_rate as u128 / 1_000_000_000) as i64;
-        let transit = arrival_units.wrapping_sub(rtp_timestamp as i64);
+        let arrival_units = (arrival.saturating_duration_since(self.origin).as_nanos() * self.clock_rate as u128 / 1_000_000_000) as u32;
+        let transit = arrival_units.wrapping_sub(rtp_timestamp);
         if let Some(prev) = self.transit {
-            let d = transit.wrapping_sub(prev).unsigned_abs();
-            // J += (|D| - J) / 16, kept ×16; a wild jump (a timestamp reset) is bounded.
-            let d16 = d.min(u32::MAX as u64);
-            self.jitter = self.jitter + d16 - ((self.jitter + 8) >> 4);
+            // The difference as a signed 32-bit number: a timestamp wrap is no jump.
+            let d = (transit.wrapping_sub(prev) as i32).unsigned_abs() as u64;
+            // J += (|D| - J) / 16, kept ×16.
+            self.jitter = self.jitter + d - ((self.jitter + 8) >> 4);
         }
         self.transit = Some(transit);
     }
@@ -126,6 +126,10 @@ impl ReceiveStats {
 
     pub fn extended_highest_sequence(&self) -> u32 {
         self.cycles.wrapping_add(self.max_seq as u32)
+    }
+
+    pub fn clock_rate(&self) -> u32 {
+        self.clock_rate
     }
 
     pub fn packets_received(&self) -> u64 {

@@ -40,6 +40,9 @@ pub enum Event<'a> {
     /// The channel is closed (by either side, or because the association or session ended);
     /// nothing more is reported for it.
     ChannelClosed { channel: u32 },
+    /// The peer asks for a keyframe on `track` (a PLI or FIR; requests closer together than
+    /// 100 ms are merged into one).
+    KeyframeRequest { track: u32 },
 }
 
 /// Receives a session's events, one at a time per session and in the order they happened.
@@ -68,6 +71,7 @@ pub(crate) enum OwnedEvent {
     ChannelBufferedAmountLow { channel: u32 },
     ChannelError { channel: u32, message: String },
     ChannelClosed { channel: u32 },
+    KeyframeRequest { track: u32 },
 }
 
 /// Delivers a session's events one at a time and in the order they happened, whatever thread
@@ -155,6 +159,7 @@ impl Emitter {
                 OwnedEvent::ChannelBufferedAmountLow { channel } => h.on_event(Event::ChannelBufferedAmountLow { channel }),
                 OwnedEvent::ChannelError { channel, message } => h.on_event(Event::ChannelError { channel, message: &message }),
                 OwnedEvent::ChannelClosed { channel } => h.on_event(Event::ChannelClosed { channel }),
+                OwnedEvent::KeyframeRequest { track } => h.on_event(Event::KeyframeRequest { track }),
             }
         }
     }

@@ -4,10 +4,12 @@
 
 mod data;
 mod events;
+mod feedback;
 mod negotiate;
 
 pub use data::{DataChannelInfo, DataCounters, MAX_LABEL_LEN};
 pub use events::{Event, EventHandler};
+pub use feedback::{ReceivedSource, RtcpConfig, TrackRtcp};
 pub use crate::sctp::{ChannelOptions, ChannelState, Reliability};
 
 use std::collections::HashMap;
@@ -97,6 +99,8 @@ pub struct SessionConfig {
     pub dtls_role: DtlsRolePreference,
     /// Offers use `bundlePolicy: "max-bundle"` (see `LocalDescription::bundle_only`).
     pub max_bundle: bool,
+    /// The library's own RTCP (reports, keyframe requests), on by default.
+    pub rtcp: RtcpConfig,
 }
 
 impl Default for SessionConfig {
@@ -107,6 +111,7 @@ impl Default for SessionConfig {
             srtp_profiles: SrtpProfile::DEFAULT_PREFERENCE.to_vec(),
             dtls_role: DtlsRolePreference::Auto,
             max_bundle: false,
+            rtcp: RtcpConfig::default(),
         }
     }
 }
@@ -131,8 +136,16 @@ pub struct Stats {
 /// The send side of a track as the fast path sees it.
 struct SendTrack {
     ssrc: u32,
+    kind: MediaKind,
     can_send: bool,
     negotiated: bool,
+    /// Clock rate of the first negotiated codec (the one `send_media` uses).
+    clock_rate: u32,
+    /// The peer accepts PLI / FIR for what it sends on this track (negotiated rtcp-fb).
+    peer_pli: bool,
+    peer_fir: bool,
+    /// For sender reports; kept across renegotiations like the sequence number.
+    counters: Arc<feedback::SendCounters>,
     direction: Direction,
     payload_types: Vec<u8>,
     mid: String,
@@ -148,6 +161,8 @@ struct Routes {
     by_mid: FastMap<Vec<u8>, u32>,
     /// Payload types that belong to exactly one receiving track.
     by_payload_type: FastMap<u8, u32>,
+    /// Clock rate of each negotiated payload type (for jitter).
+    clock_rates: FastMap<u8, u32>,
     mid_extension_id: Option<u8>,
 }
 
@@ -191,6 +206,10 @@ pub struct Session {
     data_timer: Arc<tokio::sync::Notify>,
     /// SCTP packets were taken in during this receive batch; `on_batch_end` runs the output.
     sctp_dirty: AtomicBool,
+    /// The RTCP engine (reports, keyframe requests), its timer's flag and stop signal.
+    rtcp: Mutex<feedback::RtcpState>,
+    rtcp_running: AtomicBool,
+    rtcp_stop: Arc<tokio::sync::Notify>,
     closed: AtomicBool,
     me: once_cell::sync::OnceCell<Weak<Session>>,
     pub stats: Stats,
@@ -207,6 +226,8 @@ impl Session {
         let ice = Arc::new(runtime::block_on(IceTransport::new(config.ice.clone()))?);
         let mut signaling = negotiate::Signaling::new(&ice.local_ufrag, &ice.local_pwd, certificate.fingerprint().to_string());
         signaling.max_bundle = config.max_bundle;
+        signaling.keyframe_feedback = config.rtcp.keyframe_requests;
+        let (rtcp, rtcp_running, rtcp_stop) = feedback::fields(signaling.cname());
         let session = Arc::new(Session {
             config,
             certificate,
@@ -234,6 +255,9 @@ impl Session {
             data: Mutex::new(data::DataChannels::default()),
             data_timer: Arc::new(tokio::sync::Notify::new()),
             sctp_dirty: AtomicBool::new(false),
+            rtcp,
+            rtcp_running,
+            rtcp_stop,
             closed: AtomicBool::new(false),
             me: once_cell::sync::OnceCell::new(),
             stats: Stats::default(),
@@ -437,12 +461,24 @@ impl Session {
             let direction = negotiated.map(|n| n.direction).unwrap_or(t.direction);
             let payload_types: Vec<u8> = negotiated.map(|n| n.codecs.iter().map(|c| c.payload_type).collect()).unwrap_or_default();
             let mid_extension_id = negotiated.and_then(|n| n.mid_extension_id);
-            // Keep the sequence counter across renegotiations.
+            // Keep the sequence counter and the report counters across renegotiations.
             let seq = old.tracks.get(&t.id).map(|s| s.sequence.load(Ordering::Relaxed)).unwrap_or_else(random_u16);
+            let counters = old.tracks.get(&t.id).map(|s| Arc::clone(&s.counters)).unwrap_or_default();
+            let has_feedback = |fb: &str| negotiated.is_some_and(|n| n.codecs.iter().any(|c| c.feedback.iter().any(|f| f == fb)));
+            if let Some(n) = negotiated {
+                for c in &n.codecs {
+                    r.clock_rates.insert(c.payload_type, c.codec.clock_rate());
+                }
+            }
             r.tracks.insert(
                 t.id,
                 Arc::new(SendTrack {
                     ssrc: t.ssrc,
+                    kind: t.kind,
+                    clock_rate: negotiated.and_then(|n| n.codecs.first()).map_or(90_000, |c| c.codec.clock_rate()),
+                    peer_pli: has_feedback("nack pli"),
+                    peer_fir: has_feedback("ccm fir"),
+                    counters,
                     can_send: negotiated.is_some() && direction.sends() && !payload_types.is_empty(),
                     negotiated: negotiated.is_some(),
                     direction,
@@ -494,9 +530,9 @@ impl Session {
         Ok(t)
     }
 
-    /// Checks a host-built RTP packet against its track; returns the track's SSRC and the
-    /// packet's header length.
-    fn check_rtp(routes: &Routes, track: u32, packet: &[u8]) -> Result<(u32, usize)> {
+    /// Checks a host-built RTP packet against its track; returns the track's SSRC, the
+    /// packet's header length and its RTP timestamp.
+    fn check_rtp<'r>(routes: &'r Routes, track: u32, packet: &[u8]) -> Result<(&'r SendTrack, usize, u32)> {
         let t = Self::sendable(routes, track)?;
         let header = RtpHeader::parse(packet)?;
         if !t.payload_types.contains(&header.payload_type()) {
@@ -512,14 +548,19 @@ impl Session {
                 packet.len()
             )));
         }
-        Ok((t.ssrc, header.header_len))
+        Ok((t, header.header_len, header.timestamp()))
     }
 
     /// Protects and sends a host-built RTP packet on `track`. The SSRC is set to the track's; the
     /// payload type must be one negotiated for the track.
     pub fn send_rtp(&self, track: u32, packet: &[u8]) -> Result<()> {
         self.check_open()?;
-        let (ssrc, header_len) = Self::check_rtp(&self.routes.read(), track, packet)?;
+        let (ssrc, header_len) = {
+            let routes = self.routes.read();
+            let (t, header_len, ts) = Self::check_rtp(&routes, track, packet)?;
+            t.counters.sent(packet.len() - header_len, ts);
+            (t.ssrc, header_len)
+        };
         let mut buf = [0u8; PROTECT_ROOM];
         buf[..packet.len()].copy_from_slice(packet);
         rtp::set_ssrc(&mut buf, ssrc);
@@ -541,9 +582,15 @@ impl Session {
             {
                 let routes = self.routes.read();
                 for (i, (track, p)) in packets.iter().enumerate() {
-                    let c = Self::check_rtp(&routes, *track, p)
+                    let (t, header_len, _) = Self::check_rtp(&routes, *track, p)
                         .map_err(|e| error::Error::new(e.kind(), format!("packet {i} of the batch: {}", e.message())))?;
-                    checked.push(c);
+                    checked.push((t.ssrc, header_len));
+                }
+                // All are accepted: count them for the sender reports.
+                for ((track, p), (_, header_len)) in packets.iter().zip(checked.iter()) {
+                    if let Some(t) = routes.tracks.get(track) {
+                        t.counters.sent(p.len() - header_len, u32::from_be_bytes([p[4], p[5], p[6], p[7]]));
+                    }
                 }
             }
             let mut bytes = 0u64;
@@ -586,6 +633,7 @@ impl Session {
                 )));
             }
             let seq = t.sequence.fetch_add(1, Ordering::Relaxed);
+            t.counters.sent(payload.len(), timestamp);
             let n = rtp::write_header(&mut buf, t.payload_types[0], marker, seq, timestamp, t.ssrc, mid);
             buf[n..n + payload.len()].copy_from_slice(payload);
             (n + payload.len(), n)
@@ -655,6 +703,9 @@ impl Session {
         };
         self.stats.rtp_packets_received.fetch_add(1, Ordering::Relaxed);
         self.stats.rtp_bytes_received.fetch_add(plain.len() as u64, Ordering::Relaxed);
+        if self.config.rtcp.reports {
+            self.rtcp_on_rtp(track, &header);
+        }
         self.emitter.emit(Event::Rtp { track, packet: plain });
     }
 
@@ -678,6 +729,7 @@ impl Session {
         let Some(n) = self.unprotect(datagram, SrtpReceiver::unprotect_rtcp) else { return };
         self.stats.rtcp_packets_received.fetch_add(1, Ordering::Relaxed);
         self.emitter.emit(Event::Rtcp { packet: &datagram[..n] });
+        self.rtcp_on_rtcp(&datagram[..n]);
     }
 
     // ---- DTLS -------------------------------------------------------------------------------
@@ -738,6 +790,7 @@ impl Session {
                 Ok((tx, rx)) => {
                     *self.srtp_tx.lock() = Some(tx);
                     *self.srtp_rx.lock() = Some(rx);
+                    self.start_rtcp();
                     let version = self.dtls.lock().as_ref().map(|d| d.version());
                     self.set_state(|t| {
                         t.dtls_connected = true;
@@ -1097,6 +1150,7 @@ impl Session {
         if self.closed.swap(true, Ordering::AcqRel) {
             return;
         }
+        self.stop_rtcp();
         let mut out = Vec::new();
         if let Some(ep) = self.dtls.lock().as_mut() {
             ep.close();
@@ -1148,6 +1202,7 @@ impl Drop for Session {
             runtime::spawn(async move { ice.close().await });
         }
         self.data_timer.notify_one();
+        self.rtcp_stop.notify_one();
     }
 }
 

@@ -93,6 +93,8 @@ struct Snapshot {
 pub struct Signaling {
     /// Our offers are max-bundle (`LocalDescription::bundle_only`).
     pub max_bundle: bool,
+    /// Keyframe-request feedback (`nack pli`, `ccm fir`) is advertised and answered.
+    pub keyframe_feedback: bool,
     state: SignalingState,
     transceivers: Vec<Transceiver>,
     next_id: u32,
@@ -143,9 +145,15 @@ fn normalized(sdp: &str) -> Vec<&str> {
 }
 
 impl Signaling {
+    /// The CNAME this session's SDES and `a=ssrc` lines carry.
+    pub fn cname(&self) -> &str {
+        &self.cname
+    }
+
     pub fn new(ice_ufrag: &str, ice_pwd: &str, fingerprint: String) -> Self {
         Signaling {
             max_bundle: false,
+            keyframe_feedback: true,
             state: SignalingState::Stable,
             transceivers: Vec::new(),
             next_id: 1,
@@ -299,7 +307,17 @@ impl Signaling {
                 direction: t.direction,
                 codecs: match &t.current {
                     Some(n) if !n.codecs.is_empty() => n.codecs.clone(),
-                    _ => t.codecs.iter().map(|c| NegotiatedCodec::local_default(*c)).collect(),
+                    _ => t
+                        .codecs
+                        .iter()
+                        .map(|c| {
+                            let mut n = NegotiatedCodec::local_default(*c);
+                            if !self.keyframe_feedback {
+                                n.feedback.clear();
+                            }
+                            n
+                        })
+                        .collect(),
                 },
                 mid_extension_id: Some(t.current.as_ref().and_then(|n| n.mid_extension_id).unwrap_or(MID_EXTENSION_ID)),
                 ssrc: Some(t.ssrc),
@@ -361,7 +379,7 @@ impl Signaling {
             }
             let t = self.transceivers.iter().find(|t| t.mid.as_deref() == Some(rm.mid.as_str()));
             let result = match (t, rm.rejected) {
-                (Some(t), false) => answer_section(t, rm),
+                (Some(t), false) => answer_section(t, rm, self.keyframe_feedback),
                 _ => None,
             };
             match (t, result) {
@@ -700,7 +718,7 @@ impl Signaling {
 }
 
 /// This side's answer to one offered section, or None when no codec is in common.
-fn answer_section(t: &Transceiver, rm: &remote::RemoteMedia) -> Option<NegotiatedMedia> {
+fn answer_section(t: &Transceiver, rm: &remote::RemoteMedia, feedback: bool) -> Option<NegotiatedMedia> {
     let mut codecs: Vec<NegotiatedCodec> = Vec::new();
     for ours in &t.codecs {
         let found = rm.codecs.iter().find(|rc| ours.matches(&rc.name, rc.clock_rate, rc.channels, rc.fmtp.as_deref()));
@@ -709,7 +727,7 @@ fn answer_section(t: &Transceiver, rm: &remote::RemoteMedia) -> Option<Negotiate
                 codec: *ours,
                 payload_type: rc.payload_type,
                 fmtp: rc.fmtp.clone().or_else(|| ours.default_fmtp().map(str::to_owned)),
-                feedback: rc.feedback.iter().filter(|f| ours.feedback().contains(&f.as_str())).cloned().collect(),
+                feedback: rc.feedback.iter().filter(|f| feedback && ours.feedback().contains(&f.as_str())).cloned().collect(),
             });
         }
     }

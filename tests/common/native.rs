@@ -18,6 +18,8 @@ pub enum Ev {
     Ice(IceState),
     Rtp(Vec<u8>),
     Channel(Ch),
+    Rtcp(Vec<u8>),
+    Keyframe(u32),
 }
 
 /// A data channel event, as the test records it.
@@ -45,6 +47,8 @@ impl EventHandler for Forward {
             Event::ChannelBufferedAmountLow { channel } => Ev::Channel(Ch::Low(channel)),
             Event::ChannelError { channel, message } => Ev::Channel(Ch::Error(channel, message.to_string())),
             Event::ChannelClosed { channel } => Ev::Channel(Ch::Closed(channel)),
+            Event::Rtcp { packet } => Ev::Rtcp(packet.to_vec()),
+            Event::KeyframeRequest { track } => Ev::Keyframe(track),
             _ => return,
         });
     }
@@ -58,6 +62,8 @@ pub struct Peer {
     pub ice: Vec<(Instant, IceState)>,
     pub rtp: Vec<Vec<u8>>,
     pub channel_events: Vec<Ch>,
+    pub rtcp: Vec<Vec<u8>>,
+    pub keyframes: Vec<u32>,
 }
 
 pub fn peer(tweak: impl Fn(&mut SessionConfig)) -> Peer {
@@ -67,7 +73,7 @@ pub fn peer(tweak: impl Fn(&mut SessionConfig)) -> Peer {
     let s = Session::new(cfg).unwrap();
     let (tx, rx) = unbounded();
     s.set_event_handler(Some(Arc::new(Forward(tx))));
-    Peer { s, rx, track: 0, states: vec![], ice: vec![], rtp: vec![], channel_events: vec![] }
+    Peer { s, rx, track: 0, states: vec![], ice: vec![], rtp: vec![], channel_events: vec![], rtcp: vec![], keyframes: vec![] }
 }
 
 impl Peer {
@@ -82,6 +88,8 @@ impl Peer {
                 Ev::Ice(s) => self.ice.push((Instant::now(), s)),
                 Ev::Rtp(p) => self.rtp.push(p),
                 Ev::Channel(c) => self.channel_events.push(c),
+                Ev::Rtcp(p) => self.rtcp.push(p),
+                Ev::Keyframe(t) => self.keyframes.push(t),
             }
         }
     }

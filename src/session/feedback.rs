@@ -1,0 +1,297 @@
+//! The session's RTCP room: it feeds the sans-IO engine (`crate::rtcp::engine`) with what the
+//! media paths see, runs the report timer, and sends what the engine writes. The send path
+//! only bumps a track's atomic counters; the receive thread takes the engine's lock once per
+//! packet (uncontended but for the timer's tick).
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use once_cell::sync::Lazy;
+
+use super::events::OwnedEvent;
+use super::{media_not_ready, Session, MAX_PACKET_LEN, PROTECT_ROOM};
+use crate::error::{self, Result};
+use crate::negotiation::MediaKind;
+use crate::rtcp::engine::{report_interval, Engine, EngineCounters, RemoteInbound, RemoteOutbound, SenderInfo};
+use crate::rtcp::ntp_now;
+use crate::rtp::RtpHeader;
+use crate::runtime;
+
+/// The base of the send counters' times (microseconds since it, 0 = never).
+static EPOCH: Lazy<Instant> = Lazy::new(Instant::now);
+
+/// What a sending track did, for its sender reports: written on the send path with relaxed
+/// atomics (no lock), read when a report is written.
+#[derive(Default)]
+pub(super) struct SendCounters {
+    packets: AtomicU32,
+    octets: AtomicU32,
+    last_timestamp: AtomicU32,
+    last_at_us: AtomicU64,
+}
+
+impl SendCounters {
+    pub fn sent(&self, payload_len: usize, rtp_timestamp: u32) {
+        self.packets.fetch_add(1, Ordering::Relaxed);
+        self.octets.fetch_add(payload_len as u32, Ordering::Relaxed);
+        self.last_timestamp.store(rtp_timestamp, Ordering::Relaxed);
+        self.last_at_us.store(EPOCH.elapsed().as_micros() as u64 + 1, Ordering::Relaxed);
+    }
+
+    /// The SR facts at `now`: the RTP time extrapolated from the last packet on the clock.
+    fn info(&self, ssrc: u32, clock_rate: u32, now: Instant) -> SenderInfo {
+        let at = self.last_at_us.load(Ordering::Relaxed);
+        let rtp_time = (at != 0).then(|| {
+            let last = *EPOCH + Duration::from_micros(at - 1);
+            let elapsed = now.saturating_duration_since(last);
+            let ts = self.last_timestamp.load(Ordering::Relaxed);
+            ts.wrapping_add((elapsed.as_nanos() * clock_rate as u128 / 1_000_000_000) as u32)
+        });
+        SenderInfo {
+            ssrc,
+            packets: self.packets.load(Ordering::Relaxed),
+            octets: self.octets.load(Ordering::Relaxed),
+            rtp_time,
+        }
+    }
+
+    pub fn packets(&self) -> u32 {
+        self.packets.load(Ordering::Relaxed)
+    }
+}
+
+/// Which parts of the RTCP engine run (each can be switched off for hosts with their own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RtcpConfig {
+    /// Sender and receiver reports, SDES CNAME, BYE on close.
+    pub reports: bool,
+    /// Keyframe requests: `nack pli` and `ccm fir` advertised, the peer's requests reported,
+    /// `request_keyframe` available.
+    pub keyframe_requests: bool,
+}
+
+impl Default for RtcpConfig {
+    fn default() -> Self {
+        RtcpConfig { reports: true, keyframe_requests: true }
+    }
+}
+
+pub(super) struct RtcpState {
+    pub engine: Engine,
+    buf: Vec<u8>,
+    /// The SSRC of RRs when no track has one (a session without tracks sends none anyway).
+    reporter: u32,
+}
+
+impl RtcpState {
+    pub fn new(cname: &str) -> Self {
+        RtcpState { engine: Engine::new(cname), buf: Vec::with_capacity(MAX_PACKET_LEN), reporter: random_u32() | 1 }
+    }
+}
+
+/// A snapshot of one track's RTCP view, for getters and getStats.
+#[derive(Debug, Clone, Default)]
+pub struct TrackRtcp {
+    /// The peer's last report about what we send on the track.
+    pub remote_inbound: Option<RemoteInbound>,
+    /// Per SSRC received on the track: the peer's last SR about it, and our receive figures.
+    pub received: Vec<ReceivedSource>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReceivedSource {
+    pub ssrc: u32,
+    pub packets_received: u64,
+    pub packets_lost: i64,
+    /// Interarrival jitter in seconds.
+    pub jitter: f64,
+    pub remote_outbound: Option<RemoteOutbound>,
+}
+
+fn random_u32() -> u32 {
+    let mut b = [0u8; 4];
+    let _ = openssl::rand::rand_bytes(&mut b);
+    u32::from_be_bytes(b)
+}
+
+impl Session {
+    /// An authenticated RTP packet for `track`.
+    pub(super) fn rtcp_on_rtp(&self, track: u32, header: &RtpHeader<'_>) {
+        let clock_rate = self.routes.read().clock_rates.get(&header.payload_type()).copied().unwrap_or(90_000);
+        self.rtcp.lock().engine.on_rtp(header.ssrc(), track, clock_rate, header.sequence_number(), header.timestamp(), Instant::now());
+    }
+
+    /// A decrypted compound RTCP packet: reports update the figures, keyframe requests reach
+    /// the host as events.
+    pub(super) fn rtcp_on_rtcp(&self, plain: &[u8]) {
+        let local: Vec<(u32, u32)> = self.routes.read().tracks.iter().map(|(id, t)| (t.ssrc, *id)).collect();
+        let received = self.rtcp.lock().engine.on_rtcp(plain, Instant::now(), ntp_now(), |s| local.iter().any(|(l, _)| *l == s));
+        if !self.config.rtcp.keyframe_requests || received.keyframes.is_empty() {
+            return;
+        }
+        for ssrc in received.keyframes {
+            if let Some((_, track)) = local.iter().find(|(l, _)| *l == ssrc) {
+                self.emitter.post(OwnedEvent::KeyframeRequest { track: *track });
+            }
+        }
+        self.emitter.flush();
+    }
+
+    /// Starts the report timer once SRTP keys exist (reports on, a media section negotiated).
+    pub(super) fn start_rtcp(&self) {
+        if !self.config.rtcp.reports || self.rtcp_running.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let weak = self.self_weak();
+        let stop = Arc::clone(&self.rtcp_stop);
+        runtime::spawn(async move {
+            loop {
+                let wait = {
+                    let Some(s) = weak.upgrade() else { return };
+                    if s.closed.load(Ordering::Acquire) {
+                        return;
+                    }
+                    let video = s.routes.read().tracks.values().any(|t| t.negotiated && t.kind == MediaKind::Video);
+                    report_interval(video, random_u32())
+                };
+                if tokio::time::timeout(wait, stop.notified()).await.is_ok() {
+                    return; // the session closed
+                }
+                let Some(s) = weak.upgrade() else { return };
+                if s.closed.load(Ordering::Acquire) {
+                    return;
+                }
+                let _ = s.send_report(false);
+            }
+        });
+    }
+
+    /// Writes and sends one compound report (with a BYE when `bye`).
+    pub(super) fn send_report(&self, bye: bool) -> Result<()> {
+        let now = Instant::now();
+        let (senders, first_ssrc, any_media) = {
+            let r = self.routes.read();
+            let mut tracks: Vec<_> = r.tracks.iter().collect();
+            tracks.sort_unstable_by_key(|(id, _)| **id);
+            let senders: Vec<SenderInfo> = tracks
+                .iter()
+                .filter(|(_, t)| t.can_send && t.counters.packets() > 0)
+                .map(|(_, t)| t.counters.info(t.ssrc, t.clock_rate, now))
+                .collect();
+            let any = tracks.iter().any(|(_, t)| t.negotiated);
+            (senders, tracks.first().map(|(_, t)| t.ssrc), any)
+        };
+        if !any_media {
+            return Ok(());
+        }
+        let mut buf = [0u8; PROTECT_ROOM];
+        let len = {
+            let mut st = self.rtcp.lock();
+            let RtcpState { engine, buf: out, reporter } = &mut *st;
+            engine.write_report(first_ssrc.unwrap_or(*reporter), &senders, ntp_now(), now, bye, out);
+            if out.len() > MAX_PACKET_LEN {
+                return Err(error::packet_rejected(format!("a report of {} bytes does not fit a packet", out.len())));
+            }
+            buf[..out.len()].copy_from_slice(out);
+            out.len()
+        };
+        self.send_rtcp_plain(&mut buf, len)
+    }
+
+    /// Protects `buf[..len]` (a compound RTCP packet we wrote) and sends it.
+    pub(super) fn send_rtcp_plain(&self, buf: &mut [u8], len: usize) -> Result<()> {
+        let n = {
+            let mut tx = self.srtp_tx.lock();
+            let tx = tx.as_mut().ok_or_else(media_not_ready)?;
+            tx.protect_rtcp(buf, len)?
+        };
+        self.ice.send(&buf[..n])?;
+        self.stats.rtcp_packets_sent.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Asks the peer for a keyframe on receiving `track`: a PLI, or a FIR when the peer
+    /// negotiated only `ccm fir`, for the source that last sent on the track.
+    /// Errors: UnknownTrack; InvalidState (keyframe requests off, not negotiated for the
+    /// track, or nothing received on it yet); NotConnected.
+    pub fn request_keyframe(&self, track: u32) -> Result<()> {
+        self.check_open()?;
+        if !self.config.rtcp.keyframe_requests {
+            return Err(error::invalid_state("keyframe requests are switched off in this session's configuration"));
+        }
+        let (reporter, pli, fir, learned) = {
+            let r = self.routes.read();
+            let t = r.tracks.get(&track).ok_or_else(|| error::unknown_track(format!("track {track} does not exist in this session")))?;
+            let learned: Option<u32> = r.by_ssrc.iter().find(|(_, id)| **id == track).map(|(ssrc, _)| *ssrc);
+            (t.ssrc, t.peer_pli, t.peer_fir, learned)
+        };
+        if !pli && !fir {
+            return Err(error::invalid_state(format!(
+                "track {track}: the peer negotiated neither PLI (nack pli) nor FIR (ccm fir)"
+            )));
+        }
+        let mut buf = [0u8; PROTECT_ROOM];
+        let len = {
+            let mut st = self.rtcp.lock();
+            let RtcpState { engine, buf: out, .. } = &mut *st;
+            let media = engine.latest_source(track).or(learned).ok_or_else(|| {
+                error::invalid_state(format!("track {track} has received nothing yet: no source to ask for a keyframe"))
+            })?;
+            if pli {
+                engine.write_pli(reporter, media, out);
+            } else {
+                engine.write_fir(reporter, media, out);
+            }
+            buf[..out.len()].copy_from_slice(out);
+            out.len()
+        };
+        self.send_rtcp_plain(&mut buf, len)
+    }
+
+    /// The latest round-trip time from the peer's reports, if any echoed one of our SRs.
+    pub fn round_trip_time(&self) -> Option<Duration> {
+        self.rtcp.lock().engine.round_trip()
+    }
+
+    pub fn rtcp_counters(&self) -> EngineCounters {
+        self.rtcp.lock().engine.counters
+    }
+
+    /// The RTCP view of one track: the peer's report on what we send, and per received SSRC
+    /// our figures and the peer's last SR.
+    pub fn track_rtcp(&self, track: u32) -> Result<TrackRtcp> {
+        let ssrc = {
+            let r = self.routes.read();
+            r.tracks.get(&track).ok_or_else(|| error::unknown_track(format!("track {track} does not exist in this session")))?.ssrc
+        };
+        let st = self.rtcp.lock();
+        let mut received: Vec<ReceivedSource> = st
+            .engine
+            .remote_sources()
+            .filter(|(_, s)| s.track == track)
+            .map(|(ssrc, s)| ReceivedSource {
+                ssrc,
+                packets_received: s.stats.packets_received(),
+                packets_lost: s.stats.cumulative_lost(),
+                jitter: s.stats.jitter() as f64 / s.stats.clock_rate() as f64,
+                remote_outbound: s.sender_report,
+            })
+            .collect();
+        received.sort_unstable_by_key(|s| s.ssrc);
+        Ok(TrackRtcp { remote_inbound: st.engine.remote_inbound(ssrc).copied(), received })
+    }
+
+    /// Sends a BYE (in a last report) before the keys go, and stops the timer.
+    pub(super) fn stop_rtcp(&self) {
+        if self.rtcp_running.load(Ordering::Acquire) {
+            let _ = self.send_report(true);
+        }
+        self.rtcp_stop.notify_one();
+    }
+}
+
+/// Session fields of this room, grouped for `Session::new`.
+pub(super) fn fields(cname: &str) -> (parking_lot::Mutex<RtcpState>, AtomicBool, Arc<tokio::sync::Notify>) {
+    (parking_lot::Mutex::new(RtcpState::new(cname)), AtomicBool::new(false), Arc::new(tokio::sync::Notify::new()))
+}

@@ -15,7 +15,7 @@
 use std::time::{Duration, Instant};
 
 use super::packets::{parse, Packet, ReportBlock, Writer};
-use super::stats::{ntp_middle, round_trip, ReceiveStats};
+use super::stats::{round_trip, ReceiveStats};
 use crate::fasthash::FastMap;
 
 /// Received sources tracked at once; packets of further SSRCs are counted, not tracked.
@@ -315,11 +315,6 @@ pub fn report_interval(video: bool, random: u32) -> Duration {
     let base = if video { 1000u64 } else { 5000 };
     let factor = 500 + (random % 1001) as u64; // per mille, 500..=1500
     Duration::from_millis(base * factor / 1000)
-}
-
-/// LSR as an SR's receiver will echo it: for tests and stats.
-pub fn last_sr_of(ntp: u64) -> u32 {
-    ntp_middle(ntp)
 }
 
 #[cfg(test)]

@@ -8,4 +8,4 @@ pub mod packets;
 pub mod stats;
 
 pub use packets::{parse, Packet, ReportBlock, Writer};
-pub use stats::{ntp_now, round_trip, ReceiveStats, SendStats};
+pub use stats::{ntp_now, round_trip, rtp_time_after, ReceiveStats};

@@ -3,18 +3,19 @@
 //! only bumps a track's atomic counters; the receive thread takes the engine's lock once per
 //! packet (uncontended but for the timer's tick).
 
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use once_cell::sync::Lazy;
 
 use super::events::OwnedEvent;
-use super::{media_not_ready, Session, MAX_PACKET_LEN, PROTECT_ROOM};
+use super::negotiate::random_u32;
+use super::{live, media_not_ready, Session, MAX_PACKET_LEN, PROTECT_ROOM};
 use crate::error::{self, Result};
 use crate::negotiation::MediaKind;
 use crate::rtcp::engine::{report_interval, Engine, EngineCounters, RemoteInbound, RemoteOutbound, SenderInfo};
-use crate::rtcp::ntp_now;
+use crate::rtcp::{ntp_now, rtp_time_after};
 use crate::rtp::RtpHeader;
 use crate::runtime;
 
@@ -43,10 +44,8 @@ impl SendCounters {
     fn info(&self, ssrc: u32, clock_rate: u32, now: Instant) -> SenderInfo {
         let at = self.last_at_us.load(Ordering::Relaxed);
         let rtp_time = (at != 0).then(|| {
-            let last = *EPOCH + Duration::from_micros(at - 1);
-            let elapsed = now.saturating_duration_since(last);
-            let ts = self.last_timestamp.load(Ordering::Relaxed);
-            ts.wrapping_add((elapsed.as_nanos() * clock_rate as u128 / 1_000_000_000) as u32)
+            let elapsed = now.saturating_duration_since(*EPOCH + Duration::from_micros(at - 1));
+            rtp_time_after(self.last_timestamp.load(Ordering::Relaxed), elapsed, clock_rate)
         });
         SenderInfo {
             ssrc,
@@ -109,16 +108,9 @@ pub struct ReceivedSource {
     pub remote_outbound: Option<RemoteOutbound>,
 }
 
-fn random_u32() -> u32 {
-    let mut b = [0u8; 4];
-    let _ = openssl::rand::rand_bytes(&mut b);
-    u32::from_be_bytes(b)
-}
-
 impl Session {
     /// An authenticated RTP packet for `track`.
-    pub(super) fn rtcp_on_rtp(&self, track: u32, header: &RtpHeader<'_>) {
-        let clock_rate = self.routes.read().clock_rates.get(&header.payload_type()).copied().unwrap_or(90_000);
+    pub(super) fn rtcp_on_rtp(&self, track: u32, clock_rate: u32, header: &RtpHeader<'_>) {
         self.rtcp.lock().engine.on_rtp(header.ssrc(), track, clock_rate, header.sequence_number(), header.timestamp(), Instant::now());
     }
 
@@ -148,20 +140,14 @@ impl Session {
         runtime::spawn(async move {
             loop {
                 let wait = {
-                    let Some(s) = weak.upgrade() else { return };
-                    if s.closed.load(Ordering::Acquire) {
-                        return;
-                    }
+                    let Some(s) = live(&weak) else { return };
                     let video = s.routes.read().tracks.values().any(|t| t.negotiated && t.kind == MediaKind::Video);
                     report_interval(video, random_u32())
                 };
                 if tokio::time::timeout(wait, stop.notified()).await.is_ok() {
                     return; // the session closed
                 }
-                let Some(s) = weak.upgrade() else { return };
-                if s.closed.load(Ordering::Acquire) {
-                    return;
-                }
+                let Some(s) = live(&weak) else { return };
                 let _ = s.send_report(false);
             }
         });
@@ -289,9 +275,4 @@ impl Session {
         }
         self.rtcp_stop.notify_one();
     }
-}
-
-/// Session fields of this room, grouped for `Session::new`.
-pub(super) fn fields(cname: &str) -> (parking_lot::Mutex<RtcpState>, AtomicBool, Arc<tokio::sync::Notify>) {
-    (parking_lot::Mutex::new(RtcpState::new(cname)), AtomicBool::new(false), Arc::new(tokio::sync::Notify::new()))
 }

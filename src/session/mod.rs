@@ -42,8 +42,8 @@ const PROTECT_ROOM: usize = MAX_PACKET_LEN + 20;
 struct Batch {
     out: Vec<u8>,
     lens: Vec<usize>,
-    /// Per packet: the track's SSRC and the packet's header length.
-    checked: Vec<(u32, usize)>,
+    /// Per packet: the track's SSRC, the packet's header length and its RTP timestamp.
+    checked: Vec<(u32, usize, u32)>,
 }
 
 thread_local! {
@@ -227,7 +227,7 @@ impl Session {
         let mut signaling = negotiate::Signaling::new(&ice.local_ufrag, &ice.local_pwd, certificate.fingerprint().to_string());
         signaling.max_bundle = config.max_bundle;
         signaling.keyframe_feedback = config.rtcp.keyframe_requests;
-        let (rtcp, rtcp_running, rtcp_stop) = feedback::fields(signaling.cname());
+        let rtcp = Mutex::new(feedback::RtcpState::new(signaling.cname()));
         let session = Arc::new(Session {
             config,
             certificate,
@@ -256,8 +256,8 @@ impl Session {
             data_timer: Arc::new(tokio::sync::Notify::new()),
             sctp_dirty: AtomicBool::new(false),
             rtcp,
-            rtcp_running,
-            rtcp_stop,
+            rtcp_running: AtomicBool::new(false),
+            rtcp_stop: Arc::new(tokio::sync::Notify::new()),
             closed: AtomicBool::new(false),
             me: once_cell::sync::OnceCell::new(),
             stats: Stats::default(),
@@ -582,14 +582,14 @@ impl Session {
             {
                 let routes = self.routes.read();
                 for (i, (track, p)) in packets.iter().enumerate() {
-                    let (t, header_len, _) = Self::check_rtp(&routes, *track, p)
+                    let (t, header_len, ts) = Self::check_rtp(&routes, *track, p)
                         .map_err(|e| error::Error::new(e.kind(), format!("packet {i} of the batch: {}", e.message())))?;
-                    checked.push((t.ssrc, header_len));
+                    checked.push((t.ssrc, header_len, ts));
                 }
                 // All are accepted: count them for the sender reports.
-                for ((track, p), (_, header_len)) in packets.iter().zip(checked.iter()) {
+                for ((track, p), (_, header_len, ts)) in packets.iter().zip(checked.iter()) {
                     if let Some(t) = routes.tracks.get(track) {
-                        t.counters.sent(p.len() - header_len, u32::from_be_bytes([p[4], p[5], p[6], p[7]]));
+                        t.counters.sent(p.len() - header_len, *ts);
                     }
                 }
             }
@@ -598,7 +598,7 @@ impl Session {
                 let mut tx = self.srtp_tx.lock();
                 let tx = tx.as_mut().ok_or_else(media_not_ready)?;
                 let room = tx.rtp_overhead();
-                for ((_, p), (ssrc, header_len)) in packets.iter().zip(checked.iter()) {
+                for ((_, p), (ssrc, header_len, _)) in packets.iter().zip(checked.iter()) {
                     let at = out.len();
                     out.extend_from_slice(p);
                     out.resize(at + p.len() + room, 0);
@@ -697,32 +697,34 @@ impl Session {
             self.stats.datagrams_dropped.fetch_add(1, Ordering::Relaxed);
             return;
         };
-        let Some(track) = self.route(&header) else {
+        let Some((track, clock_rate)) = self.route(&header) else {
             self.stats.rtp_unroutable.fetch_add(1, Ordering::Relaxed);
             return;
         };
         self.stats.rtp_packets_received.fetch_add(1, Ordering::Relaxed);
         self.stats.rtp_bytes_received.fetch_add(plain.len() as u64, Ordering::Relaxed);
         if self.config.rtcp.reports {
-            self.rtcp_on_rtp(track, &header);
+            self.rtcp_on_rtp(track, clock_rate, &header);
         }
         self.emitter.emit(Event::Rtp { track, packet: plain });
     }
 
     /// SSRC first, then the mid header extension, then a payload type unique to one track
-    /// (RFC 8843 §9.2); what mid or payload type resolved is remembered by SSRC.
-    fn route(&self, header: &RtpHeader<'_>) -> Option<u32> {
+    /// (RFC 8843 §9.2); what mid or payload type resolved is remembered by SSRC. Returns the
+    /// track and the clock rate of the packet's payload type (90 kHz if unknown).
+    fn route(&self, header: &RtpHeader<'_>) -> Option<(u32, u32)> {
         let ssrc = header.ssrc();
-        let learned = {
+        let (learned, clock_rate) = {
             let r = self.routes.read();
+            let clock_rate = r.clock_rates.get(&header.payload_type()).copied().unwrap_or(90_000);
             if let Some(t) = r.by_ssrc.get(&ssrc) {
-                return Some(*t);
+                return Some((*t, clock_rate));
             }
             let by_mid = r.mid_extension_id.and_then(|id| header.extension(id)).and_then(|mid| r.by_mid.get(mid).copied());
-            by_mid.or_else(|| r.by_payload_type.get(&header.payload_type()).copied())?
+            (by_mid.or_else(|| r.by_payload_type.get(&header.payload_type()).copied())?, clock_rate)
         };
         self.routes.write().by_ssrc.insert(ssrc, learned);
-        Some(learned)
+        Some((learned, clock_rate))
     }
 
     fn handle_rtcp(&self, datagram: &mut [u8]) {
@@ -873,10 +875,7 @@ impl Session {
         runtime::spawn(async move {
             loop {
                 let wait = {
-                    let Some(s) = weak.upgrade() else { return };
-                    if s.closed.load(Ordering::Acquire) {
-                        return;
-                    }
+                    let Some(s) = live(&weak) else { return };
                     let dtls = s.dtls.lock();
                     match dtls.as_ref() {
                         Some(ep) if !ep.is_connected() => ep.next_timeout().unwrap_or(Duration::from_millis(100)),
@@ -991,10 +990,7 @@ impl Session {
         runtime::spawn(async move {
             loop {
                 let deadline = {
-                    let Some(s) = weak.upgrade() else { return };
-                    if s.closed.load(Ordering::Acquire) {
-                        return;
-                    }
+                    let Some(s) = live(&weak) else { return };
                     let mut d = s.data.lock();
                     let t = d.poll_timeout();
                     d.scheduled = t;
@@ -1206,6 +1202,11 @@ impl Drop for Session {
     }
 }
 
+/// The session a timer task works for, while it lives and is not closed.
+fn live(weak: &Weak<Session>) -> Option<Arc<Session>> {
+    weak.upgrade().filter(|s| !s.closed.load(Ordering::Acquire))
+}
+
 fn media_not_ready() -> error::Error {
     error::not_connected("media can be sent once DTLS-SRTP is established")
 }
@@ -1317,7 +1318,7 @@ mod tests {
             r.by_payload_type.insert(96, 8);
             r.mid_extension_id = Some(4);
         }
-        let route = |p: &[u8]| s.route(&RtpHeader::parse(p).unwrap());
+        let route = |p: &[u8]| s.route(&RtpHeader::parse(p).unwrap()).map(|(track, _)| track);
         assert_eq!(route(&packet(1, 0, None)), Some(7));
         assert_eq!(route(&packet(2, 111, Some(b"0"))), Some(7), "by mid");
         assert_eq!(s.routes.read().by_ssrc.get(&2), Some(&7), "learned");

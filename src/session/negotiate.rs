@@ -114,7 +114,7 @@ pub struct Signaling {
     data: Option<DataSection>,
 }
 
-fn random_u32() -> u32 {
+pub(super) fn random_u32() -> u32 {
     let mut b = [0u8; 4];
     let _ = openssl::rand::rand_bytes(&mut b);
     u32::from_be_bytes(b)

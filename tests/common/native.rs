@@ -101,11 +101,16 @@ impl Peer {
 /// Tracks and offer/answer between `a` and `b` (no candidates yet); returns when the answer was
 /// applied.
 pub fn negotiate(a: &mut Peer, b: &mut Peer) -> Instant {
-    a.track = a.s.add_track(MediaKind::Audio, &[Codec::Pcmu], Direction::SendRecv).unwrap();
+    negotiate_track(a, b, MediaKind::Audio, Codec::Pcmu)
+}
+
+/// `negotiate` with one sendrecv track of `kind` and `codec` on each side.
+pub fn negotiate_track(a: &mut Peer, b: &mut Peer, kind: MediaKind, codec: Codec) -> Instant {
+    a.track = a.s.add_track(kind, &[codec], Direction::SendRecv).unwrap();
     let offer = a.s.create_offer().unwrap();
     b.s.set_remote_description(SdpType::Offer, &offer).unwrap();
     a.s.set_local_description(SdpType::Offer, Some(&offer)).unwrap();
-    b.track = b.s.add_track(MediaKind::Audio, &[Codec::Pcmu], Direction::SendRecv).unwrap();
+    b.track = b.s.add_track(kind, &[codec], Direction::SendRecv).unwrap();
     let answer = b.s.create_answer().unwrap();
     let t0 = Instant::now();
     a.s.set_remote_description(SdpType::Answer, &answer).unwrap();

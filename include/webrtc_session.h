@@ -516,6 +516,39 @@ enum wrs_stat
    * RTP packets of sources beyond the 64 tracked ones, and RTCP about SSRCs not ours.
    */
   WRS_STAT_RTCP_SOURCES_REFUSED = 26,
+  /**
+   * Generic NACK packets the library sent, and the sequence numbers they asked for.
+   */
+  WRS_STAT_NACK_SENT = 27,
+  WRS_STAT_NACK_SEQUENCES_SENT = 28,
+  /**
+   * Packets the peer's NACKs made the library send again (over RTX or plainly).
+   */
+  WRS_STAT_RETRANSMITTED_PACKETS_SENT = 29,
+  /**
+   * Bytes of those packets (RTP header and payload, before SRTP).
+   */
+  WRS_STAT_RETRANSMITTED_BYTES_SENT = 30,
+  /**
+   * NACKed packets not sent again: no longer in the send history, or held back by the
+   * per-packet interval or the retransmission budget (a NACK storm).
+   */
+  WRS_STAT_NACK_REQUESTS_UNANSWERED = 31,
+  WRS_STAT_NACK_REQUESTS_LIMITED = 32,
+  /**
+   * RTX packets received and unwrapped to the original stream.
+   */
+  WRS_STAT_RTX_PACKETS_RECEIVED = 33,
+  /**
+   * RTX packets dropped: padding only (bandwidth probes), or for no known stream.
+   */
+  WRS_STAT_RTX_PACKETS_DROPPED = 34,
+  /**
+   * Missing packets that arrived after all (late or retransmitted), and missing packets
+   * given up (asked for 10 times, past the deadline, or too many missing at once).
+   */
+  WRS_STAT_NACK_RECOVERED = 35,
+  WRS_STAT_NACK_GAVE_UP = 36,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -928,6 +961,24 @@ wrs_result wrs_config_set_rtcp_reports(wrs_config *cfg, bool on);
  * sends them. Off: nothing is advertised and the request call fails.
  */
 wrs_result wrs_config_set_keyframe_requests(wrs_config *cfg, bool on);
+
+/**
+ * Generic NACK and RTX for video (default on): video sections advertise `a=rtcp-fb:* nack`
+ * and an `rtx/90000` format per codec with `a=ssrc-group:FID`; gaps in what is received are
+ * asked for (at once, then every round trip, 10 times at most), the peer's NACKs are answered
+ * from a per-track send history, and received RTX is unwrapped to the original SSRC and
+ * sequence number before `on_rtp`. Off: none of this is advertised or done.
+ */
+wrs_result wrs_config_set_nack(wrs_config *cfg, bool on);
+
+/**
+ * The send history of each video track whose peer negotiated NACK (defaults 512 packets,
+ * 1000 ms): `packets` slots (1..=8192), each holding one sent packet (about 1.2 KB for a
+ * full-size video packet, so about 620 KB per track at the default), and the age past which
+ * a packet is no longer sent again (1..=10000 ms). Retransmissions are also capped: at most
+ * the bytes sent plus 256 KB, over any period, however many NACKs arrive.
+ */
+wrs_result wrs_config_set_nack_history(wrs_config *cfg, uint32_t packets, uint32_t max_age_ms);
 
 /**
  * The bundle policy of this session's offers (`wrs_bundle_policy`; default BALANCED). With

@@ -185,24 +185,34 @@ fn answers_a_real_chrome_offer_with_the_intersection() {
     assert!(lines.contains(&"a=group:BUNDLE 0 1 2"), "{answer}");
     assert!(lines.contains(&"m=audio 9 UDP/TLS/RTP/SAVPF 111 0"), "{answer}");
     // H264 first (our preference), answered with Chrome's payload type for pm=1 baseline.
-    assert!(lines.contains(&"m=video 9 UDP/TLS/RTP/SAVPF 102 96"), "{answer}");
+    // Each with the RTX format Chrome offered for it (apt=), which the library answers.
+    assert!(lines.contains(&"m=video 9 UDP/TLS/RTP/SAVPF 102 103 96 97"), "{answer}");
+    assert!(lines.contains(&"a=rtpmap:103 rtx/90000") && lines.contains(&"a=fmtp:103 apt=102"), "{answer}");
+    assert!(lines.iter().any(|l| l.starts_with("a=ssrc-group:FID ")), "{answer}");
     assert!(lines.contains(&"a=fmtp:102 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f"));
     // The data section is accepted (RFC 8841): SCTP port 5000, our max-message-size.
     assert!(lines.contains(&"m=application 9 UDP/DTLS/SCTP webrtc-datachannel"), "data channel accepted: {answer}");
     assert!(lines.contains(&"a=sctp-port:5000") && lines.contains(&"a=max-message-size:262144"), "{answer}");
     assert!(lines.contains(&"a=setup:active"));
     assert!(lines.contains(&"a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid"));
-    assert!(!answer.contains("transport-cc") && !answer.contains("rtx"), "only what we implement");
-    // RTCP feedback: keyframe requests only (what the library answers), never plain `nack`,
+    assert!(!answer.contains("transport-cc"), "only what we implement");
+    // RTCP feedback: generic NACK and keyframe requests (what the library answers), never
     // `transport-cc` or `goog-remb` (not implemented yet), none on audio.
     assert!(lines.contains(&"a=rtcp-fb:102 nack pli") && lines.contains(&"a=rtcp-fb:102 ccm fir"), "{answer}");
-    assert!(!lines.contains(&"a=rtcp-fb:102 nack") && !answer.contains("goog-remb"), "{answer}");
+    assert!(lines.contains(&"a=rtcp-fb:102 nack") && !answer.contains("goog-remb"), "{answer}");
     assert!(!lines.iter().any(|l| l.starts_with("a=rtcp-fb:111")), "{answer}");
     let offerer = Peer::new(&Options::default());
     offerer.add_track(wrs_media_kind::Video, &[wrs_codec::Vp8, wrs_codec::H264], wrs_direction::SendRecv);
     let offer = offerer.offer();
+    assert!(offer.lines().any(|l| l == "a=rtcp-fb:96 nack pli") && offer.lines().any(|l| l == "a=rtcp-fb:96 nack"), "{offer}");
+    assert!(offer.lines().any(|l| l == "a=fmtp:97 apt=96") && offer.lines().any(|l| l == "a=fmtp:109 apt=108"), "{offer}");
+    assert!(!offer.lines().any(|l| l.contains("transport-cc")), "{offer}");
+    // Switched off, neither NACK nor RTX is offered.
+    let quiet = Peer::new(&Options { nack: false, ..Options::default() });
+    quiet.add_track(wrs_media_kind::Video, &[wrs_codec::Vp8], wrs_direction::SendRecv);
+    let offer = quiet.offer();
+    assert!(!offer.contains("rtx") && !offer.lines().any(|l| l == "a=rtcp-fb:96 nack") && !offer.contains("FID"), "{offer}");
     assert!(offer.lines().any(|l| l == "a=rtcp-fb:96 nack pli"), "{offer}");
-    assert!(!offer.lines().any(|l| l == "a=rtcp-fb:96 nack" || l.contains("transport-cc")), "{offer}");
     let mut mid = ptr::null_mut();
     ok(wrs_session_track_mid(p.s, video, &mut mid));
     assert_eq!(take_string(mid), "1");

@@ -241,6 +241,43 @@ pub extern "C" fn wrs_config_set_keyframe_requests(cfg: *mut wrs_config, on: boo
     })
 }
 
+/// Generic NACK and RTX for video (default on): video sections advertise `a=rtcp-fb:* nack`
+/// and an `rtx/90000` format per codec with `a=ssrc-group:FID`; gaps in what is received are
+/// asked for (at once, then every round trip, 10 times at most), the peer's NACKs are answered
+/// from a per-track send history, and received RTX is unwrapped to the original SSRC and
+/// sequence number before `on_rtp`. Off: none of this is advertised or done.
+#[no_mangle]
+pub extern "C" fn wrs_config_set_nack(cfg: *mut wrs_config, on: bool) -> wrs_result {
+    guard(|| {
+        with_config(cfg, |c| {
+            c.rtcp.nack = on;
+            Ok(())
+        })
+    })
+}
+
+/// The send history of each video track whose peer negotiated NACK (defaults 512 packets,
+/// 1000 ms): `packets` slots (1..=8192), each holding one sent packet (about 1.2 KB for a
+/// full-size video packet, so about 620 KB per track at the default), and the age past which
+/// a packet is no longer sent again (1..=10000 ms). Retransmissions are also capped: at most
+/// the bytes sent plus 256 KB, over any period, however many NACKs arrive.
+#[no_mangle]
+pub extern "C" fn wrs_config_set_nack_history(cfg: *mut wrs_config, packets: u32, max_age_ms: u32) -> wrs_result {
+    guard(|| {
+        if !(1..=crate::rtcp::history::MAX_HISTORY_PACKETS as u32).contains(&packets) {
+            return Err(FfiError::new(wrs_result::InvalidArgument, format!("a history of {packets} packets is not within 1..=8192")));
+        }
+        if !(1..=10_000).contains(&max_age_ms) {
+            return Err(FfiError::new(wrs_result::InvalidArgument, format!("a history age of {max_age_ms} ms is not within 1..=10000")));
+        }
+        with_config(cfg, |c| {
+            c.rtcp.history_packets = packets as usize;
+            c.rtcp.history_age = Duration::from_millis(max_age_ms as u64);
+            Ok(())
+        })
+    })
+}
+
 /// The bundle policy of this session's offers (`wrs_bundle_policy`; default BALANCED). With
 /// MAX_BUNDLE every section after the first is offered as `port 0` + `a=bundle-only`.
 #[no_mangle]

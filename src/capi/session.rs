@@ -620,6 +620,21 @@ pub extern "C" fn wrs_session_stat(s: *mut wrs_session, which: u32, out: *mut u6
             16 => h.session.data_counters().messages_received,
             17 => h.session.data_counters().bytes_received,
             18 => h.session.data_counters().sctp_packets_dropped,
+            27 | 28 | 35 | 36 => {
+                let c = h.session.rtcp_counters();
+                match which {
+                    27 => c.nack_sent,
+                    28 => c.nack_sequences_sent,
+                    35 => c.nack_recovered,
+                    _ => c.nack_gave_up,
+                }
+            }
+            29 => st.retransmitted_packets_sent.load(Relaxed),
+            30 => st.retransmitted_bytes_sent.load(Relaxed),
+            31 => st.nack_requests_unanswered.load(Relaxed),
+            32 => st.nack_requests_limited.load(Relaxed),
+            33 => st.rtx_packets_received.load(Relaxed),
+            34 => st.rtx_packets_dropped.load(Relaxed),
             19..=26 => {
                 let c = h.session.rtcp_counters();
                 match which {

@@ -175,6 +175,25 @@ pub enum wrs_stat {
     NackReceived = 25,
     /// RTP packets of sources beyond the 64 tracked ones, and RTCP about SSRCs not ours.
     RtcpSourcesRefused = 26,
+    /// Generic NACK packets the library sent, and the sequence numbers they asked for.
+    NackSent = 27,
+    NackSequencesSent = 28,
+    /// Packets the peer's NACKs made the library send again (over RTX or plainly).
+    RetransmittedPacketsSent = 29,
+    /// Bytes of those packets (RTP header and payload, before SRTP).
+    RetransmittedBytesSent = 30,
+    /// NACKed packets not sent again: no longer in the send history, or held back by the
+    /// per-packet interval or the retransmission budget (a NACK storm).
+    NackRequestsUnanswered = 31,
+    NackRequestsLimited = 32,
+    /// RTX packets received and unwrapped to the original stream.
+    RtxPacketsReceived = 33,
+    /// RTX packets dropped: padding only (bandwidth probes), or for no known stream.
+    RtxPacketsDropped = 34,
+    /// Missing packets that arrived after all (late or retransmitted), and missing packets
+    /// given up (asked for 10 times, past the deadline, or too many missing at once).
+    NackRecovered = 35,
+    NackGaveUp = 36,
 }
 
 fn bad(what: &str, v: u32) -> FfiError {

@@ -85,16 +85,22 @@ impl Codec {
         }
     }
     /// RTCP feedback (`a=rtcp-fb`) the library itself answers for this codec. An offer or
-    /// answer says only what is implemented: for video, keyframe requests (`nack pli`, and FIR
-    /// with `ccm fir`), which the library sends when the host asks and reports when the peer
-    /// asks; generic NACK (`nack`) and `transport-cc` wait for retransmission and
-    /// transport-wide feedback.
+    /// answer says only what is implemented: for video, generic NACK (`nack`: the library
+    /// asks for what it misses and retransmits from its send history) and keyframe requests
+    /// (`nack pli`, and FIR with `ccm fir`), which the library sends when the host asks and
+    /// reports when the peer asks; `transport-cc` waits for transport-wide feedback.
     pub fn feedback(self) -> &'static [&'static str] {
         if self.kind() == MediaKind::Video {
-            &["nack pli", "ccm fir"]
+            &["nack", "nack pli", "ccm fir"]
         } else {
             &[]
         }
+    }
+
+    /// The payload type of this codec's retransmission format (`rtx/90000` with `apt=`,
+    /// RFC 4588) when this library offers: video only, numbered as Chromium does.
+    pub fn default_rtx_payload_type(self) -> Option<u8> {
+        (self.kind() == MediaKind::Video).then(|| self.default_payload_type() + 1)
     }
 
     /// Whether a remote `a=rtpmap`/`a=fmtp` pair describes this codec in a form we can handle.
@@ -133,6 +139,8 @@ pub struct NegotiatedCodec {
     pub payload_type: u8,
     pub fmtp: Option<String>,
     pub feedback: Vec<String>,
+    /// The payload type of its RTX format (RFC 4588), when negotiated.
+    pub rtx: Option<u8>,
 }
 
 impl NegotiatedCodec {
@@ -142,7 +150,12 @@ impl NegotiatedCodec {
             payload_type: codec.default_payload_type(),
             fmtp: codec.default_fmtp().map(str::to_owned),
             feedback: codec.feedback().iter().map(|s| s.to_string()).collect(),
+            rtx: codec.default_rtx_payload_type(),
         }
+    }
+
+    pub fn has_feedback(&self, fb: &str) -> bool {
+        self.feedback.iter().any(|f| f == fb)
     }
 }
 

@@ -25,6 +25,8 @@ pub struct LocalMedia {
     pub codecs: Vec<NegotiatedCodec>,
     pub mid_extension_id: Option<u8>,
     pub ssrc: Option<u32>,
+    /// The retransmission SSRC (`a=ssrc-group:FID ssrc rtx`), announced when a codec has RTX.
+    pub rtx_ssrc: Option<u32>,
     /// msid stream id and track id.
     pub msid: (String, String),
 }
@@ -80,7 +82,12 @@ impl LocalDescription {
                     None
                 }
                 SectionKind::Rtp(kind) => {
-                    let pts: Vec<String> = m.codecs.iter().map(|c| c.payload_type.to_string()).collect();
+                    let pts: Vec<String> = m
+                        .codecs
+                        .iter()
+                        .flat_map(|c| std::iter::once(c.payload_type).chain(c.rtx))
+                        .map(|pt| pt.to_string())
+                        .collect();
                     let _ = write!(
                         s,
                         "m={} {port} UDP/TLS/RTP/SAVPF {}\r\nc=IN IP4 0.0.0.0\r\na=rtcp:9 IN IP4 0.0.0.0\r\n",
@@ -137,13 +144,23 @@ impl LocalDescription {
                 if let Some(f) = &c.fmtp {
                     let _ = write!(s, "a=fmtp:{} {f}\r\n", c.payload_type);
                 }
+                if let Some(rtx) = c.rtx {
+                    let _ = write!(
+                        s,
+                        "a=rtpmap:{rtx} rtx/{}\r\na=fmtp:{rtx} apt={}\r\n",
+                        c.codec.clock_rate(),
+                        c.payload_type
+                    );
+                }
             }
             if let (Some(ssrc), true) = (m.ssrc, m.direction.sends()) {
-                let _ = write!(
-                    s,
-                    "a=ssrc:{ssrc} cname:{}\r\na=ssrc:{ssrc} msid:{} {}\r\n",
-                    self.cname, m.msid.0, m.msid.1
-                );
+                let rtx = m.rtx_ssrc.filter(|_| m.codecs.iter().any(|c| c.rtx.is_some()));
+                if let Some(rtx) = rtx {
+                    let _ = write!(s, "a=ssrc-group:FID {ssrc} {rtx}\r\n");
+                }
+                for x in std::iter::once(ssrc).chain(rtx) {
+                    let _ = write!(s, "a=ssrc:{x} cname:{}\r\na=ssrc:{x} msid:{} {}\r\n", self.cname, m.msid.0, m.msid.1);
+                }
             }
         }
         s
@@ -174,6 +191,7 @@ mod tests {
                     codecs: vec![NegotiatedCodec::local_default(Codec::Opus), NegotiatedCodec::local_default(Codec::Pcmu)],
                     mid_extension_id: Some(4),
                     ssrc: Some(1234),
+                    rtx_ssrc: Some(1235),
                     msid: ("s".into(), "t0".into()),
                 },
                 LocalMedia {
@@ -183,6 +201,7 @@ mod tests {
                     codecs: vec![NegotiatedCodec::local_default(Codec::H264)],
                     mid_extension_id: Some(4),
                     ssrc: Some(99),
+                    rtx_ssrc: Some(100),
                     msid: ("s".into(), "t1".into()),
                 },
             ],

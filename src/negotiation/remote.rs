@@ -70,6 +70,8 @@ pub struct RemoteMedia {
     pub extmaps: Vec<(u8, String)>,
     /// Media SSRCs announced with `a=ssrc` (retransmission SSRCs of `ssrc-group:FID` excluded).
     pub ssrcs: Vec<u32>,
+    /// `a=ssrc-group:FID primary rtx` pairs.
+    pub rtx_ssrcs: Vec<(u32, u32)>,
     pub candidates: Vec<String>,
     pub end_of_candidates: bool,
     /// For a data channel section (`m=application ... UDP/DTLS/SCTP webrtc-datachannel`).
@@ -88,6 +90,14 @@ pub struct DataParams {
 impl RemoteMedia {
     pub fn extmap_id(&self, uri: &str) -> Option<u8> {
         self.extmaps.iter().find(|(_, u)| u == uri).map(|(id, _)| *id)
+    }
+
+    /// The payload type of the `rtx` format whose `apt=` is `pt` (RFC 4588 §8.6).
+    pub fn rtx_for(&self, pt: u8) -> Option<u8> {
+        self.codecs
+            .iter()
+            .find(|c| c.name.eq_ignore_ascii_case("rtx") && super::codecs::fmtp_param(c.fmtp.as_deref(), "apt").and_then(|a| a.parse().ok()) == Some(pt))
+            .map(|c| c.payload_type)
     }
 }
 
@@ -193,6 +203,7 @@ pub fn parse(text: &str) -> Result<RemoteDescription> {
         let mut codecs = Vec::new();
         let mut extmaps = Vec::new();
         let mut ssrcs = Vec::new();
+        let mut rtx_ssrcs = Vec::new();
         if is_rtp {
             for v in attrs(a, "rtpmap") {
                 codecs.push(parse_rtpmap(v, &mid)?);
@@ -238,12 +249,16 @@ pub fn parse(text: &str) -> Result<RemoteDescription> {
             for v in attrs(a, "ssrc-group") {
                 let mut parts = v.split_whitespace();
                 if parts.next() == Some("FID") {
-                    parts.next();
-                    for s in parts {
-                        retransmission.insert(s.parse::<u32>().map_err(|_| {
-                            error::invalid_sdp(format!("a=ssrc-group:{v} in m-section {mid} has a bad SSRC"))
-                        })?);
+                    let group: Vec<u32> = parts
+                        .map(|s| s.parse::<u32>())
+                        .collect::<std::result::Result<_, _>>()
+                        .map_err(|_| error::invalid_sdp(format!("a=ssrc-group:{v} in m-section {mid} has a bad SSRC")))?;
+                    if let [primary, rtx, ..] = group[..] {
+                        if rtx_ssrcs.len() < 64 {
+                            rtx_ssrcs.push((primary, rtx));
+                        }
                     }
+                    retransmission.extend(group.into_iter().skip(1));
                 }
             }
             for v in attrs(a, "ssrc") {
@@ -286,6 +301,7 @@ pub fn parse(text: &str) -> Result<RemoteDescription> {
             codecs,
             extmaps,
             ssrcs,
+            rtx_ssrcs,
             candidates,
             end_of_candidates,
             data,

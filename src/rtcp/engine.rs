@@ -11,9 +11,12 @@
 //! - Keyframe requests: PLI and FIR (RFC 4585, RFC 5104) for a local SSRC become one request
 //!   per `KEYFRAME_HOLDOFF` at most (a FIR that repeats its sequence number is no new request);
 //!   the rest are counted, so a flood costs the host nothing.
+//! - NACKs (RFC 4585 §6.2.1): for sources whose track negotiated `nack`, a `NackList` finds
+//!   the gaps; `write_nacks` asks for what is due (at once, then every RTT).
 
 use std::time::{Duration, Instant};
 
+use super::nack::{NackList, NackOutcome};
 use super::packets::{parse, Packet, ReportBlock, Writer};
 use super::stats::{round_trip, ReceiveStats};
 use crate::fasthash::FastMap;
@@ -63,6 +66,11 @@ pub struct RemoteSource {
     pub last_packet: Instant,
     pub sender_report: Option<RemoteOutbound>,
     pub bye: bool,
+    /// The gaps to ask for, when the track negotiated generic NACK.
+    pub nack: Option<NackList>,
+    /// RTX packets unwrapped into this source, and NACK packets sent about it.
+    pub retransmissions_received: u64,
+    pub nacks_sent: u64,
 }
 
 /// Counters of what the engine saw and did.
@@ -81,6 +89,12 @@ pub struct EngineCounters {
     pub sources_refused: u64,
     /// Report blocks and feedback about SSRCs that are not ours.
     pub foreign_feedback: u64,
+    /// NACK packets sent, sequence numbers they asked for, missing packets that arrived
+    /// after all, and missing packets given up (too many tries, too old, too many missing).
+    pub nack_sent: u64,
+    pub nack_sequences_sent: u64,
+    pub nack_recovered: u64,
+    pub nack_gave_up: u64,
 }
 
 /// What a received compound packet asks of the session.
@@ -119,14 +133,16 @@ impl Engine {
         }
     }
 
-    /// An authenticated RTP packet of `ssrc` for `track`, on a clock of `clock_rate`.
-    pub fn on_rtp(&mut self, ssrc: u32, track: u32, clock_rate: u32, seq: u16, rtp_timestamp: u32, now: Instant) {
+    /// An authenticated RTP packet of `ssrc` for `track`, on a clock of `clock_rate`; `nack`
+    /// when the track negotiated generic NACK. Returns true when the packet opened a gap (a
+    /// NACK is due now).
+    pub fn on_rtp(&mut self, ssrc: u32, track: u32, clock_rate: u32, seq: u16, rtp_timestamp: u32, nack: bool, now: Instant) -> bool {
         let full = self.remote.len() >= MAX_REMOTE_SOURCES;
         let source = match self.remote.get_mut(&ssrc) {
             Some(s) => s,
             None if full => {
                 self.counters.sources_refused += 1;
-                return;
+                return false;
             }
             None => self.remote.entry(ssrc).or_insert_with(|| RemoteSource {
                 track,
@@ -134,12 +150,71 @@ impl Engine {
                 last_packet: now,
                 sender_report: None,
                 bye: false,
+                nack: None,
+                retransmissions_received: 0,
+                nacks_sent: 0,
             }),
         };
         source.track = track;
         source.last_packet = now;
         source.bye = false;
         source.stats.update(seq, rtp_timestamp, now);
+        if !nack {
+            source.nack = None;
+            return false;
+        }
+        let mut o = NackOutcome::default();
+        let gap = source.nack.get_or_insert_with(NackList::default).on_packet(seq, now, &mut o);
+        self.count(o);
+        gap
+    }
+
+    /// A packet of `ssrc` recovered by retransmission (RTX unwrapped): it fills its gap but,
+    /// as in libwebrtc, is not counted in the source's receive statistics.
+    pub fn on_retransmission(&mut self, ssrc: u32, seq: u16, now: Instant) {
+        let Some(source) = self.remote.get_mut(&ssrc) else { return };
+        source.retransmissions_received += 1;
+        let mut o = NackOutcome::default();
+        if let Some(l) = source.nack.as_mut() {
+            l.on_packet(seq, now, &mut o);
+        }
+        self.count(o);
+    }
+
+    fn count(&mut self, o: NackOutcome) {
+        self.counters.nack_recovered += o.recovered;
+        self.counters.nack_gave_up += o.gave_up;
+    }
+
+    /// Writes into `buf` (cleared first) one generic NACK per source with requests due at
+    /// `now`; returns false (and `buf` empty) when none are.
+    pub fn write_nacks(&mut self, reporter: u32, now: Instant, buf: &mut Vec<u8>) -> bool {
+        buf.clear();
+        let rtt = self.round_trip;
+        let mut lost = Vec::new();
+        let mut o = NackOutcome::default();
+        let mut w = Writer::new(buf);
+        let mut any = false;
+        for (ssrc, s) in self.remote.iter_mut() {
+            let Some(l) = s.nack.as_mut() else { continue };
+            lost.clear();
+            l.due(now, rtt, &mut lost, &mut o);
+            if lost.is_empty() {
+                continue;
+            }
+            w.nack(reporter, *ssrc, &lost);
+            s.nacks_sent += 1;
+            self.counters.nack_sent += 1;
+            self.counters.nack_sequences_sent += lost.len() as u64;
+            any = true;
+        }
+        self.count(o);
+        any
+    }
+
+    /// When the next NACK falls due, if any source misses packets.
+    pub fn next_nack_due(&self) -> Option<Instant> {
+        self.remote.values().filter_map(|s| s.nack.as_ref()?.next_due(self.round_trip)).min()
     }
 
     /// A decrypted compound RTCP packet from the peer; `is_local` tells our SSRCs.
@@ -333,7 +408,7 @@ mod tests {
         // b receives ssrc 1 from a.
         for i in 0..50u16 {
             if i != 7 {
-                b.on_rtp(1, 0, 90000, 100 + i, 3000 * i as u32, t0 + Duration::from_millis(i as u64 * 33));
+                b.on_rtp(1, 0, 90000, 100 + i, 3000 * i as u32, false, t0 + Duration::from_millis(i as u64 * 33));
             }
         }
         let ntp0 = 0x0000_1000_0000_0000u64;
@@ -355,6 +430,33 @@ mod tests {
         assert_eq!(inbound.block.cumulative_lost, 1);
         assert_eq!(inbound.block.extended_highest_sequence, 149);
         assert_eq!(inbound.reports, 1);
+    }
+
+    #[test]
+    fn gaps_become_nacks_and_retransmissions_fill_them() {
+        let t0 = Instant::now();
+        let mut e = Engine::new("x");
+        let mut buf = Vec::new();
+        for seq in [10u16, 11, 14, 15] {
+            let gap = e.on_rtp(5, 0, 90000, seq, 0, true, t0);
+            assert_eq!(gap, seq == 14);
+        }
+        assert!(e.next_nack_due().is_some());
+        assert!(e.write_nacks(9, t0, &mut buf));
+        let p = parse(&buf);
+        assert_eq!(p, vec![Packet::Nack { sender: 9, media: 5, lost: vec![12, 13] }]);
+        // Nothing more is due before the retry interval; a retransmission fills 12.
+        assert!(!e.write_nacks(9, t0 + Duration::from_millis(10), &mut buf) && buf.is_empty());
+        e.on_retransmission(5, 12, t0);
+        assert!(e.write_nacks(9, t0 + Duration::from_millis(200), &mut buf));
+        assert_eq!(parse(&buf), vec![Packet::Nack { sender: 9, media: 5, lost: vec![13] }]);
+        let c = e.counters;
+        assert_eq!((c.nack_sent, c.nack_sequences_sent, c.nack_recovered), (2, 3, 1));
+        // A source without negotiated NACK asks for nothing.
+        e.on_rtp(6, 1, 90000, 1, 0, false, t0);
+        e.on_rtp(6, 1, 90000, 5, 0, false, t0);
+        assert!(e.write_nacks(9, t0 + Duration::from_millis(400), &mut buf));
+        assert!(parse(&buf).iter().all(|p| matches!(p, Packet::Nack { media: 5, .. })));
     }
 
     #[test]
@@ -392,7 +494,7 @@ mod tests {
         let t0 = Instant::now();
         let mut e = Engine::new("cname-of-this-session");
         for ssrc in 0..1000u32 {
-            e.on_rtp(ssrc + 100, 0, 8000, 1, 0, t0);
+            e.on_rtp(ssrc + 100, 0, 8000, 1, 0, false, t0);
         }
         assert_eq!(e.remote_sources().count(), MAX_REMOTE_SOURCES);
         assert_eq!(e.counters.sources_refused, (1000 - MAX_REMOTE_SOURCES) as u64);

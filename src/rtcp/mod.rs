@@ -1,9 +1,13 @@
 //! RTCP (RFC 3550 §6, RFC 4585, RFC 5104), sans-IO: reading and writing the packets
-//! (`packets.rs`), the statistics reports carry (`stats.rs`), and the per-session engine
-//! (`engine.rs`: reports, round-trip time, keyframe requests) that `session/feedback.rs`
-//! drives. NACK/RTX and transport-wide feedback are still to come (issue #12).
+//! (`packets.rs`), the statistics reports carry (`stats.rs`), the per-session engine
+//! (`engine.rs`: reports, round-trip time, keyframe requests, NACKs) that
+//! `session/feedback.rs` drives, the NACK generator of a received source (`nack.rs`) and the
+//! send history that answers NACKs (`history.rs`). Transport-wide feedback is still to come
+//! (issue #12).
 
 pub mod engine;
+pub mod history;
+pub mod nack;
 pub mod packets;
 pub mod stats;
 

@@ -11,12 +11,13 @@ use once_cell::sync::Lazy;
 
 use super::events::OwnedEvent;
 use super::negotiate::random_u32;
-use super::{live, media_not_ready, Session, MAX_PACKET_LEN, PROTECT_ROOM};
+use super::{live, media_not_ready, PayloadInfo, SendTrack, Session, MAX_PACKET_LEN, PROTECT_ROOM};
 use crate::error::{self, Result};
 use crate::negotiation::MediaKind;
 use crate::rtcp::engine::{report_interval, Engine, EngineCounters, RemoteInbound, RemoteOutbound, SenderInfo};
+use crate::rtcp::history::{History, Miss, DEFAULT_HISTORY_AGE, DEFAULT_HISTORY_PACKETS};
 use crate::rtcp::{ntp_now, rtp_time_after};
-use crate::rtp::RtpHeader;
+use crate::rtp::{self, RtpHeader};
 use crate::runtime;
 
 /// The base of the send counters' times (microseconds since it, 0 = never).
@@ -68,19 +69,44 @@ pub struct RtcpConfig {
     /// Keyframe requests: `nack pli` and `ccm fir` advertised, the peer's requests reported,
     /// `request_keyframe` available.
     pub keyframe_requests: bool,
+    /// Generic NACK and RTX for video: `nack` and `rtx/90000` advertised, gaps in what is
+    /// received asked for, the peer's NACKs answered from a send history, RTX unwrapped.
+    pub nack: bool,
+    /// Packets kept per video track for retransmission, and the age past which they are
+    /// no longer sent again.
+    pub history_packets: usize,
+    pub history_age: Duration,
 }
 
 impl Default for RtcpConfig {
     fn default() -> Self {
-        RtcpConfig { reports: true, keyframe_requests: true }
+        RtcpConfig {
+            reports: true,
+            keyframe_requests: true,
+            nack: true,
+            history_packets: DEFAULT_HISTORY_PACKETS,
+            history_age: DEFAULT_HISTORY_AGE,
+        }
+    }
+}
+
+/// What one sending track keeps to answer NACKs.
+pub(super) struct Resender {
+    pub history: History,
+    rtx_sequence: u16,
+}
+
+impl Resender {
+    pub fn new(packets: usize, age: Duration) -> Self {
+        Resender { history: History::new(packets, age), rtx_sequence: super::random_u16() }
     }
 }
 
 pub(super) struct RtcpState {
     pub engine: Engine,
     buf: Vec<u8>,
-    /// The SSRC of RRs when no track has one (a session without tracks sends none anyway).
-    reporter: u32,
+    /// The sender SSRC of RRs and feedback: the first track's (a random one before).
+    pub reporter: u32,
 }
 
 impl RtcpState {
@@ -109,16 +135,122 @@ pub struct ReceivedSource {
 }
 
 impl Session {
-    /// An authenticated RTP packet for `track`.
-    pub(super) fn rtcp_on_rtp(&self, track: u32, clock_rate: u32, header: &RtpHeader<'_>) {
-        self.rtcp.lock().engine.on_rtp(header.ssrc(), track, clock_rate, header.sequence_number(), header.timestamp(), Instant::now());
+    /// An authenticated RTP packet for `track`: its statistics, and a NACK at once when it
+    /// opened a gap.
+    pub(super) fn rtcp_on_rtp(&self, track: u32, info: PayloadInfo, header: &RtpHeader<'_>) {
+        let now = Instant::now();
+        let gap = self.rtcp.lock().engine.on_rtp(
+            header.ssrc(),
+            track,
+            info.clock_rate,
+            header.sequence_number(),
+            header.timestamp(),
+            info.nack,
+            now,
+        );
+        if gap {
+            self.send_due_nacks(now);
+            self.rtcp_wake.notify_one();
+        }
+    }
+
+    /// An unwrapped RTX packet of `primary`.
+    pub(super) fn rtcp_on_retransmission(&self, primary: u32, seq: u16) {
+        self.rtcp.lock().engine.on_retransmission(primary, seq, Instant::now());
+    }
+
+    /// Sends the NACKs due at `now`, if any.
+    fn send_due_nacks(&self, now: Instant) {
+        let mut buf = [0u8; PROTECT_ROOM];
+        let len = {
+            let mut st = self.rtcp.lock();
+            let RtcpState { engine, buf: out, reporter } = &mut *st;
+            if !engine.write_nacks(*reporter, now, out) || out.len() > MAX_PACKET_LEN {
+                return;
+            }
+            buf[..out.len()].copy_from_slice(out);
+            out.len()
+        };
+        let _ = self.send_rtcp_plain(&mut buf, len);
+    }
+
+    /// Answers the peer's NACK for `seqs` of `track` from its send history: over RTX when
+    /// negotiated (RFC 4588 §4: the RTX SSRC, its own sequence, the original sequence number
+    /// first in the payload), else the packet as it was sent.
+    fn retransmit(&self, track: &SendTrack, seqs: &[u16], rtt: Option<Duration>) {
+        let Some(resender) = &track.resend else {
+            self.stats.nack_requests_unanswered.fetch_add(seqs.len() as u64, Ordering::Relaxed);
+            return;
+        };
+        let now = Instant::now();
+        // The same packet is not sent again within one round trip (the peer's retry).
+        let min_interval = rtt.unwrap_or(Duration::ZERO).max(Duration::from_millis(10));
+        let mut staged: Vec<(usize, usize, usize)> = Vec::new();
+        let mut out: Vec<u8> = Vec::new();
+        {
+            let mut r = resender.lock();
+            let Resender { history, rtx_sequence } = &mut *r;
+            for &seq in seqs {
+                let p = match history.resend(seq, now, min_interval) {
+                    Ok(p) => p,
+                    Err(Miss::Gone) => {
+                        self.stats.nack_requests_unanswered.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                    Err(Miss::TooSoon | Miss::Budget) => {
+                        self.stats.nack_requests_limited.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                };
+                let Ok(header) = RtpHeader::parse(p) else { continue };
+                let header_len = header.header_len;
+                let at = out.len();
+                match track.rtx.as_ref().and_then(|(ssrc, pts)| pts.iter().find(|(pt, _)| *pt == header.payload_type()).map(|(_, x)| (*ssrc, *x))) {
+                    Some((rtx_ssrc, rtx_pt)) => {
+                        out.extend_from_slice(&p[..header_len]);
+                        out.extend_from_slice(&seq.to_be_bytes());
+                        out.extend_from_slice(&p[header_len..]);
+                        out[at + 1] = (out[at + 1] & 0x80) | rtx_pt;
+                        out[at + 2..at + 4].copy_from_slice(&rtx_sequence.to_be_bytes());
+                        *rtx_sequence = rtx_sequence.wrapping_add(1);
+                        rtp::set_ssrc(&mut out[at..], rtx_ssrc);
+                    }
+                    None => out.extend_from_slice(p),
+                }
+                staged.push((at, out.len() - at, header_len));
+            }
+        }
+        let mut buf = [0u8; PROTECT_ROOM];
+        for (at, len, header_len) in staged {
+            buf[..len].copy_from_slice(&out[at..at + len]);
+            let sent = {
+                let mut tx = self.srtp_tx.lock();
+                let Some(tx) = tx.as_mut() else { return };
+                tx.protect_parsed_rtp(&mut buf, len, header_len)
+            };
+            let Ok(n) = sent else { continue };
+            if self.ice.send(&buf[..n]).is_ok() {
+                self.stats.retransmitted_packets_sent.fetch_add(1, Ordering::Relaxed);
+                self.stats.retransmitted_bytes_sent.fetch_add(len as u64, Ordering::Relaxed);
+            }
+        }
     }
 
     /// A decrypted compound RTCP packet: reports update the figures, keyframe requests reach
     /// the host as events.
     pub(super) fn rtcp_on_rtcp(&self, plain: &[u8]) {
         let local: Vec<(u32, u32)> = self.routes.read().tracks.iter().map(|(id, t)| (t.ssrc, *id)).collect();
-        let received = self.rtcp.lock().engine.on_rtcp(plain, Instant::now(), ntp_now(), |s| local.iter().any(|(l, _)| *l == s));
+        let (received, rtt) = {
+            let mut st = self.rtcp.lock();
+            let received = st.engine.on_rtcp(plain, Instant::now(), ntp_now(), |s| local.iter().any(|(l, _)| *l == s));
+            (received, st.engine.round_trip())
+        };
+        for (ssrc, seqs) in &received.nacks {
+            let track = self.routes.read().tracks.values().find(|t| t.ssrc == *ssrc).cloned();
+            if let Some(t) = track {
+                self.retransmit(&t, seqs, rtt);
+            }
+        }
         if !self.config.rtcp.keyframe_requests || received.keyframes.is_empty() {
             return;
         }
@@ -130,25 +262,45 @@ impl Session {
         self.emitter.flush();
     }
 
-    /// Starts the report timer once SRTP keys exist (reports on, a media section negotiated).
+    /// Starts the RTCP timer once SRTP keys exist (reports or NACK on): a report at each
+    /// randomized interval, NACK retries when they fall due. It sleeps until the earlier of
+    /// the two, or until woken (a new gap, or the session closed).
     pub(super) fn start_rtcp(&self) {
-        if !self.config.rtcp.reports || self.rtcp_running.swap(true, Ordering::AcqRel) {
+        let config = self.config.rtcp;
+        if !(config.reports || config.nack) || self.rtcp_running.swap(true, Ordering::AcqRel) {
             return;
         }
         let weak = self.self_weak();
-        let stop = Arc::clone(&self.rtcp_stop);
+        let wake = Arc::clone(&self.rtcp_wake);
+        let interval = |s: &Session| {
+            let video = s.routes.read().tracks.values().any(|t| t.negotiated && t.kind == MediaKind::Video);
+            report_interval(video, random_u32())
+        };
         runtime::spawn(async move {
+            let mut next_report = {
+                let Some(s) = live(&weak) else { return };
+                Instant::now() + interval(&s)
+            };
             loop {
                 let wait = {
                     let Some(s) = live(&weak) else { return };
-                    let video = s.routes.read().tracks.values().any(|t| t.negotiated && t.kind == MediaKind::Video);
-                    report_interval(video, random_u32())
+                    let nack = s.rtcp.lock().engine.next_nack_due();
+                    let report = if config.reports { Some(next_report) } else { None };
+                    match report.into_iter().chain(nack).min() {
+                        Some(at) => at.saturating_duration_since(Instant::now()),
+                        None => Duration::from_secs(3600),
+                    }
                 };
-                if tokio::time::timeout(wait, stop.notified()).await.is_ok() {
-                    return; // the session closed
-                }
+                let _ = tokio::time::timeout(wait, wake.notified()).await;
                 let Some(s) = live(&weak) else { return };
-                let _ = s.send_report(false);
+                let now = Instant::now();
+                if config.reports && now >= next_report {
+                    let _ = s.send_report(false);
+                    next_report = now + interval(&s);
+                }
+                if config.nack {
+                    s.send_due_nacks(now);
+                }
             }
         });
     }
@@ -270,9 +422,9 @@ impl Session {
 
     /// Sends a BYE (in a last report) before the keys go, and stops the timer.
     pub(super) fn stop_rtcp(&self) {
-        if self.rtcp_running.load(Ordering::Acquire) {
+        if self.config.rtcp.reports && self.rtcp_running.load(Ordering::Acquire) {
             let _ = self.send_report(true);
         }
-        self.rtcp_stop.notify_one();
+        self.rtcp_wake.notify_one();
     }
 }

@@ -131,6 +131,17 @@ pub struct Stats {
     pub rtp_unroutable: AtomicU64,
     /// Media datagrams that arrived before SRTP keys existed, or were malformed.
     pub datagrams_dropped: AtomicU64,
+    /// Packets (and their RTP bytes) sent again for the peer's NACKs, over RTX or plainly.
+    pub retransmitted_packets_sent: AtomicU64,
+    pub retransmitted_bytes_sent: AtomicU64,
+    /// NACKed packets not sent again: no longer in the history (or never sent), and those
+    /// held back by the per-packet interval or the retransmission budget.
+    pub nack_requests_unanswered: AtomicU64,
+    pub nack_requests_limited: AtomicU64,
+    /// RTX packets unwrapped to their original stream, and RTX packets dropped (padding
+    /// only, or no original stream known).
+    pub rtx_packets_received: AtomicU64,
+    pub rtx_packets_dropped: AtomicU64,
 }
 
 /// The send side of a track as the fast path sees it.
@@ -146,11 +157,28 @@ struct SendTrack {
     peer_fir: bool,
     /// For sender reports; kept across renegotiations like the sequence number.
     counters: Arc<feedback::SendCounters>,
+    /// The send history and RTX sequence, for a video track whose peer negotiated generic
+    /// NACK (and NACK is on); kept across renegotiations.
+    resend: Option<Arc<Mutex<feedback::Resender>>>,
+    /// The RTX SSRC and, per primary payload type, its RTX payload type, when negotiated.
+    rtx: Option<(u32, Vec<(u8, u8)>)>,
     direction: Direction,
     payload_types: Vec<u8>,
     mid: String,
     mid_extension_id: Option<u8>,
     sequence: AtomicU16,
+}
+
+impl SendTrack {
+    /// Keeps a packet as sent (plain, with the track's SSRC) for the peer's NACKs.
+    fn remember(&self, packet: &[u8], now: Instant) {
+        if let Some(r) = &self.resend {
+            let seq = u16::from_be_bytes([packet[2], packet[3]]);
+            let mut r = r.lock();
+            let stored = r.history.store(seq, packet, now);
+            rtp::set_ssrc(stored, self.ssrc);
+        }
+    }
 }
 
 /// Routing tables, rebuilt whenever a negotiation completes.
@@ -161,10 +189,23 @@ struct Routes {
     by_mid: FastMap<Vec<u8>, u32>,
     /// Payload types that belong to exactly one receiving track.
     by_payload_type: FastMap<u8, u32>,
-    /// Clock rate of each negotiated payload type (for jitter).
-    clock_rates: FastMap<u8, u32>,
+    /// What the receive path needs of each negotiated payload type.
+    payloads: FastMap<u8, PayloadInfo>,
+    /// The peer's retransmission SSRCs and the primary SSRC each repairs (`ssrc-group:FID`).
+    rtx_primary: FastMap<u32, u32>,
     mid_extension_id: Option<u8>,
 }
+
+/// A received payload type: its clock (for jitter), whether gaps are NACKed, and for an RTX
+/// format the payload type it carries.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct PayloadInfo {
+    clock_rate: u32,
+    nack: bool,
+    apt: Option<u8>,
+}
+
+const UNKNOWN_PAYLOAD: PayloadInfo = PayloadInfo { clock_rate: 90_000, nack: false, apt: None };
 
 /// Facts about the connection, for getters and state transitions.
 struct Transport {
@@ -206,10 +247,11 @@ pub struct Session {
     data_timer: Arc<tokio::sync::Notify>,
     /// SCTP packets were taken in during this receive batch; `on_batch_end` runs the output.
     sctp_dirty: AtomicBool,
-    /// The RTCP engine (reports, keyframe requests), its timer's flag and stop signal.
+    /// The RTCP engine (reports, keyframe requests, NACKs), its timer's flag and wake-up
+    /// (a new NACK deadline, or the session closed).
     rtcp: Mutex<feedback::RtcpState>,
     rtcp_running: AtomicBool,
-    rtcp_stop: Arc<tokio::sync::Notify>,
+    rtcp_wake: Arc<tokio::sync::Notify>,
     closed: AtomicBool,
     me: once_cell::sync::OnceCell<Weak<Session>>,
     pub stats: Stats,
@@ -227,6 +269,7 @@ impl Session {
         let mut signaling = negotiate::Signaling::new(&ice.local_ufrag, &ice.local_pwd, certificate.fingerprint().to_string());
         signaling.max_bundle = config.max_bundle;
         signaling.keyframe_feedback = config.rtcp.keyframe_requests;
+        signaling.nack = config.rtcp.nack;
         let rtcp = Mutex::new(feedback::RtcpState::new(signaling.cname()));
         let session = Arc::new(Session {
             config,
@@ -257,7 +300,7 @@ impl Session {
             sctp_dirty: AtomicBool::new(false),
             rtcp,
             rtcp_running: AtomicBool::new(false),
-            rtcp_stop: Arc::new(tokio::sync::Notify::new()),
+            rtcp_wake: Arc::new(tokio::sync::Notify::new()),
             closed: AtomicBool::new(false),
             me: once_cell::sync::OnceCell::new(),
             stats: Stats::default(),
@@ -361,7 +404,11 @@ impl Session {
         let routes = self.build_routes(&sig);
         let remote = sig.remote_description().cloned();
         drop(sig);
+        let reporter = routes.tracks.iter().min_by_key(|(id, _)| **id).map(|(_, t)| t.ssrc);
         *self.routes.write() = routes;
+        if let Some(ssrc) = reporter {
+            self.rtcp.lock().reporter = ssrc;
+        }
         self.emitter.post_all(outcome.events);
         if outcome.gather {
             let started = {
@@ -464,10 +511,25 @@ impl Session {
             // Keep the sequence counter and the report counters across renegotiations.
             let seq = old.tracks.get(&t.id).map(|s| s.sequence.load(Ordering::Relaxed)).unwrap_or_else(random_u16);
             let counters = old.tracks.get(&t.id).map(|s| Arc::clone(&s.counters)).unwrap_or_default();
-            let has_feedback = |fb: &str| negotiated.is_some_and(|n| n.codecs.iter().any(|c| c.feedback.iter().any(|f| f == fb)));
+            let has_feedback = |fb: &str| negotiated.is_some_and(|n| n.codecs.iter().any(|c| c.has_feedback(fb)));
+            let nack_on = self.config.rtcp.nack;
+            let peer_nack = nack_on && t.kind == MediaKind::Video && has_feedback("nack");
+            let resend = peer_nack.then(|| {
+                old.tracks.get(&t.id).and_then(|s| s.resend.clone()).unwrap_or_else(|| {
+                    Arc::new(Mutex::new(feedback::Resender::new(self.config.rtcp.history_packets, self.config.rtcp.history_age)))
+                })
+            });
+            let rtx_pts: Vec<(u8, u8)> = negotiated
+                .map(|n| n.codecs.iter().filter_map(|c| c.rtx.map(|x| (c.payload_type, x))).collect())
+                .unwrap_or_default();
+            let rtx = (peer_nack && !rtx_pts.is_empty()).then(|| (t.rtx_ssrc, rtx_pts.clone()));
             if let Some(n) = negotiated {
                 for c in &n.codecs {
-                    r.clock_rates.insert(c.payload_type, c.codec.clock_rate());
+                    let clock_rate = c.codec.clock_rate();
+                    r.payloads.insert(c.payload_type, PayloadInfo { clock_rate, nack: nack_on && c.has_feedback("nack"), apt: None });
+                    if let Some(x) = c.rtx.filter(|_| nack_on) {
+                        r.payloads.insert(x, PayloadInfo { clock_rate, nack: false, apt: Some(c.payload_type) });
+                    }
                 }
             }
             r.tracks.insert(
@@ -479,6 +541,8 @@ impl Session {
                     peer_pli: has_feedback("nack pli"),
                     peer_fir: has_feedback("ccm fir"),
                     counters,
+                    resend,
+                    rtx,
                     can_send: negotiated.is_some() && direction.sends() && !payload_types.is_empty(),
                     negotiated: negotiated.is_some(),
                     direction,
@@ -501,7 +565,14 @@ impl Session {
             for ssrc in &n.remote_ssrcs {
                 r.by_ssrc.insert(*ssrc, t.id);
             }
-            for pt in payload_types {
+            if nack_on {
+                for (primary, rtx) in &n.remote_rtx {
+                    r.by_ssrc.insert(*rtx, t.id);
+                    r.rtx_primary.insert(*rtx, *primary);
+                }
+            }
+            let rtx_receive = rtx_pts.iter().map(|(_, x)| *x).filter(|_| nack_on);
+            for pt in payload_types.into_iter().chain(rtx_receive) {
                 pt_owner.entry(pt).and_modify(|o| *o = None).or_insert(Some(t.id));
             }
         }
@@ -559,6 +630,7 @@ impl Session {
             let routes = self.routes.read();
             let (t, header_len, ts) = Self::check_rtp(&routes, track, packet)?;
             t.counters.sent(packet.len() - header_len, ts);
+            t.remember(packet, Instant::now());
             (t.ssrc, header_len)
         };
         let mut buf = [0u8; PROTECT_ROOM];
@@ -586,10 +658,12 @@ impl Session {
                         .map_err(|e| error::Error::new(e.kind(), format!("packet {i} of the batch: {}", e.message())))?;
                     checked.push((t.ssrc, header_len, ts));
                 }
-                // All are accepted: count them for the sender reports.
+                // All are accepted: count them for the sender reports, keep them for NACKs.
+                let now = Instant::now();
                 for ((track, p), (_, header_len, ts)) in packets.iter().zip(checked.iter()) {
                     if let Some(t) = routes.tracks.get(track) {
                         t.counters.sent(p.len() - header_len, *ts);
+                        t.remember(p, now);
                     }
                 }
             }
@@ -636,6 +710,7 @@ impl Session {
             t.counters.sent(payload.len(), timestamp);
             let n = rtp::write_header(&mut buf, t.payload_types[0], marker, seq, timestamp, t.ssrc, mid);
             buf[n..n + payload.len()].copy_from_slice(payload);
+            t.remember(&buf[..n + payload.len()], Instant::now());
             (n + payload.len(), n)
         };
         self.protect_and_send_rtp(&mut buf, len, header_len)
@@ -692,39 +767,78 @@ impl Session {
 
     fn handle_rtp(&self, datagram: &mut [u8]) {
         let Some(n) = self.unprotect(datagram, SrtpReceiver::unprotect_rtp) else { return };
-        let plain = &datagram[..n];
-        let Ok(header) = RtpHeader::parse(plain) else {
-            self.stats.datagrams_dropped.fetch_add(1, Ordering::Relaxed);
+        let (track, apt, rtx) = {
+            let plain = &datagram[..n];
+            let Ok(header) = RtpHeader::parse(plain) else {
+                self.stats.datagrams_dropped.fetch_add(1, Ordering::Relaxed);
+                return;
+            };
+            let Some((track, info)) = self.route(&header) else {
+                self.stats.rtp_unroutable.fetch_add(1, Ordering::Relaxed);
+                return;
+            };
+            let Some(apt) = info.apt else {
+                self.stats.rtp_packets_received.fetch_add(1, Ordering::Relaxed);
+                self.stats.rtp_bytes_received.fetch_add(plain.len() as u64, Ordering::Relaxed);
+                if self.config.rtcp.reports || self.config.rtcp.nack {
+                    self.rtcp_on_rtp(track, info, &header);
+                }
+                self.emitter.emit(Event::Rtp { track, packet: plain });
+                return;
+            };
+            // RTX (RFC 4588 §4): the payload starts with the original sequence number; one
+            // with no room for it is padding (a bandwidth probe) and carries nothing.
+            let payload = header.payload();
+            if payload.len() < 2 {
+                self.stats.rtx_packets_dropped.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            (track, apt, (header.ssrc(), header.header_len, u16::from_be_bytes([payload[0], payload[1]])))
+        };
+        let (rtx_ssrc, header_len, original_seq) = rtx;
+        let Some(primary) = self.rtx_primary(rtx_ssrc, track) else {
+            self.stats.rtx_packets_dropped.fetch_add(1, Ordering::Relaxed);
             return;
         };
-        let Some((track, clock_rate)) = self.route(&header) else {
-            self.stats.rtp_unroutable.fetch_add(1, Ordering::Relaxed);
-            return;
-        };
+        // Unwrapped in place: the original payload type, sequence number and SSRC, and the
+        // payload (with any padding) moved back over the two bytes.
+        datagram.copy_within(header_len + 2..n, header_len);
+        let n = n - 2;
+        datagram[1] = (datagram[1] & 0x80) | apt;
+        datagram[2..4].copy_from_slice(&original_seq.to_be_bytes());
+        rtp::set_ssrc(datagram, primary);
+        self.stats.rtx_packets_received.fetch_add(1, Ordering::Relaxed);
         self.stats.rtp_packets_received.fetch_add(1, Ordering::Relaxed);
-        self.stats.rtp_bytes_received.fetch_add(plain.len() as u64, Ordering::Relaxed);
-        if self.config.rtcp.reports {
-            self.rtcp_on_rtp(track, clock_rate, &header);
-        }
-        self.emitter.emit(Event::Rtp { track, packet: plain });
+        self.stats.rtp_bytes_received.fetch_add(n as u64, Ordering::Relaxed);
+        self.rtcp_on_retransmission(primary, original_seq);
+        self.emitter.emit(Event::Rtp { track, packet: &datagram[..n] });
     }
 
     /// SSRC first, then the mid header extension, then a payload type unique to one track
     /// (RFC 8843 §9.2); what mid or payload type resolved is remembered by SSRC. Returns the
-    /// track and the clock rate of the packet's payload type (90 kHz if unknown).
-    fn route(&self, header: &RtpHeader<'_>) -> Option<(u32, u32)> {
+    /// track and what the receive path needs of the packet's payload type.
+    fn route(&self, header: &RtpHeader<'_>) -> Option<(u32, PayloadInfo)> {
         let ssrc = header.ssrc();
-        let (learned, clock_rate) = {
+        let (learned, info) = {
             let r = self.routes.read();
-            let clock_rate = r.clock_rates.get(&header.payload_type()).copied().unwrap_or(90_000);
+            let info = r.payloads.get(&header.payload_type()).copied().unwrap_or(UNKNOWN_PAYLOAD);
             if let Some(t) = r.by_ssrc.get(&ssrc) {
-                return Some((*t, clock_rate));
+                return Some((*t, info));
             }
             let by_mid = r.mid_extension_id.and_then(|id| header.extension(id)).and_then(|mid| r.by_mid.get(mid).copied());
-            (by_mid.or_else(|| r.by_payload_type.get(&header.payload_type()).copied())?, clock_rate)
+            (by_mid.or_else(|| r.by_payload_type.get(&header.payload_type()).copied())?, info)
         };
         self.routes.write().by_ssrc.insert(ssrc, learned);
-        Some((learned, clock_rate))
+        Some((learned, info))
+    }
+
+    /// The primary SSRC an RTX SSRC repairs: the peer's `ssrc-group:FID`, or else the source
+    /// that last sent on the track.
+    fn rtx_primary(&self, rtx_ssrc: u32, track: u32) -> Option<u32> {
+        if let Some(p) = self.routes.read().rtx_primary.get(&rtx_ssrc) {
+            return Some(*p);
+        }
+        self.rtcp.lock().engine.latest_source(track).filter(|s| *s != rtx_ssrc)
     }
 
     fn handle_rtcp(&self, datagram: &mut [u8]) {
@@ -1198,7 +1312,7 @@ impl Drop for Session {
             runtime::spawn(async move { ice.close().await });
         }
         self.data_timer.notify_one();
-        self.rtcp_stop.notify_one();
+        self.rtcp_wake.notify_one();
     }
 }
 

@@ -21,6 +21,8 @@ pub struct NegotiatedMedia {
     /// This side's direction after negotiation.
     pub direction: Direction,
     pub remote_ssrcs: Vec<u32>,
+    /// The peer's `ssrc-group:FID` pairs (primary, retransmission).
+    pub remote_rtx: Vec<(u32, u32)>,
     pub mid_extension_id: Option<u8>,
 }
 
@@ -34,6 +36,8 @@ pub struct Transceiver {
     pub direction: Direction,
     pub mid: Option<String>,
     pub ssrc: u32,
+    /// The SSRC retransmissions go out on when RTX is negotiated.
+    pub rtx_ssrc: u32,
     track_label: String,
     /// Added by the host (true) or created for a remote offer's section (false).
     has_sender: bool,
@@ -95,6 +99,8 @@ pub struct Signaling {
     pub max_bundle: bool,
     /// Keyframe-request feedback (`nack pli`, `ccm fir`) is advertised and answered.
     pub keyframe_feedback: bool,
+    /// Generic NACK (`nack`) and RTX are advertised and answered.
+    pub nack: bool,
     state: SignalingState,
     transceivers: Vec<Transceiver>,
     next_id: u32,
@@ -154,6 +160,7 @@ impl Signaling {
         Signaling {
             max_bundle: false,
             keyframe_feedback: true,
+            nack: true,
             state: SignalingState::Stable,
             transceivers: Vec::new(),
             next_id: 1,
@@ -244,6 +251,7 @@ impl Signaling {
             direction,
             mid: None,
             ssrc: random_u32(),
+            rtx_ssrc: random_u32(),
             track_label: format!("{}-{id}", kind.sdp_name()),
             has_sender: true,
             current: None,
@@ -312,8 +320,9 @@ impl Signaling {
                         .iter()
                         .map(|c| {
                             let mut n = NegotiatedCodec::local_default(*c);
-                            if !self.keyframe_feedback {
-                                n.feedback.clear();
+                            n.feedback.retain(|f| self.feedback_on(f));
+                            if !self.nack {
+                                n.rtx = None;
                             }
                             n
                         })
@@ -321,6 +330,7 @@ impl Signaling {
                 },
                 mid_extension_id: Some(t.current.as_ref().and_then(|n| n.mid_extension_id).unwrap_or(MID_EXTENSION_ID)),
                 ssrc: Some(t.ssrc),
+                rtx_ssrc: Some(t.rtx_ssrc),
                 msid: (self.stream_id.clone(), t.track_label.clone()),
             })
             .collect();
@@ -342,7 +352,17 @@ impl Signaling {
             codecs: vec![],
             mid_extension_id: None,
             ssrc: None,
+            rtx_ssrc: None,
             msid: (self.stream_id.clone(), String::new()),
+        }
+    }
+
+    /// Whether this side advertises and answers the feedback `fb`.
+    fn feedback_on(&self, fb: &str) -> bool {
+        match fb {
+            "nack" => self.nack,
+            "nack pli" | "ccm fir" => self.keyframe_feedback,
+            _ => false,
         }
     }
 
@@ -379,7 +399,7 @@ impl Signaling {
             }
             let t = self.transceivers.iter().find(|t| t.mid.as_deref() == Some(rm.mid.as_str()));
             let result = match (t, rm.rejected) {
-                (Some(t), false) => answer_section(t, rm, self.keyframe_feedback),
+                (Some(t), false) => answer_section(t, rm, |f| self.feedback_on(f), self.nack),
                 _ => None,
             };
             match (t, result) {
@@ -391,6 +411,7 @@ impl Signaling {
                         codecs: n.codecs.clone(),
                         mid_extension_id: n.mid_extension_id,
                         ssrc: Some(t.ssrc),
+                        rtx_ssrc: Some(t.rtx_ssrc),
                         msid: (self.stream_id.clone(), t.track_label.clone()),
                     });
                     negotiated.push((t.id, Some(n)));
@@ -415,6 +436,7 @@ impl Signaling {
                         codecs: vec![],
                         mid_extension_id: None,
                         ssrc: None,
+                        rtx_ssrc: None,
                         msid: (self.stream_id.clone(), String::new()),
                     });
                 }
@@ -592,6 +614,7 @@ impl Signaling {
                 direction: Direction::RecvOnly,
                 mid: Some(rm.mid.clone()),
                 ssrc: random_u32(),
+                rtx_ssrc: random_u32(),
                 track_label: format!("{}-{id}", kind.sdp_name()),
                 has_sender: false,
                 current: None,
@@ -649,6 +672,8 @@ impl Signaling {
                             payload_type: rc.payload_type,
                             fmtp: rc.fmtp.clone().or_else(|| ours.fmtp.clone()),
                             feedback: rc.feedback.iter().filter(|f| ours.feedback.contains(f)).cloned().collect(),
+                            // RTX as offered, if the answer kept it for this codec.
+                            rtx: ours.rtx.and(rm.rtx_for(rc.payload_type)),
                         });
                     }
                 }
@@ -666,6 +691,7 @@ impl Signaling {
                     codecs,
                     direction,
                     remote_ssrcs: rm.ssrcs.clone(),
+                    remote_rtx: rm.rtx_ssrcs.clone(),
                     mid_extension_id: rm.extmap_id(MID_EXTENSION_URI),
                 }),
             ));
@@ -718,7 +744,7 @@ impl Signaling {
 }
 
 /// This side's answer to one offered section, or None when no codec is in common.
-fn answer_section(t: &Transceiver, rm: &remote::RemoteMedia, feedback: bool) -> Option<NegotiatedMedia> {
+fn answer_section(t: &Transceiver, rm: &remote::RemoteMedia, feedback: impl Fn(&str) -> bool, rtx: bool) -> Option<NegotiatedMedia> {
     let mut codecs: Vec<NegotiatedCodec> = Vec::new();
     for ours in &t.codecs {
         let found = rm.codecs.iter().find(|rc| ours.matches(&rc.name, rc.clock_rate, rc.channels, rc.fmtp.as_deref()));
@@ -727,7 +753,8 @@ fn answer_section(t: &Transceiver, rm: &remote::RemoteMedia, feedback: bool) -> 
                 codec: *ours,
                 payload_type: rc.payload_type,
                 fmtp: rc.fmtp.clone().or_else(|| ours.default_fmtp().map(str::to_owned)),
-                feedback: rc.feedback.iter().filter(|f| feedback && ours.feedback().contains(&f.as_str())).cloned().collect(),
+                feedback: rc.feedback.iter().filter(|f| feedback(f) && ours.feedback().contains(&f.as_str())).cloned().collect(),
+                rtx: rm.rtx_for(rc.payload_type).filter(|_| rtx && ours.kind() == MediaKind::Video),
             });
         }
     }
@@ -741,6 +768,7 @@ fn answer_section(t: &Transceiver, rm: &remote::RemoteMedia, feedback: bool) -> 
             t.direction.receives() && rm.direction.sends(),
         ),
         remote_ssrcs: rm.ssrcs.clone(),
+        remote_rtx: rm.rtx_ssrcs.clone(),
         mid_extension_id: rm.extmap_id(MID_EXTENSION_URI),
     })
 }

@@ -68,11 +68,13 @@ pub struct Options {
     pub dtls_role: u32,
     /// Non-zero: `wrs_config_set_shared_port`.
     pub shared_port: u16,
+    /// `wrs_config_set_nack` (default on).
+    pub nack: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { profiles: vec![], dtls_role: wrs_dtls_role::Auto as u32, shared_port: 0 }
+        Options { profiles: vec![], dtls_role: wrs_dtls_role::Auto as u32, shared_port: 0, nack: true }
     }
 }
 
@@ -87,6 +89,7 @@ impl Peer {
         }
         ok(wrs_config_set_dtls_role(cfg, opts.dtls_role));
         ok(wrs_config_set_shared_port(cfg, opts.shared_port));
+        ok(wrs_config_set_nack(cfg, opts.nack));
         let mut s = ptr::null_mut();
         ok(wrs_session_new(cfg, &mut s));
         wrs_config_free(cfg);

@@ -106,9 +106,14 @@ pub fn negotiate(a: &mut Peer, b: &mut Peer) -> Instant {
 
 /// `negotiate` with one sendrecv track of `kind` and `codec` on each side.
 pub fn negotiate_track(a: &mut Peer, b: &mut Peer, kind: MediaKind, codec: Codec) -> Instant {
+    negotiate_track_with(a, b, kind, codec, |o| o.to_string())
+}
+
+/// `negotiate_track` where b sees the offer as `munge` rewrites it (a peer that offers less).
+pub fn negotiate_track_with(a: &mut Peer, b: &mut Peer, kind: MediaKind, codec: Codec, munge: impl Fn(&str) -> String) -> Instant {
     a.track = a.s.add_track(kind, &[codec], Direction::SendRecv).unwrap();
     let offer = a.s.create_offer().unwrap();
-    b.s.set_remote_description(SdpType::Offer, &offer).unwrap();
+    b.s.set_remote_description(SdpType::Offer, &munge(&offer)).unwrap();
     a.s.set_local_description(SdpType::Offer, Some(&offer)).unwrap();
     b.track = b.s.add_track(kind, &[codec], Direction::SendRecv).unwrap();
     let answer = b.s.create_answer().unwrap();

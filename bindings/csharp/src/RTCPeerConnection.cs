@@ -24,6 +24,10 @@ namespace WebRtcSession
         RtcpPacketsSent = 4, RtcpPacketsReceived = 5, SrtpUnprotectFailures = 6, RtpUnroutable = 7, DatagramsDropped = 8,
         UnverifiedDropped = 9, StunRejected = 10, RemoteCandidatesRefused = 11, IceChecksSent = 12, IceChecksPaced = 13,
         DataMessagesSent = 14, DataBytesSent = 15, DataMessagesReceived = 16, DataBytesReceived = 17, SctpPacketsDropped = 18,
+        RtcpReportsSent = 19, RtcpReportsReceived = 20, PliReceived = 21, FirReceived = 22, KeyframeRequestsMerged = 23,
+        KeyframeRequestsSent = 24, NackReceived = 25, RtcpSourcesRefused = 26, NackSent = 27, NackSequencesSent = 28,
+        RetransmittedPacketsSent = 29, RetransmittedBytesSent = 30, NackRequestsUnanswered = 31, NackRequestsLimited = 32,
+        RtxPacketsReceived = 33, RtxPacketsDropped = 34, NackRecovered = 35, NackGaveUp = 36,
     }
 
     /// <summary>A native call failed. <see cref="Code"/> is the wrs_result value, <see cref="CodeName"/>

@@ -126,6 +126,24 @@ class Stat(enum.IntEnum):
     DATA_MESSAGES_RECEIVED = 16
     DATA_BYTES_RECEIVED = 17
     SCTP_PACKETS_DROPPED = 18
+    RTCP_REPORTS_SENT = 19
+    RTCP_REPORTS_RECEIVED = 20
+    PLI_RECEIVED = 21
+    FIR_RECEIVED = 22
+    KEYFRAME_REQUESTS_MERGED = 23
+    KEYFRAME_REQUESTS_SENT = 24
+    NACK_RECEIVED = 25
+    RTCP_SOURCES_REFUSED = 26
+    NACK_SENT = 27
+    NACK_SEQUENCES_SENT = 28
+    RETRANSMITTED_PACKETS_SENT = 29
+    RETRANSMITTED_BYTES_SENT = 30
+    NACK_REQUESTS_UNANSWERED = 31
+    NACK_REQUESTS_LIMITED = 32
+    RTX_PACKETS_RECEIVED = 33
+    RTX_PACKETS_DROPPED = 34
+    NACK_RECOVERED = 35
+    NACK_GAVE_UP = 36
 
 
 class WebRTCError(Exception):
@@ -193,6 +211,12 @@ class Config:
     :param bundle_policy: :class:`BundlePolicy` of our offers (``MAX_BUNDLE``: later sections
         are ``port 0`` + ``a=bundle-only``).
     :param max_remote_candidates: remote candidates accepted per session (default 100).
+    :param rtcp_reports: the library's own SR/RR, SDES and BYE (default on).
+    :param keyframe_requests: PLI/FIR advertised, sent by :meth:`Session.request_keyframe`,
+        reported by ``on_keyframe_request`` (default on).
+    :param nack: generic NACK and RTX for video (default on).
+    :param nack_history: ``(packets, max_age_ms)`` of each video track's send history
+        (default ``(512, 1000)``).
     """
 
     def __init__(
@@ -207,6 +231,10 @@ class Config:
         ice_timeouts_ms: Optional[tuple[int, int, int]] = None,
         bundle_policy: BundlePolicy = BundlePolicy.BALANCED,
         max_remote_candidates: Optional[int] = None,
+        rtcp_reports: bool = True,
+        keyframe_requests: bool = True,
+        nack: bool = True,
+        nack_history: Optional[tuple[int, int]] = None,
     ):
         self._handle = ctypes.c_void_p()
         _check(lib.wrs_config_new(ctypes.byref(self._handle)))
@@ -230,6 +258,11 @@ class Config:
             _check(lib.wrs_config_set_bundle_policy(self._handle, int(bundle_policy)))
             if max_remote_candidates is not None:
                 _check(lib.wrs_config_set_max_remote_candidates(self._handle, max_remote_candidates))
+            _check(lib.wrs_config_set_rtcp_reports(self._handle, rtcp_reports))
+            _check(lib.wrs_config_set_keyframe_requests(self._handle, keyframe_requests))
+            _check(lib.wrs_config_set_nack(self._handle, nack))
+            if nack_history is not None:
+                _check(lib.wrs_config_set_nack_history(self._handle, nack_history[0], nack_history[1]))
         except BaseException:
             self.free()
             raise
@@ -285,6 +318,8 @@ class Session:
     - ``on_connection_state(ConnectionState)``, ``on_ice_state(IceState)``,
       ``on_gathering_state(GatheringState)``, ``on_signaling_state(SignalingState)``
     - ``on_track(Track)`` for tracks the remote side sends on.
+    - ``on_keyframe_request(track_id: int)``: the peer asked for a keyframe (PLI/FIR) on a
+      track we send.
     - ``on_datachannel(DataChannel)`` for channels the peer opens; in aiortc's shape also
       ``@session.on("datachannel")``.
 
@@ -301,6 +336,7 @@ class Session:
         "on_gathering_state": ("wrs_session_on_gathering_state", _native.STATE_CB),
         "on_signaling_state": ("wrs_session_on_signaling_state", _native.STATE_CB),
         "on_track": ("wrs_session_on_track", _native.TRACK_CB),
+        "on_keyframe_request": ("wrs_session_on_keyframe_request", _native.KEYFRAME_CB),
         "on_datachannel": ("wrs_session_on_data_channel", _native.DATA_CHANNEL_CB),
     }
 
@@ -386,6 +422,8 @@ class Session:
             return lambda _ud, t, kind, mid: guarded(Track(self, t, MediaKind(kind)))
         if name == "on_datachannel":
             return lambda _ud, c: guarded(self._adopt(c))
+        if name == "on_keyframe_request":
+            return lambda _ud, t: guarded(t)
         enum_type = {
             "on_connection_state": ConnectionState, "on_ice_state": IceState,
             "on_gathering_state": GatheringState, "on_signaling_state": SignalingState,
@@ -548,6 +586,18 @@ class Session:
         local, remote = ctypes.c_void_p(), ctypes.c_void_p()
         _check(lib.wrs_session_selected_candidate_pair(self._h(), ctypes.byref(local), ctypes.byref(remote)))
         return take_string(local), take_string(remote)
+
+    def request_keyframe(self, track: int) -> None:
+        """Asks the peer for a keyframe on receiving ``track`` (a PLI, or a FIR when the
+        peer negotiated only ``ccm fir``)."""
+        _check(lib.wrs_session_request_keyframe(self._h(), track))
+
+    @property
+    def round_trip_time(self) -> Optional[float]:
+        """The latest round-trip time in seconds from the peer's reports, or None."""
+        v = ctypes.c_double()
+        rc = lib.wrs_session_round_trip_time(self._h(), ctypes.byref(v))
+        return v.value / 1000.0 if rc == 0 else None
 
     def stat(self, which: Stat) -> int:
         v = ctypes.c_uint64()

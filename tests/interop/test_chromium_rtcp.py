@@ -1,0 +1,176 @@
+"""RTCP with headless Chromium through the tests' lossy UDP relay (udp_relay.py; 5 % of RTP
+dropped each way, 20 ms each way): Chromium sends its fake camera to the library, which asks
+for what the relay dropped (generic NACK) and echoes what arrives; Chromium retransmits over
+RTX, the library unwraps it. Chromium's getStats() must show our NACKs (outbound nackCount,
+retransmittedPacketsSent), its own NACKs answered by the library's send history (inbound
+nackCount, the library's retransmission counter), our reports (remote-inbound-rtp
+fractionLost near the relay's loss) and a keyframe request each way."""
+
+import threading
+import time
+
+import webrtc_session as w
+from conftest import LibraryPeer, record
+from test_chromium import Browser, chromium_binary
+from udp_relay import UdpRelay, rewrite_candidates
+
+from mailbox import Mailbox  # noqa: E402  (on sys.path through conftest)
+
+LOSS = 0.05
+DELAY = 0.020
+MEDIA_SECONDS = 8
+
+
+class RtcpPeer(LibraryPeer):
+    """Logs (arrival, ssrc, seq) of received video; can pause the video echo (which leaves a
+    hole the history cannot fill, so Chromium has to ask for a keyframe)."""
+
+    def __init__(self):
+        super().__init__()
+        self.video_log = []
+        self.pause_echo = False
+        self.keyframe_callbacks = 0
+        self.session.on_keyframe_request = self._on_keyframe
+
+    def _on_keyframe(self, track):
+        self.keyframe_callbacks += 1
+        self.request_keyframe_from_browser()
+
+    def request_keyframe_from_browser(self):
+        try:
+            self.session.request_keyframe(self.video.id)
+        except w.WebRTCError:
+            pass
+
+    def on_rtcp(self, packet):
+        pass  # the library answers keyframe requests through on_keyframe_request
+
+    def on_rtp(self, track, packet):
+        if self.kinds.get(track) == "video":
+            with self.lock:
+                self.video_log.append((time.monotonic(), int.from_bytes(packet[8:12], "big"), int.from_bytes(packet[2:4], "big")))
+            if self.pause_echo:
+                with self.lock:
+                    self.streams.setdefault(track, None)
+                return
+        super().on_rtp(track, packet)
+
+
+def coverage(log, until):
+    """Of the video sequence numbers up to the highest that arrived before `until`, the share
+    that arrived at all (by the end of the log), for the SSRC that sent most."""
+    by_ssrc = {}
+    for _, ssrc, _ in log:
+        by_ssrc[ssrc] = by_ssrc.get(ssrc, 0) + 1
+    ssrc = max(by_ssrc, key=by_ssrc.get)
+    high_ext, high_seq, seen, top = None, None, set(), None
+    for t, s, seq in log:
+        if s != ssrc:
+            continue
+        if high_ext is None:
+            ext = seq
+        else:
+            d = (seq - high_seq) & 0xFFFF
+            ext = high_ext + (d if d < 0x8000 else d - 0x10000)
+        if high_ext is None or ext > high_ext:
+            high_ext, high_seq = ext, seq
+        seen.add(ext)
+        if t <= until:
+            top = ext if top is None else max(top, ext)
+    low = min(seen)
+    expected = top - low + 1
+    got = sum(1 for x in seen if x <= top)
+    return got / expected, got, expected
+
+
+def stats_of(mb):
+    mb.send("stats")
+    return mb.receive("stats", timeout=10)
+
+
+def test_nack_rtx_reports_and_keyframes_with_chromium_through_a_lossy_relay():
+    chromium_binary()
+    lib = RtcpPeer()
+    mb = Mailbox({"offerer": "library", "trickle": False, "bundlePolicy": "max-bundle"})
+    browser = Browser(mb.url)
+    relay = None
+    try:
+        mb.receive("ready", timeout=120)
+        lib.add_tracks(video=(w.Codec.VP8,))
+        offer = lib.session.create_offer()
+        lib.session.set_local_description(w.SdpType.OFFER, offer)
+        offer = lib.complete_local_description()
+        lib.learn_vp8_payload_types(offer)
+        assert "a=rtcp-fb:96 nack\r\n" in offer and "apt=96" in offer, offer
+        # The relay sits between: the browser sees it as the library, the library as the browser.
+        probe_sdp, library_addr = rewrite_candidates(offer, "127.0.0.1", ("127.0.0.1", 9))
+        relay = UdpRelay(library_addr, loss=0, delay=DELAY, seed=5)
+        offer_for_browser, _ = rewrite_candidates(offer, "127.0.0.1", relay.for_browser)
+        mb.send("description", type="offer", sdp=offer_for_browser)
+        answer = mb.receive("description", timeout=30)["sdp"]
+        assert "a=rtcp-fb:96 nack\r\n" in answer and "apt=96" in answer, "Chromium accepted NACK and RTX"
+        answer_for_library, browser_addr = rewrite_candidates(answer, "127.0.0.1", relay.for_library)
+        relay.browser_addr = browser_addr
+        lib.session.set_remote_description(w.SdpType.ANSWER, answer_for_library)
+        assert lib.wait_connected(30), (lib.session.failure_reason, lib.session.stats(), relay.forwarded)
+        time.sleep(1.0)
+        relay.loss = LOSS  # set-up is done; media from now on crosses a lossy path
+        t_start = time.monotonic()
+        time.sleep(MEDIA_SECONDS)
+        until = time.monotonic() - 1.0  # what arrived by then has had a second to be repaired
+        # A keyframe request each way: ours to Chromium, and Chromium's after a hole in the
+        # echo that no retransmission can fill.
+        lib.request_keyframe_from_browser()
+        lib.pause_echo = True
+        time.sleep(2.0)
+        lib.pause_echo = False
+        s = {}
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            s = stats_of(mb)
+            if s.get("outbound", {}).get("video", {}).get("pliCount", 0) >= 1 and lib.keyframe_callbacks >= 1:
+                break
+        with lib.lock:
+            log = list(lib.video_log)
+        share, got, expected = coverage(log, until)
+        st = lib.session.stats()
+        out_v = s.get("outbound", {}).get("video", {})
+        in_v = s.get("inbound", {}).get("video", {})
+        remote_v = s.get("remoteInbound", {}).get("video", {})
+        facts = dict(
+            peer="Chromium", scenario="rtcp through a 5 % lossy relay, 20 ms each way", seconds=round(time.monotonic() - t_start, 1),
+            library_delivered=f"{got}/{expected}", library_delivered_share=round(share, 4),
+            library_nacks_sent=st["nack_sent"], library_nack_sequences=st["nack_sequences_sent"],
+            library_rtx_unwrapped=st["rtx_packets_received"], library_retransmitted=st["retransmitted_packets_sent"],
+            library_nack_unanswered=st["nack_requests_unanswered"], library_keyframe_callbacks=lib.keyframe_callbacks,
+            library_rtt_ms=round((lib.session.round_trip_time or 0) * 1000, 1),
+            chromium_outbound_nack=out_v.get("nackCount"), chromium_retransmitted=out_v.get("retransmittedPacketsSent"),
+            chromium_outbound_pli=out_v.get("pliCount"), chromium_frames_encoded=out_v.get("framesEncoded"),
+            chromium_inbound_nack=in_v.get("nackCount"), chromium_frames_decoded=in_v.get("framesDecoded"),
+            chromium_inbound_pli=in_v.get("pliCount"), chromium_rtx_received=in_v.get("retransmittedPacketsReceived"),
+            chromium_remote_fraction_lost=remote_v.get("fractionLost"), chromium_remote_rtt=remote_v.get("roundTripTime"),
+            relay_dropped=dict(relay.dropped),
+        )
+        record(**facts)
+        print(facts)
+        # Chromium → library: our NACKs reach Chromium, which retransmits over RTX; we unwrap.
+        assert share >= 0.995, facts
+        assert facts["chromium_outbound_nack"] > 0 and facts["chromium_retransmitted"] > 0, facts
+        assert facts["library_rtx_unwrapped"] > 0, facts
+        # library → Chromium: Chromium's NACKs are answered from our history.
+        assert facts["chromium_inbound_nack"] > 0 and facts["library_retransmitted"] > 0, facts
+        # Our receiver reports: Chromium's remote-inbound-rtp sees the relay's loss.
+        assert remote_v.get("fractionLost") is not None and 0.0 < remote_v["fractionLost"] < 0.2, facts
+        # Our round-trip time includes the relay's 2 × 20 ms.
+        assert lib.session.round_trip_time is not None and lib.session.round_trip_time >= 2 * DELAY - 0.002, facts
+        # A keyframe request each way.
+        assert facts["chromium_outbound_pli"] >= 1, facts
+        assert lib.keyframe_callbacks >= 1, facts
+        assert lib.echo_errors == 0, (lib.echo_errors, lib.last_echo_error)
+    finally:
+        browser.close()
+        mb.close()
+        if relay:
+            relay.close()
+        lib.close()

@@ -286,3 +286,60 @@ def test_data_channels_library_offers_aiortc_answers():
 
 def test_data_channels_aiortc_offers_library_answers_as_dtls_client():
     asyncio.run(data_scenario(False, w.DtlsRole.CLIENT, "data only: aiortc offers, library answers as DTLS client"))
+
+
+def test_nack_rtx_and_reports_with_aiortc_through_a_lossy_relay():
+    """Through udp_relay.py (5 % of RTP dropped each way, 20 ms each way): the library NACKs
+    what aiortc's video loses and unwraps aiortc's RTX; aiortc NACKs our echo and the library
+    answers from its history; aiortc's remote-inbound-rtp shows our report's loss and RTT."""
+    from udp_relay import UdpRelay, rewrite_candidates
+
+    async def scenario():
+        async with call() as (lib, pc, counter):
+            lib.add_tracks(video=(w.Codec.VP8,))
+            offer = lib.session.create_offer()
+            lib.session.set_local_description(w.SdpType.OFFER, offer)
+            offer = lib.complete_local_description()
+            lib.learn_vp8_payload_types(offer)
+            _, library_addr = rewrite_candidates(offer, "127.0.0.1", ("127.0.0.1", 9))
+            relay = UdpRelay(library_addr, loss=0, delay=0.020, seed=3)
+            try:
+                offer_for_aiortc, _ = rewrite_candidates(offer, "127.0.0.1", relay.for_browser)
+                await pc.setRemoteDescription(RTCSessionDescription(sdp=offer_for_aiortc, type="offer"))
+                pc.addTrack(AudioStreamTrack())
+                pc.addTrack(VideoStreamTrack())
+                await pc.setLocalDescription(await pc.createAnswer())
+                answer = pc.localDescription.sdp
+                assert re.search(r"a=rtcp-fb:\d+ nack\r\n", answer) and "apt=" in answer, answer
+                answer_for_library, aiortc_addr = rewrite_candidates(answer, "127.0.0.1", relay.for_library)
+                relay.browser_addr = aiortc_addr
+                lib.session.set_remote_description(w.SdpType.ANSWER, answer_for_library)
+                connected = await asyncio.get_running_loop().run_in_executor(None, lib.wait_connected)
+                assert connected, lib.session.failure_reason
+                await asyncio.sleep(1)
+                relay.loss = 0.05
+                await asyncio.sleep(8)
+                st = lib.session.stats()
+                remote = [s for s in (await pc.getStats()).values() if s.type == "remote-inbound-rtp" and s.kind == "video"]
+                facts = dict(
+                    peer="aiortc 1.16", scenario="rtcp through a 5 % lossy relay, 20 ms each way",
+                    library_nacks_sent=st["nack_sent"], library_rtx_unwrapped=st["rtx_packets_received"],
+                    library_nacks_received=st["nack_received"], library_retransmitted=st["retransmitted_packets_sent"],
+                    library_rtt_ms=round((lib.session.round_trip_time or 0) * 1000, 1),
+                    aiortc_frames_video=counter.frames["video"],
+                    aiortc_remote_fraction_lost=remote[0].fractionLost if remote else None,
+                    aiortc_remote_rtt=remote[0].roundTripTime if remote else None,
+                    relay_dropped=dict(relay.dropped),
+                )
+                record(**facts)
+                print(facts)
+                assert relay.dropped["to_library"] > 0 and relay.dropped["to_browser"] > 0, facts
+                assert st["nack_sent"] > 0 and st["rtx_packets_received"] > 0, facts
+                assert st["nack_received"] > 0 and st["retransmitted_packets_sent"] > 0, facts
+                assert remote and remote[0].fractionLost is not None, facts
+                assert lib.session.round_trip_time is not None and lib.session.round_trip_time >= 0.038, facts
+                assert lib.echo_errors == 0, facts
+            finally:
+                relay.close()
+
+    asyncio.run(scenario())

@@ -16,8 +16,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::nack::{NackList, NackOutcome};
-use super::packets::{parse, Packet, ReportBlock, Writer};
+use super::nack::{NackList, NackOutcome, MAX_MISSING};
+use super::packets::{parse, Packet, ReportBlock, Writer, MAX_NACK_ENTRIES};
 use super::stats::{round_trip, ReceiveStats};
 use crate::fasthash::FastMap;
 
@@ -25,6 +25,8 @@ use crate::fasthash::FastMap;
 pub const MAX_REMOTE_SOURCES: usize = 64;
 /// Sending SSRCs with an SR (and a CNAME) in one compound report.
 pub const MAX_REPORTED_SENDERS: usize = 8;
+/// Most bytes of NACKs written at once (one datagram, with room for SRTCP).
+pub const MAX_NACK_BYTES: usize = 1200;
 /// Keyframe requests for one local SSRC closer together than this are merged into one.
 pub const KEYFRAME_HOLDOFF: Duration = Duration::from_millis(100);
 
@@ -186,30 +188,37 @@ impl Engine {
         self.counters.nack_gave_up += o.gave_up;
     }
 
-    /// Writes into `buf` (cleared first) one generic NACK per source with requests due at
-    /// `now`; returns false (and `buf` empty) when none are.
+    /// Writes into `buf` (cleared first) generic NACKs for the sources with requests due at
+    /// `now` (64 sequence numbers per NACK packet, so none is cut off), as many sources as fit
+    /// `MAX_NACK_BYTES`; the rest stay due for the next call. Returns false (and `buf` empty)
+    /// when nothing is due.
     pub fn write_nacks(&mut self, reporter: u32, now: Instant, buf: &mut Vec<u8>) -> bool {
         buf.clear();
         let rtt = self.round_trip;
         let mut lost = Vec::new();
         let mut o = NackOutcome::default();
-        let mut w = Writer::new(buf);
-        let mut any = false;
+        // The most one source can take: its missing list in packets of 64 (each 12 + 4 × 64).
+        let per_source = MAX_MISSING.div_ceil(MAX_NACK_ENTRIES) * (12 + 4 * MAX_NACK_ENTRIES);
         for (ssrc, s) in self.remote.iter_mut() {
             let Some(l) = s.nack.as_mut() else { continue };
+            if !buf.is_empty() && buf.len() + per_source > MAX_NACK_BYTES {
+                break;
+            }
             lost.clear();
             l.due(now, rtt, &mut lost, &mut o);
             if lost.is_empty() {
                 continue;
             }
-            w.nack(reporter, *ssrc, &lost);
-            s.nacks_sent += 1;
-            self.counters.nack_sent += 1;
+            let mut w = Writer::new(buf);
+            for chunk in lost.chunks(MAX_NACK_ENTRIES) {
+                w.nack(reporter, *ssrc, chunk);
+                s.nacks_sent += 1;
+                self.counters.nack_sent += 1;
+            }
             self.counters.nack_sequences_sent += lost.len() as u64;
-            any = true;
         }
         self.count(o);
-        any
+        !buf.is_empty()
     }
 
     /// When the next NACK falls due, if any source misses packets.
@@ -452,6 +461,16 @@ mod tests {
         assert_eq!(parse(&buf), vec![Packet::Nack { sender: 9, media: 5, lost: vec![13] }]);
         let c = e.counters;
         assert_eq!((c.nack_sent, c.nack_sequences_sent, c.nack_recovered), (2, 3, 1));
+        // 200 scattered losses (every other packet) are all asked for, in packets of 64.
+        let mut f = Engine::new("y");
+        for i in 0..=400u16 {
+            if i % 2 == 0 {
+                f.on_rtp(8, 0, 90000, i, 0, true, t0);
+            }
+        }
+        assert!(f.write_nacks(9, t0, &mut buf) && buf.len() <= MAX_NACK_BYTES);
+        let asked: usize = parse(&buf).iter().map(|p| if let Packet::Nack { lost, .. } = p { lost.len() } else { 0 }).sum();
+        assert_eq!(asked, 200);
         // A source without negotiated NACK asks for nothing.
         e.on_rtp(6, 1, 90000, 1, 0, false, t0);
         e.on_rtp(6, 1, 90000, 5, 0, false, t0);

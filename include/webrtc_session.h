@@ -1240,6 +1240,15 @@ wrs_result wrs_session_on_keyframe_request(wrs_session *s,
 wrs_result wrs_session_request_keyframe(wrs_session *s, uint32_t track);
 
 /**
+ * The session's statistics as JSON, the shape of `RTCPeerConnection.getStats()`: an object
+ * from stats id to an RTCStats object with the W3C webrtc-stats type and member names
+ * (`codec`, `outbound-rtp`, `remote-inbound-rtp`, `inbound-rtp`, `remote-outbound-rtp`,
+ * `transport`, `candidate-pair`, `local-candidate`, `remote-candidate`, `certificate`,
+ * `data-channel`); only members the library knows are present. Free with `wrs_string_free`.
+ */
+wrs_result wrs_session_get_stats(wrs_session *s, char **out_json);
+
+/**
  * Writes the latest round-trip time in milliseconds to `*out_ms`, from the peer's report
  * blocks that echo one of our sender reports (RFC 3550 §6.4.1). Needs a track that sends.
  * Errors: WRS_RESULT_INVALID_STATE while no report has given one.

@@ -7,6 +7,7 @@ pub mod rtcp;
 pub mod rtp;
 pub mod runtime;
 pub mod srtp;
+pub mod stats;
 pub mod dtls;
 pub mod negotiation;
 pub mod sctp;

@@ -93,6 +93,39 @@ fn rtx_recovers_what_a_lossy_relay_drops() {
     assert_eq!(b.s.stats.rtx_packets_dropped.load(Relaxed), 0);
     // Retransmissions count as recovered, not as received in b's report statistics.
     assert!(c.nack_recovered > 0, "{c:?}");
+    // getStats shows the same, with the W3C types and names.
+    let of = |s: &str, kind: &str| -> Vec<serde_json::Value> {
+        let v: serde_json::Value = serde_json::from_str(s).unwrap();
+        v.as_object().unwrap().values().filter(|x| x["type"] == kind).cloned().collect()
+    };
+    let (sa, sb) = (a.s.get_stats(), b.s.get_stats());
+    let ssrc = a.s.track_ssrc(a.track).unwrap() as u64;
+    let out = of(&sa, "outbound-rtp").into_iter().find(|o| o["ssrc"] == ssrc).expect("a's outbound-rtp");
+    assert_eq!(out["kind"], "video");
+    assert_eq!(out["packetsSent"], 600);
+    assert_eq!(out["retransmittedPacketsSent"], a.s.stats.retransmitted_packets_sent.load(Relaxed));
+    assert!(out["nackCount"].as_u64().unwrap() > 0, "{out}");
+    let inb = of(&sb, "inbound-rtp").into_iter().find(|o| o["ssrc"] == ssrc).expect("b's inbound-rtp for a's SSRC");
+    assert_eq!(inb["nackCount"], b.s.rtcp_counters().nack_sent);
+    assert_eq!(inb["retransmittedPacketsReceived"], b.s.stats.rtx_packets_received.load(Relaxed));
+    assert!(inb["packetsReceived"].as_u64().unwrap() >= 500);
+    let codecs = of(&sa, "codec");
+    assert!(codecs.iter().any(|c| c["mimeType"] == "video/VP8" && c["clockRate"] == 90000), "{codecs:?}");
+    assert!(codecs.iter().any(|c| c["mimeType"] == "video/rtx" && c["sdpFmtpLine"] == "apt=96"), "{codecs:?}");
+    let t = &of(&sa, "transport")[0];
+    assert_eq!(t["dtlsState"], "connected");
+    assert_eq!(t["iceState"], "connected");
+    assert!(t["srtpCipher"].is_string() && t["selectedCandidatePairId"].is_string(), "{t}");
+    let pair = &of(&sa, "candidate-pair")[0];
+    let local = &of(&sa, "local-candidate")[0];
+    assert_eq!(pair["localCandidateId"], local["id"]);
+    assert_eq!(local["address"], "127.0.0.1");
+    assert_eq!(of(&sa, "certificate").len(), 2);
+    // After a report round a's remote-inbound-rtp carries b's view of the stream.
+    assert!(run_until(&mut a, &mut b, &relay, Duration::from_secs(5), |a, _| !of(&a.s.get_stats(), "remote-inbound-rtp").is_empty()));
+    let ri = of(&a.s.get_stats(), "remote-inbound-rtp").remove(0);
+    assert_eq!(ri["localId"], out["id"]);
+    assert!(ri["fractionLost"].is_number() && ri["jitter"].is_number() && ri["packetsLost"].is_number(), "{ri}");
 }
 
 #[test]

@@ -432,6 +432,16 @@ pub extern "C" fn wrs_session_request_keyframe(s: *mut wrs_session, track: u32) 
     guard(|| Ok(session(s)?.session.request_keyframe(track)?))
 }
 
+/// The session's statistics as JSON, the shape of `RTCPeerConnection.getStats()`: an object
+/// from stats id to an RTCStats object with the W3C webrtc-stats type and member names
+/// (`codec`, `outbound-rtp`, `remote-inbound-rtp`, `inbound-rtp`, `remote-outbound-rtp`,
+/// `transport`, `candidate-pair`, `local-candidate`, `remote-candidate`, `certificate`,
+/// `data-channel`); only members the library knows are present. Free with `wrs_string_free`.
+#[no_mangle]
+pub extern "C" fn wrs_session_get_stats(s: *mut wrs_session, out_json: *mut *mut c_char) -> wrs_result {
+    string_getter(s, out_json, |s| Ok(s.get_stats()))
+}
+
 /// Writes the latest round-trip time in milliseconds to `*out_ms`, from the peer's report
 /// blocks that echo one of our sender reports (RFC 3550 §6.4.1). Needs a track that sends.
 /// Errors: WRS_RESULT_INVALID_STATE while no report has given one.

@@ -17,7 +17,7 @@ const MAX_MISORDER: u16 = 100;
 /// Now as a 64-bit NTP timestamp.
 pub fn ntp_now() -> u64 {
     let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    ((d.as_secs() + NTP_UNIX_OFFSET) << 32) | ((d.subsec_nanos() as u64) << 32) / 1_000_000_000
+    ((d.as_secs() + NTP_UNIX_OFFSET) << 32) | (((d.subsec_nanos() as u64) << 32) / 1_000_000_000)
 }
 
 /// The middle 32 bits of an NTP timestamp (what LSR and DLSR use).
@@ -155,7 +155,7 @@ impl ReceiveStats {
         self.expected_prior = expected;
         self.received_prior = self.received;
         let lost_interval = expected_interval.saturating_sub(received_interval);
-        let fraction_lost = if expected_interval == 0 { 0 } else { ((lost_interval << 8) / expected_interval).min(255) as u8 };
+        let fraction_lost = (lost_interval << 8).checked_div(expected_interval).map_or(0, |f| f.min(255) as u8);
         let (last_sr, delay_since_last_sr) = match self.last_sr {
             Some((lsr, at)) => (lsr, (now.saturating_duration_since(at).as_micros() * 65536 / 1_000_000).min(u32::MAX as u128) as u32),
             None => (0, 0),

@@ -285,6 +285,11 @@ impl DataChannels {
         Ok(())
     }
 
+    /// The keys of the channels this session knows (open, connecting or closing).
+    pub fn keys(&self) -> Vec<u32> {
+        self.channels.keys().copied().collect()
+    }
+
     pub fn info(&self, key: u32) -> Result<DataChannelInfo> {
         let e = self.channels.get(&key).ok_or_else(|| unknown(key))?;
         Ok(DataChannelInfo {

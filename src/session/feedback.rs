@@ -59,6 +59,10 @@ impl SendCounters {
     pub fn packets(&self) -> u32 {
         self.packets.load(Ordering::Relaxed)
     }
+
+    pub fn octets(&self) -> u32 {
+        self.octets.load(Ordering::Relaxed)
+    }
 }
 
 /// Which parts of the RTCP engine run (each can be switched off for hosts with their own).
@@ -94,11 +98,21 @@ impl Default for RtcpConfig {
 pub(super) struct Resender {
     pub history: History,
     rtx_sequence: u16,
+    /// For getStats: NACK requests for this track, and what they made us send again.
+    pub nack_count: u64,
+    pub retransmitted_packets: u64,
+    pub retransmitted_bytes: u64,
 }
 
 impl Resender {
     pub fn new(packets: usize, age: Duration) -> Self {
-        Resender { history: History::new(packets, age), rtx_sequence: super::random_u16() }
+        Resender {
+            history: History::new(packets, age),
+            rtx_sequence: super::random_u16(),
+            nack_count: 0,
+            retransmitted_packets: 0,
+            retransmitted_bytes: 0,
+        }
     }
 }
 
@@ -189,7 +203,8 @@ impl Session {
         let mut out: Vec<u8> = Vec::new();
         {
             let mut r = resender.lock();
-            let Resender { history, rtx_sequence } = &mut *r;
+            r.nack_count += 1;
+            let Resender { history, rtx_sequence, retransmitted_packets, retransmitted_bytes, .. } = &mut *r;
             for &seq in seqs {
                 let p = match history.resend(seq, now, min_interval) {
                     Ok(p) => p,
@@ -218,6 +233,8 @@ impl Session {
                     None => out.extend_from_slice(p),
                 }
                 staged.push((at, out.len() - at, header_len));
+                *retransmitted_packets += 1;
+                *retransmitted_bytes += (out.len() - at) as u64;
             }
         }
         let mut buf = [0u8; PROTECT_ROOM];

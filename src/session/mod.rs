@@ -6,6 +6,7 @@ mod data;
 mod events;
 mod feedback;
 mod negotiate;
+mod stats;
 
 pub use data::{DataChannelInfo, DataCounters, MAX_LABEL_LEN};
 pub use events::{Event, EventHandler};

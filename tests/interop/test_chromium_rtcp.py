@@ -135,6 +135,9 @@ def test_nack_rtx_reports_and_keyframes_with_chromium_through_a_lossy_relay():
             log = list(lib.video_log)
         share, got, expected = coverage(log, until)
         st = lib.session.stats()
+        ours = lib.session.get_stats()
+        our_in = [v for v in ours.values() if v["type"] == "inbound-rtp" and v["kind"] == "video"]
+        our_out = [v for v in ours.values() if v["type"] == "outbound-rtp" and v["kind"] == "video"]
         out_v = s.get("outbound", {}).get("video", {})
         in_v = s.get("inbound", {}).get("video", {})
         remote_v = s.get("remoteInbound", {}).get("video", {})
@@ -151,6 +154,8 @@ def test_nack_rtx_reports_and_keyframes_with_chromium_through_a_lossy_relay():
             chromium_inbound_pli=in_v.get("pliCount"), chromium_rtx_received=in_v.get("retransmittedPacketsReceived"),
             chromium_remote_fraction_lost=remote_v.get("fractionLost"), chromium_remote_rtt=remote_v.get("roundTripTime"),
             relay_dropped=dict(relay.dropped),
+            our_inbound_nack=sum(v.get("nackCount", 0) for v in our_in),
+            our_outbound_nack=sum(v.get("nackCount", 0) for v in our_out),
         )
         record(**facts)
         print(facts)
@@ -168,6 +173,10 @@ def test_nack_rtx_reports_and_keyframes_with_chromium_through_a_lossy_relay():
         assert facts["chromium_outbound_pli"] >= 1, facts
         assert lib.keyframe_callbacks >= 1, facts
         assert lib.echo_errors == 0, (lib.echo_errors, lib.last_echo_error)
+        # Our getStats agrees with Chromium's: the NACKs we sent are the ones it received.
+        assert our_in and facts["our_inbound_nack"] == st["nack_sent"], (our_in, facts)
+        assert abs(facts["our_inbound_nack"] - facts["chromium_outbound_nack"]) <= max(3, facts["chromium_outbound_nack"] // 10), facts
+        assert our_out and abs(facts["our_outbound_nack"] - facts["chromium_inbound_nack"]) <= max(3, facts["chromium_inbound_nack"] // 10), facts
     finally:
         browser.close()
         mb.close()

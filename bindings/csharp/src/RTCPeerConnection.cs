@@ -386,6 +386,11 @@ namespace WebRtcSession
             }
         }
 
+        /// <summary>getStats(): JSON with the W3C webrtc-stats types and names, an object from stats
+        /// id to RTCStats (inbound-rtp, outbound-rtp, remote-inbound-rtp, transport, candidate-pair,
+        /// codec...).</summary>
+        public string GetStatsJson() { return Get(Native.wrs_session_get_stats); }
+
         public ulong GetStat(Stat which)
         {
             ulong v;

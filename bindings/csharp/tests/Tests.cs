@@ -94,6 +94,8 @@ static class Tests
             Assert(a.DtlsVersion == "DTLSv1.2", "DTLS 1.2");
             Assert(a.RemoteFingerprint == b.LocalFingerprint, "fingerprints");
             Assert(a.GetStat(Stat.RtpPacketsSent) == 200, "stat");
+            string stats = a.GetStatsJson();
+            Assert(stats.StartsWith("{") && stats.Contains("\"type\":\"outbound-rtp\"") && stats.Contains("\"packetsSent\":200"), "getStats JSON: " + stats);
             Assert(t[0].Mid == "0", "mid");
             Console.WriteLine("     connected in {0:F1} ms, SRTP {1}, offerer DTLS {2}; packets a->b {3}, b->a {4}",
                               ms, a.SrtpProfile, a.DtlsRole, atB, atA);

@@ -129,3 +129,37 @@ def test_callbacks_survive_garbage_collection(config):
             gc.collect()
             ta.send_media(bytes(160), i * 160)
         assert wait_for(lambda: len(got) == 20)
+
+
+def test_rtcp_calls_and_get_stats(config):
+    """Keyframe requests each way, the round-trip time from the reports, getStats as a dict
+    with the W3C types, and the RTCP switches in Config."""
+    with w.Session(config) as a, w.Session(config) as b:
+        asked = Collector()
+        a.on_keyframe_request = asked
+        ta, tb = connect(a, b, w.MediaKind.VIDEO, (w.Codec.VP8,))
+        for i in range(60):
+            ta.send_media(b"\x10\x00\x00\x00" + bytes(100), timestamp=i * 3000)
+            tb.send_media(b"\x10\x00\x00\x00" + bytes(100), timestamp=i * 3000)
+            time.sleep(0.01)
+        b.request_keyframe(tb.id)
+        assert wait_for(lambda: len(asked) == 1), "a heard b's keyframe request"
+        assert asked.items[0] == (ta.id,)
+        assert b.stat(w.Stat.KEYFRAME_REQUESTS_SENT) == 1 and a.stat(w.Stat.PLI_RECEIVED) == 1
+        # Reports flow every second or so with video: an RTT appears.
+        assert wait_for(lambda: a.round_trip_time is not None, 10)
+        assert 0 <= a.round_trip_time < 1.0
+        stats = a.get_stats()
+        types = {v["type"] for v in stats.values()}
+        assert {"codec", "outbound-rtp", "inbound-rtp", "transport", "candidate-pair", "certificate"} <= types, types
+        out = next(v for v in stats.values() if v["type"] == "outbound-rtp")
+        assert out["ssrc"] == ta.ssrc and out["packetsSent"] == 60 and out["kind"] == "video"
+    quiet = w.Config(local_addresses=["127.0.0.1"], rtcp_reports=False, keyframe_requests=False, nack=False)
+    try:
+        with w.Session(quiet) as s:
+            s.add_track(w.MediaKind.VIDEO, [w.Codec.VP8])
+            assert "a=rtcp-fb" not in s.create_offer()
+    finally:
+        quiet.free()
+    with pytest.raises(w.WebRTCError):
+        w.Config(nack_history=(0, 1000))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import enum
+import json
 import logging
 import threading
 from dataclasses import dataclass
@@ -586,6 +587,12 @@ class Session:
         local, remote = ctypes.c_void_p(), ctypes.c_void_p()
         _check(lib.wrs_session_selected_candidate_pair(self._h(), ctypes.byref(local), ctypes.byref(remote)))
         return take_string(local), take_string(remote)
+
+    def get_stats(self) -> dict:
+        """``RTCPeerConnection.getStats()``: a dict from stats id to a dict with the W3C
+        webrtc-stats ``type`` and members (``inbound-rtp``, ``outbound-rtp``,
+        ``remote-inbound-rtp``, ``transport``, ``candidate-pair``, ``codec``...)."""
+        return json.loads(self._string(lib.wrs_session_get_stats))
 
     def request_keyframe(self, track: int) -> None:
         """Asks the peer for a keyframe on receiving ``track`` (a PLI, or a FIR when the

@@ -122,6 +122,7 @@ _SIGNATURES = {
     "wrs_session_on_keyframe_request": (_R, [c_session_p, KEYFRAME_CB, ctypes.c_void_p]),
     "wrs_session_request_keyframe": (_R, [c_session_p, ctypes.c_uint32]),
     "wrs_session_round_trip_time": (_R, [c_session_p, ctypes.POINTER(ctypes.c_double)]),
+    "wrs_session_get_stats": (_R, [c_session_p, ctypes.POINTER(ctypes.c_void_p)]),
     "wrs_session_connection_state": (_R, [c_session_p, ctypes.POINTER(ctypes.c_uint32)]),
     "wrs_session_ice_state": (_R, [c_session_p, ctypes.POINTER(ctypes.c_uint32)]),
     "wrs_session_gathering_state": (_R, [c_session_p, ctypes.POINTER(ctypes.c_uint32)]),

@@ -58,6 +58,11 @@ static void make(side *x, uint32_t profile, uint16_t port) {
     if (keepalive_ms) CHECK(wrs_config_set_ice_timeouts(cfg, 5000, 25000, keepalive_ms));
     /* WRS_BENCH_NACK=0: no send history (to compare the send path with and without it). */
     if (getenv("WRS_BENCH_NACK") && atoi(getenv("WRS_BENCH_NACK")) == 0) CHECK(wrs_config_set_nack(cfg, false));
+    /* WRS_BENCH_RTCP=0: none of the library's RTCP (no report timer), for the idle cost. */
+    if (getenv("WRS_BENCH_RTCP") && atoi(getenv("WRS_BENCH_RTCP")) == 0) {
+        CHECK(wrs_config_set_rtcp_reports(cfg, false));
+        CHECK(wrs_config_set_nack(cfg, false));
+    }
     CHECK(wrs_session_new(cfg, &x->s));
     wrs_config_free(cfg);
     CHECK(wrs_session_on_ice_candidate(x->s, on_candidate, x));
@@ -372,6 +377,29 @@ int main(int argc, char **argv) {
         printf("bench latency_send_to_on_rtp_p50 %.1f us\n", lat[n / 2] * 1000);
         printf("bench latency_send_to_on_rtp_p99 %.1f us\n", lat[n * 99 / 100] * 1000);
         free_pair(&a, &b);
+    }
+
+    /* Idle: `pairs` pairs of connected video sessions sending nothing, CPU time over 5 s
+     * (ICE consent, and with RTCP on a report per session every 0.5-1.5 s). scripts/bench.sh
+     * runs it with RTCP on and off (WRS_BENCH_RTCP=0): the difference is the report timers. */
+    if (only && strcmp(only, "idle") == 0) {
+        side *all = calloc((size_t)pairs * 2, sizeof(side));
+        struct rusage r0, r1;
+        double start, cpu0, cpu1, t_offer;
+        for (int i = 0; i < pairs; i++) connect_pair(&all[2 * i], &all[2 * i + 1], 0, &t_offer);
+        sleep_ms(2000);
+        start = now_ms();
+        getrusage(RUSAGE_SELF, &r0);
+        sleep_ms(5000);
+        getrusage(RUSAGE_SELF, &r1);
+        cpu0 = (double)r0.ru_utime.tv_sec + (double)r0.ru_stime.tv_sec + (r0.ru_utime.tv_usec + r0.ru_stime.tv_usec) / 1e6;
+        cpu1 = (double)r1.ru_utime.tv_sec + (double)r1.ru_stime.tv_sec + (r1.ru_utime.tv_usec + r1.ru_stime.tv_usec) / 1e6;
+        printf("bench idle_%d_sessions_rtcp_%s_cpu %.4f cpu-seconds/second\n", 2 * pairs,
+               getenv("WRS_BENCH_RTCP") && atoi(getenv("WRS_BENCH_RTCP")) == 0 ? "off" : "on",
+               (cpu1 - cpu0) / ((now_ms() - start) / 1000.0));
+        for (int i = 0; i < pairs; i++) free_pair(&all[2 * i], &all[2 * i + 1]);
+        free(all);
+        return 0;
     }
 
     /* Memory and threads per connected session: `pairs` pairs connected, then as many again.

@@ -44,6 +44,11 @@ int main() {
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
         std::printf("C++: connected in %.1f ms, packets a->b %d/50, b->a %d/50\n", ms, at_b.load(), at_a.load());
+        // getStats JSON names a's sending stream with what it sent.
+        std::string stats = a.stats_json();
+        bool stats_ok = stats.find("\"type\":\"outbound-rtp\"") != std::string::npos && stats.find("\"packetsSent\":50") != std::string::npos;
+        std::printf("C++: getStats %zu bytes, outbound-rtp with 50 packets: %s\n", stats.size(), stats_ok ? "yes" : "no");
+        if (!stats_ok) return 1;
         try {
             a.send_media(99, payload, sizeof payload, 0);
         } catch (const wrs::error &e) {

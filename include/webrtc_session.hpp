@@ -211,6 +211,12 @@ class session {
     }
     std::string local_fingerprint() const { char *s = nullptr; check(wrs_session_local_fingerprint(get(), &s)); return take(s); }
     uint64_t stat(wrs_stat which) const { uint64_t v = 0; check(wrs_session_stat(get(), which, &v)); return v; }
+    /// getStats() as JSON (W3C webrtc-stats types and names).
+    std::string stats_json() const { char *s = nullptr; check(wrs_session_get_stats(get(), &s)); return take(s); }
+    /// Asks the peer for a keyframe on receiving `track` (PLI, or FIR if only that is negotiated).
+    void request_keyframe(uint32_t track) { check(wrs_session_request_keyframe(get(), track)); }
+    /// The latest RTCP round-trip time in milliseconds; throws while no report gave one.
+    double round_trip_time_ms() const { double v = 0; check(wrs_session_round_trip_time(get(), &v)); return v; }
     wrs_session *get() const { return s_.get(); }
 
   private:

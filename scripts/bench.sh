@@ -37,6 +37,10 @@ done
 port=$(python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 WRS_BENCH_SHARED_PORT=$port WRS_BENCH_ONLY=memory ./build/bench "$pairs" | sed 's/^bench /bench shared_port_/' >> build/bench-runs.txt
 cargo bench --locked --bench alloc 2>/dev/null | grep '^bench ' >> build/bench-runs.txt
+# 1,000 connected idle video sessions with the library's RTCP on, then off: the difference is
+# what the report timers cost (goal: at most 0.05 CPU-seconds per second).
+WRS_BENCH_ONLY=idle ./build/bench 500 >> build/bench-runs.txt
+WRS_BENCH_RTCP=0 WRS_BENCH_ONLY=idle ./build/bench 500 >> build/bench-runs.txt
 # Data channels (benches/data.rs): three runs; then the references of the same run, two
 # Chromium peers in one page and two aiortc peers (scripts/bench-peers.py, test virtualenv).
 for _ in 1 2 3; do

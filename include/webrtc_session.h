@@ -972,6 +972,15 @@ wrs_result wrs_config_set_keyframe_requests(wrs_config *cfg, bool on);
 wrs_result wrs_config_set_nack(wrs_config *cfg, bool on);
 
 /**
+ * Transport-wide feedback (default on): every section advertises `a=rtcp-fb:* transport-cc`
+ * and the transport-wide sequence number header extension; for what arrives carrying it,
+ * the library sends a feedback packet about every 100 ms (arrival times, losses), so the
+ * sender's bandwidth estimation (a browser's) works against this library. The library does
+ * not yet number its own packets or estimate bandwidth from feedback it receives.
+ */
+wrs_result wrs_config_set_transport_cc(wrs_config *cfg, bool on);
+
+/**
  * The send history of each video track whose peer negotiated NACK (defaults 512 packets,
  * 1000 ms): `packets` slots (1..=8192), each holding one sent packet (about 1.2 KB for a
  * full-size video packet, so about 620 KB per track at the default), and the age past which

@@ -195,18 +195,20 @@ fn answers_a_real_chrome_offer_with_the_intersection() {
     assert!(lines.contains(&"a=sctp-port:5000") && lines.contains(&"a=max-message-size:262144"), "{answer}");
     assert!(lines.contains(&"a=setup:active"));
     assert!(lines.contains(&"a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid"));
-    assert!(!answer.contains("transport-cc"), "only what we implement");
+    // Transport-wide feedback: Chrome's extension id and `transport-cc` on every codec.
+    assert!(lines.contains(&"a=extmap:3 http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"), "{answer}");
+    assert!(lines.contains(&"a=rtcp-fb:102 transport-cc") && lines.contains(&"a=rtcp-fb:111 transport-cc"), "{answer}");
     // RTCP feedback: generic NACK and keyframe requests (what the library answers), never
-    // `transport-cc` or `goog-remb` (not implemented yet), none on audio.
+    // `goog-remb` (not implemented), nothing else on audio.
     assert!(lines.contains(&"a=rtcp-fb:102 nack pli") && lines.contains(&"a=rtcp-fb:102 ccm fir"), "{answer}");
     assert!(lines.contains(&"a=rtcp-fb:102 nack") && !answer.contains("goog-remb"), "{answer}");
-    assert!(!lines.iter().any(|l| l.starts_with("a=rtcp-fb:111")), "{answer}");
+    assert!(!lines.iter().any(|l| l.starts_with("a=rtcp-fb:111") && !l.ends_with("transport-cc")), "{answer}");
     let offerer = Peer::new(&Options::default());
     offerer.add_track(wrs_media_kind::Video, &[wrs_codec::Vp8, wrs_codec::H264], wrs_direction::SendRecv);
     let offer = offerer.offer();
     assert!(offer.lines().any(|l| l == "a=rtcp-fb:96 nack pli") && offer.lines().any(|l| l == "a=rtcp-fb:96 nack"), "{offer}");
     assert!(offer.lines().any(|l| l == "a=fmtp:97 apt=96") && offer.lines().any(|l| l == "a=fmtp:109 apt=108"), "{offer}");
-    assert!(!offer.lines().any(|l| l.contains("transport-cc")), "{offer}");
+    assert!(offer.lines().any(|l| l == "a=rtcp-fb:96 transport-cc"), "{offer}");
     // Switched off, neither NACK nor RTX is offered.
     let quiet = Peer::new(&Options { nack: false, ..Options::default() });
     quiet.add_track(wrs_media_kind::Video, &[wrs_codec::Vp8], wrs_direction::SendRecv);

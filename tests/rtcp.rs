@@ -127,6 +127,7 @@ fn switched_off_the_library_sends_no_reports_and_advertises_no_feedback() {
         c.rtcp.reports = false;
         c.rtcp.keyframe_requests = false;
         c.rtcp.nack = false;
+        c.rtcp.transport_cc = false;
     };
     let mut a = peer(off);
     a.track = a.s.add_track(MediaKind::Video, &[Codec::Vp8], Direction::SendRecv).unwrap();

@@ -88,12 +88,13 @@ impl Codec {
     /// answer says only what is implemented: for video, generic NACK (`nack`: the library
     /// asks for what it misses and retransmits from its send history) and keyframe requests
     /// (`nack pli`, and FIR with `ccm fir`), which the library sends when the host asks and
-    /// reports when the peer asks; `transport-cc` waits for transport-wide feedback.
+    /// reports when the peer asks; and for every codec `transport-cc`: the library sends
+    /// transport-wide feedback for what arrives with the sequence number extension.
     pub fn feedback(self) -> &'static [&'static str] {
         if self.kind() == MediaKind::Video {
-            &["nack", "nack pli", "ccm fir"]
+            &["transport-cc", "nack", "nack pli", "ccm fir"]
         } else {
-            &[]
+            &["transport-cc"]
         }
     }
 

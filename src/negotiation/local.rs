@@ -24,6 +24,8 @@ pub struct LocalMedia {
     pub direction: Direction,
     pub codecs: Vec<NegotiatedCodec>,
     pub mid_extension_id: Option<u8>,
+    /// The transport-wide sequence number extension's id, when offered or accepted.
+    pub twcc_extension_id: Option<u8>,
     pub ssrc: Option<u32>,
     /// The retransmission SSRC (`a=ssrc-group:FID ssrc rtx`), announced when a codec has RTX.
     pub rtx_ssrc: Option<u32>,
@@ -127,6 +129,9 @@ impl LocalDescription {
             if let Some(id) = m.mid_extension_id {
                 let _ = write!(s, "a=extmap:{id} {MID_EXTENSION_URI}\r\n");
             }
+            if let Some(id) = m.twcc_extension_id {
+                let _ = write!(s, "a=extmap:{id} {}\r\n", crate::rtcp::twcc::TWCC_URI);
+            }
             let _ = write!(s, "a={}\r\n", m.direction.sdp_name());
             if m.direction.sends() {
                 let _ = write!(s, "a=msid:{} {}\r\n", m.msid.0, m.msid.1);
@@ -190,6 +195,7 @@ mod tests {
                     direction: Direction::SendRecv,
                     codecs: vec![NegotiatedCodec::local_default(Codec::Opus), NegotiatedCodec::local_default(Codec::Pcmu)],
                     mid_extension_id: Some(4),
+                    twcc_extension_id: Some(3),
                     ssrc: Some(1234),
                     rtx_ssrc: Some(1235),
                     msid: ("s".into(), "t0".into()),
@@ -200,6 +206,7 @@ mod tests {
                     direction: Direction::RecvOnly,
                     codecs: vec![NegotiatedCodec::local_default(Codec::H264)],
                     mid_extension_id: Some(4),
+                    twcc_extension_id: None,
                     ssrc: Some(99),
                     rtx_ssrc: Some(100),
                     msid: ("s".into(), "t1".into()),

@@ -10,6 +10,7 @@ pub mod history;
 pub mod nack;
 pub mod packets;
 pub mod stats;
+pub mod twcc;
 
 pub use packets::{parse, Packet, ReportBlock, Writer};
 pub use stats::{ntp_now, round_trip, rtp_time_after, ReceiveStats};

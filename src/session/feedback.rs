@@ -16,6 +16,7 @@ use crate::error::{self, Result};
 use crate::negotiation::MediaKind;
 use crate::rtcp::engine::{report_interval, Engine, EngineCounters, RemoteInbound, RemoteOutbound, SenderInfo};
 use crate::rtcp::history::{History, Miss, DEFAULT_HISTORY_AGE, DEFAULT_HISTORY_PACKETS};
+use crate::rtcp::twcc::TwccRecorder;
 use crate::rtcp::{ntp_now, rtp_time_after};
 use crate::rtp::{self, RtpHeader};
 use crate::runtime;
@@ -80,6 +81,9 @@ pub struct RtcpConfig {
     /// no longer sent again.
     pub history_packets: usize,
     pub history_age: Duration,
+    /// Transport-wide feedback: `transport-cc` and its header extension advertised, and a
+    /// feedback packet about every 100 ms for what arrived carrying the extension.
+    pub transport_cc: bool,
 }
 
 impl Default for RtcpConfig {
@@ -90,6 +94,7 @@ impl Default for RtcpConfig {
             nack: true,
             history_packets: DEFAULT_HISTORY_PACKETS,
             history_age: DEFAULT_HISTORY_AGE,
+            transport_cc: true,
         }
     }
 }
@@ -118,6 +123,7 @@ impl Resender {
 
 pub(super) struct RtcpState {
     pub engine: Engine,
+    pub twcc: TwccRecorder,
     buf: Vec<u8>,
     /// The sender SSRC of RRs and feedback: the first track's (a random one before).
     pub reporter: u32,
@@ -125,7 +131,12 @@ pub(super) struct RtcpState {
 
 impl RtcpState {
     pub fn new(cname: &str) -> Self {
-        RtcpState { engine: Engine::new(cname), buf: Vec::with_capacity(MAX_PACKET_LEN), reporter: random_u32() | 1 }
+        RtcpState {
+            engine: Engine::new(cname),
+            twcc: TwccRecorder::new(*EPOCH),
+            buf: Vec::with_capacity(MAX_PACKET_LEN),
+            reporter: random_u32() | 1,
+        }
     }
 }
 
@@ -168,6 +179,40 @@ impl Session {
         }
     }
 
+    /// A packet arrived with transport-wide sequence number `seq`; the timer sends the
+    /// feedback (woken when the first packet of a report period arrives).
+    pub(super) fn rtcp_on_transport_sequence(&self, seq: u16) {
+        let first = {
+            let mut st = self.rtcp.lock();
+            let first = st.twcc.next_due().is_none();
+            st.twcc.on_packet(seq, Instant::now());
+            first
+        };
+        if first {
+            self.rtcp_wake.notify_one();
+        }
+    }
+
+    /// Sends transport-wide feedback if a report is due at `now`.
+    fn send_due_twcc(&self, now: Instant) {
+        let mut buf = [0u8; PROTECT_ROOM];
+        let len = {
+            let mut st = self.rtcp.lock();
+            if st.twcc.next_due().is_none_or(|t| t > now) {
+                return;
+            }
+            let media = st.engine.remote_sources().map(|(ssrc, _)| ssrc).min().unwrap_or(0);
+            let RtcpState { twcc, buf: out, reporter, .. } = &mut *st;
+            out.clear();
+            if !twcc.write_feedback(*reporter, media, now, out) || out.len() > MAX_PACKET_LEN {
+                return;
+            }
+            buf[..out.len()].copy_from_slice(out);
+            out.len()
+        };
+        let _ = self.send_rtcp_plain(&mut buf, len);
+    }
+
     /// An unwrapped RTX packet of `primary`.
     pub(super) fn rtcp_on_retransmission(&self, primary: u32, seq: u16) {
         self.rtcp.lock().engine.on_retransmission(primary, seq, Instant::now());
@@ -178,7 +223,7 @@ impl Session {
         let mut buf = [0u8; PROTECT_ROOM];
         let len = {
             let mut st = self.rtcp.lock();
-            let RtcpState { engine, buf: out, reporter } = &mut *st;
+            let RtcpState { engine, buf: out, reporter, .. } = &mut *st;
             if !engine.write_nacks(*reporter, now, out) || out.len() > MAX_PACKET_LEN {
                 return;
             }
@@ -284,7 +329,7 @@ impl Session {
     /// the two, or until woken (a new gap, or the session closed).
     pub(super) fn start_rtcp(&self) {
         let config = self.config.rtcp;
-        if !(config.reports || config.nack) || self.rtcp_running.swap(true, Ordering::AcqRel) {
+        if !(config.reports || config.nack || config.transport_cc) || self.rtcp_running.swap(true, Ordering::AcqRel) {
             return;
         }
         let weak = self.self_weak();
@@ -301,9 +346,12 @@ impl Session {
             loop {
                 let wait = {
                     let Some(s) = live(&weak) else { return };
-                    let nack = s.rtcp.lock().engine.next_nack_due();
+                    let (nack, twcc) = {
+                        let st = s.rtcp.lock();
+                        (st.engine.next_nack_due(), st.twcc.next_due())
+                    };
                     let report = if config.reports { Some(next_report) } else { None };
-                    match report.into_iter().chain(nack).min() {
+                    match report.into_iter().chain(nack).chain(twcc).min() {
                         Some(at) => at.saturating_duration_since(Instant::now()),
                         None => Duration::from_secs(3600),
                     }
@@ -317,6 +365,9 @@ impl Session {
                 }
                 if config.nack {
                     s.send_due_nacks(now);
+                }
+                if config.transport_cc {
+                    s.send_due_twcc(now);
                 }
             }
         });
@@ -343,7 +394,7 @@ impl Session {
         let mut buf = [0u8; PROTECT_ROOM];
         let len = {
             let mut st = self.rtcp.lock();
-            let RtcpState { engine, buf: out, reporter } = &mut *st;
+            let RtcpState { engine, buf: out, reporter, .. } = &mut *st;
             engine.write_report(first_ssrc.unwrap_or(*reporter), &senders, ntp_now(), now, bye, out);
             if out.len() > MAX_PACKET_LEN {
                 return Err(error::packet_rejected(format!("a report of {} bytes does not fit a packet", out.len())));

@@ -195,6 +195,8 @@ struct Routes {
     /// The peer's retransmission SSRCs and the primary SSRC each repairs (`ssrc-group:FID`).
     rtx_primary: FastMap<u32, u32>,
     mid_extension_id: Option<u8>,
+    /// The transport-wide sequence number extension, when negotiated (one for the bundle).
+    twcc_extension_id: Option<u8>,
 }
 
 /// A received payload type: its clock (for jitter), whether gaps are NACKed, and for an RTX
@@ -271,6 +273,7 @@ impl Session {
         signaling.max_bundle = config.max_bundle;
         signaling.keyframe_feedback = config.rtcp.keyframe_requests;
         signaling.nack = config.rtcp.nack;
+        signaling.transport_cc = config.rtcp.transport_cc;
         let rtcp = Mutex::new(feedback::RtcpState::new(signaling.cname()));
         let session = Arc::new(Session {
             config,
@@ -560,6 +563,9 @@ impl Session {
             if mid_extension_id.is_some() {
                 r.mid_extension_id = mid_extension_id;
             }
+            if let Some(id) = n.twcc_extension_id.filter(|_| self.config.rtcp.transport_cc) {
+                r.twcc_extension_id = Some(id);
+            }
             if let Some(mid) = &t.mid {
                 r.by_mid.insert(mid.as_bytes().to_vec(), t.id);
             }
@@ -774,10 +780,13 @@ impl Session {
                 self.stats.datagrams_dropped.fetch_add(1, Ordering::Relaxed);
                 return;
             };
-            let Some((track, info)) = self.route(&header) else {
+            let Some((track, info, twcc)) = self.route(&header) else {
                 self.stats.rtp_unroutable.fetch_add(1, Ordering::Relaxed);
                 return;
             };
+            if let Some(seq) = twcc.and_then(|id| header.extension(id)).filter(|v| v.len() == 2) {
+                self.rtcp_on_transport_sequence(u16::from_be_bytes([seq[0], seq[1]]));
+            }
             let Some(apt) = info.apt else {
                 self.stats.rtp_packets_received.fetch_add(1, Ordering::Relaxed);
                 self.stats.rtp_bytes_received.fetch_add(plain.len() as u64, Ordering::Relaxed);
@@ -818,19 +827,19 @@ impl Session {
     /// SSRC first, then the mid header extension, then a payload type unique to one track
     /// (RFC 8843 §9.2); what mid or payload type resolved is remembered by SSRC. Returns the
     /// track and what the receive path needs of the packet's payload type.
-    fn route(&self, header: &RtpHeader<'_>) -> Option<(u32, PayloadInfo)> {
+    fn route(&self, header: &RtpHeader<'_>) -> Option<(u32, PayloadInfo, Option<u8>)> {
         let ssrc = header.ssrc();
-        let (learned, info) = {
+        let (learned, info, twcc) = {
             let r = self.routes.read();
             let info = r.payloads.get(&header.payload_type()).copied().unwrap_or(UNKNOWN_PAYLOAD);
             if let Some(t) = r.by_ssrc.get(&ssrc) {
-                return Some((*t, info));
+                return Some((*t, info, r.twcc_extension_id));
             }
             let by_mid = r.mid_extension_id.and_then(|id| header.extension(id)).and_then(|mid| r.by_mid.get(mid).copied());
-            (by_mid.or_else(|| r.by_payload_type.get(&header.payload_type()).copied())?, info)
+            (by_mid.or_else(|| r.by_payload_type.get(&header.payload_type()).copied())?, info, r.twcc_extension_id)
         };
         self.routes.write().by_ssrc.insert(ssrc, learned);
-        Some((learned, info))
+        Some((learned, info, twcc))
     }
 
     /// The primary SSRC an RTX SSRC repairs: the peer's `ssrc-group:FID`, or else the source
@@ -1433,7 +1442,7 @@ mod tests {
             r.by_payload_type.insert(96, 8);
             r.mid_extension_id = Some(4);
         }
-        let route = |p: &[u8]| s.route(&RtpHeader::parse(p).unwrap()).map(|(track, _)| track);
+        let route = |p: &[u8]| s.route(&RtpHeader::parse(p).unwrap()).map(|(track, ..)| track);
         assert_eq!(route(&packet(1, 0, None)), Some(7));
         assert_eq!(route(&packet(2, 111, Some(b"0"))), Some(7), "by mid");
         assert_eq!(s.routes.read().by_ssrc.get(&2), Some(&7), "learned");

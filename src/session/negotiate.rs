@@ -10,10 +10,12 @@ use crate::negotiation::{
     RemoteDescription, SectionKind, Setup,
 };
 use crate::sctp::DEFAULT_MAX_MESSAGE_SIZE;
+use crate::rtcp::twcc::TWCC_URI;
 use crate::rtp::MID_EXTENSION_URI;
 
-/// The header extension id this side uses for the mid when it offers.
+/// The header extension ids this side uses when it offers (Chromium's numbers).
 const MID_EXTENSION_ID: u8 = 4;
+const TWCC_EXTENSION_ID: u8 = 3;
 
 #[derive(Debug, Clone)]
 pub struct NegotiatedMedia {
@@ -24,6 +26,7 @@ pub struct NegotiatedMedia {
     /// The peer's `ssrc-group:FID` pairs (primary, retransmission).
     pub remote_rtx: Vec<(u32, u32)>,
     pub mid_extension_id: Option<u8>,
+    pub twcc_extension_id: Option<u8>,
 }
 
 #[derive(Debug, Clone)]
@@ -101,6 +104,8 @@ pub struct Signaling {
     pub keyframe_feedback: bool,
     /// Generic NACK (`nack`) and RTX are advertised and answered.
     pub nack: bool,
+    /// Transport-wide feedback (`transport-cc` and its header extension).
+    pub transport_cc: bool,
     state: SignalingState,
     transceivers: Vec<Transceiver>,
     next_id: u32,
@@ -161,6 +166,7 @@ impl Signaling {
             max_bundle: false,
             keyframe_feedback: true,
             nack: true,
+            transport_cc: true,
             state: SignalingState::Stable,
             transceivers: Vec::new(),
             next_id: 1,
@@ -329,6 +335,10 @@ impl Signaling {
                         .collect(),
                 },
                 mid_extension_id: Some(t.current.as_ref().and_then(|n| n.mid_extension_id).unwrap_or(MID_EXTENSION_ID)),
+                twcc_extension_id: match &t.current {
+                    Some(n) => n.twcc_extension_id,
+                    None => self.transport_cc.then_some(TWCC_EXTENSION_ID),
+                },
                 ssrc: Some(t.ssrc),
                 rtx_ssrc: Some(t.rtx_ssrc),
                 msid: (self.stream_id.clone(), t.track_label.clone()),
@@ -351,6 +361,7 @@ impl Signaling {
             direction: Direction::SendRecv,
             codecs: vec![],
             mid_extension_id: None,
+            twcc_extension_id: None,
             ssrc: None,
             rtx_ssrc: None,
             msid: (self.stream_id.clone(), String::new()),
@@ -362,6 +373,7 @@ impl Signaling {
         match fb {
             "nack" => self.nack,
             "nack pli" | "ccm fir" => self.keyframe_feedback,
+            "transport-cc" => self.transport_cc,
             _ => false,
         }
     }
@@ -399,7 +411,7 @@ impl Signaling {
             }
             let t = self.transceivers.iter().find(|t| t.mid.as_deref() == Some(rm.mid.as_str()));
             let result = match (t, rm.rejected) {
-                (Some(t), false) => answer_section(t, rm, |f| self.feedback_on(f), self.nack),
+                (Some(t), false) => answer_section(t, rm, |f| self.feedback_on(f), self.nack, self.transport_cc),
                 _ => None,
             };
             match (t, result) {
@@ -410,6 +422,7 @@ impl Signaling {
                         direction: n.direction,
                         codecs: n.codecs.clone(),
                         mid_extension_id: n.mid_extension_id,
+                        twcc_extension_id: n.twcc_extension_id,
                         ssrc: Some(t.ssrc),
                         rtx_ssrc: Some(t.rtx_ssrc),
                         msid: (self.stream_id.clone(), t.track_label.clone()),
@@ -435,6 +448,7 @@ impl Signaling {
                         direction: Direction::Inactive,
                         codecs: vec![],
                         mid_extension_id: None,
+                        twcc_extension_id: None,
                         ssrc: None,
                         rtx_ssrc: None,
                         msid: (self.stream_id.clone(), String::new()),
@@ -693,6 +707,7 @@ impl Signaling {
                     remote_ssrcs: rm.ssrcs.clone(),
                     remote_rtx: rm.rtx_ssrcs.clone(),
                     mid_extension_id: rm.extmap_id(MID_EXTENSION_URI),
+                    twcc_extension_id: lm.twcc_extension_id.and(rm.extmap_id(TWCC_URI)),
                 }),
             ));
         }
@@ -744,7 +759,13 @@ impl Signaling {
 }
 
 /// This side's answer to one offered section, or None when no codec is in common.
-fn answer_section(t: &Transceiver, rm: &remote::RemoteMedia, feedback: impl Fn(&str) -> bool, rtx: bool) -> Option<NegotiatedMedia> {
+fn answer_section(
+    t: &Transceiver,
+    rm: &remote::RemoteMedia,
+    feedback: impl Fn(&str) -> bool,
+    rtx: bool,
+    transport_cc: bool,
+) -> Option<NegotiatedMedia> {
     let mut codecs: Vec<NegotiatedCodec> = Vec::new();
     for ours in &t.codecs {
         let found = rm.codecs.iter().find(|rc| ours.matches(&rc.name, rc.clock_rate, rc.channels, rc.fmtp.as_deref()));
@@ -770,5 +791,6 @@ fn answer_section(t: &Transceiver, rm: &remote::RemoteMedia, feedback: impl Fn(&
         remote_ssrcs: rm.ssrcs.clone(),
         remote_rtx: rm.rtx_ssrcs.clone(),
         mid_extension_id: rm.extmap_id(MID_EXTENSION_URI),
+        twcc_extension_id: rm.extmap_id(TWCC_URI).filter(|_| transport_cc),
     })
 }

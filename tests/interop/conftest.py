@@ -133,8 +133,9 @@ class LibraryPeer(EchoPeer):
     what arrives per track."""
 
     def __init__(self, dtls_role=w.DtlsRole.AUTO, srtp_profiles=(), shared_port=0, local_address="127.0.0.1",
-                 bundle_policy=w.BundlePolicy.BALANCED):
+                 bundle_policy=w.BundlePolicy.BALANCED, transport_cc=True):
         self.config = w.Config(local_addresses=[local_address], dtls_role=dtls_role, srtp_profiles=srtp_profiles,
+                               transport_cc=transport_cc,
                                shared_port=shared_port, bundle_policy=bundle_policy)
         super().__init__(self.config)
         self.lock = threading.Lock()

@@ -25,8 +25,8 @@ class RtcpPeer(LibraryPeer):
     """Logs (arrival, ssrc, seq) of received video; can pause the video echo (which leaves a
     hole the history cannot fill, so Chromium has to ask for a keyframe)."""
 
-    def __init__(self):
-        super().__init__()
+    def __init__(self, transport_cc=True):
+        super().__init__(transport_cc=transport_cc)
         self.video_log = []
         self.pause_echo = False
         self.keyframe_callbacks = 0
@@ -88,6 +88,31 @@ def stats_of(mb):
     return mb.receive("stats", timeout=10)
 
 
+def connect_through_relay(lib, mb, config=None):
+    """The library offers VP8 (+ audio) to the page through a new UdpRelay (no loss yet, 20 ms
+    each way); returns the relay once both are connected."""
+    lib.add_tracks(video=(w.Codec.VP8,))
+    offer = lib.session.create_offer()
+    lib.session.set_local_description(w.SdpType.OFFER, offer)
+    offer = lib.complete_local_description()
+    lib.learn_vp8_payload_types(offer)
+    _, library_addr = rewrite_candidates(offer, "127.0.0.1", ("127.0.0.1", 9))
+    relay = UdpRelay(library_addr, loss=0, delay=DELAY, seed=5)
+    try:
+        offer_for_browser, _ = rewrite_candidates(offer, "127.0.0.1", relay.for_browser)
+        mb.send("description", type="offer", sdp=offer_for_browser)
+        answer = mb.receive("description", timeout=30)["sdp"]
+        answer_for_library, browser_addr = rewrite_candidates(answer, "127.0.0.1", relay.for_library)
+        relay.browser_addr = browser_addr
+        lib.session.set_remote_description(w.SdpType.ANSWER, answer_for_library)
+        assert lib.wait_connected(30), (lib.session.failure_reason, lib.session.stats(), relay.forwarded)
+        lib.offer, lib.answer = offer, answer
+        return relay
+    except BaseException:
+        relay.close()
+        raise
+
+
 def test_nack_rtx_reports_and_keyframes_with_chromium_through_a_lossy_relay():
     chromium_binary()
     lib = RtcpPeer()
@@ -96,23 +121,9 @@ def test_nack_rtx_reports_and_keyframes_with_chromium_through_a_lossy_relay():
     relay = None
     try:
         mb.receive("ready", timeout=120)
-        lib.add_tracks(video=(w.Codec.VP8,))
-        offer = lib.session.create_offer()
-        lib.session.set_local_description(w.SdpType.OFFER, offer)
-        offer = lib.complete_local_description()
-        lib.learn_vp8_payload_types(offer)
-        assert "a=rtcp-fb:96 nack\r\n" in offer and "apt=96" in offer, offer
-        # The relay sits between: the browser sees it as the library, the library as the browser.
-        probe_sdp, library_addr = rewrite_candidates(offer, "127.0.0.1", ("127.0.0.1", 9))
-        relay = UdpRelay(library_addr, loss=0, delay=DELAY, seed=5)
-        offer_for_browser, _ = rewrite_candidates(offer, "127.0.0.1", relay.for_browser)
-        mb.send("description", type="offer", sdp=offer_for_browser)
-        answer = mb.receive("description", timeout=30)["sdp"]
-        assert "a=rtcp-fb:96 nack\r\n" in answer and "apt=96" in answer, "Chromium accepted NACK and RTX"
-        answer_for_library, browser_addr = rewrite_candidates(answer, "127.0.0.1", relay.for_library)
-        relay.browser_addr = browser_addr
-        lib.session.set_remote_description(w.SdpType.ANSWER, answer_for_library)
-        assert lib.wait_connected(30), (lib.session.failure_reason, lib.session.stats(), relay.forwarded)
+        relay = connect_through_relay(lib, mb)
+        assert "a=rtcp-fb:96 nack\r\n" in lib.offer and "apt=96" in lib.offer, lib.offer
+        assert "a=rtcp-fb:96 nack\r\n" in lib.answer and "apt=96" in lib.answer, "Chromium accepted NACK and RTX"
         time.sleep(1.0)
         relay.loss = LOSS  # set-up is done; media from now on crosses a lossy path
         t_start = time.monotonic()
@@ -183,3 +194,45 @@ def test_nack_rtx_reports_and_keyframes_with_chromium_through_a_lossy_relay():
         if relay:
             relay.close()
         lib.close()
+
+
+def bandwidth_run(transport_cc: bool):
+    """Chromium's availableOutgoingBitrate on a clean path after 10 s, then after 10 s of a
+    100 kbit/s bottleneck towards the library."""
+    chromium_binary()
+    lib = RtcpPeer(transport_cc=transport_cc)
+    mb = Mailbox({"offerer": "library", "trickle": False, "bundlePolicy": "max-bundle"})
+    browser = Browser(mb.url)
+    relay = None
+    try:
+        mb.receive("ready", timeout=120)
+        relay = connect_through_relay(lib, mb)
+        samples = []
+        for phase, seconds in (("clean", 10), ("limited", 10)):
+            if phase == "limited":
+                relay.rate_bps = 100_000
+            time.sleep(seconds)
+            pair = stats_of(mb).get("pair", {})
+            samples.append((phase, pair.get("availableOutgoingBitrate")))
+        return dict(samples), lib.session.stats(), dict(relay.dropped), lib.answer
+    finally:
+        browser.close()
+        mb.close()
+        if relay:
+            relay.close()
+        lib.close()
+
+
+def test_transport_wide_feedback_drives_chromiums_bandwidth_estimate():
+    on, st_on, dropped, answer = bandwidth_run(True)
+    assert "transport-cc" in answer and "transport-wide-cc" in answer, answer
+    off, st_off, _, _ = bandwidth_run(False)
+    facts = dict(peer="Chromium", scenario="transport-wide feedback, clean path then a 100 kbit/s bottleneck",
+                 with_feedback=on, without_feedback=off, bottleneck_dropped=dropped["to_library"])
+    record(**facts)
+    print(facts)
+    # Our feedback lets Chromium's estimate grow on a clean path (it stays near its start
+    # without), and fall to the bottleneck when the relay limits the path.
+    assert on["clean"] and off["clean"] and on["clean"] > 800_000 and on["clean"] > 1.5 * off["clean"], facts
+    assert on["limited"] is not None and on["limited"] < 0.3 * on["clean"], facts
+    assert st_on["rtcp_packets_sent"] > st_off["rtcp_packets_sent"], (st_on, st_off)

@@ -216,6 +216,7 @@ class Config:
     :param keyframe_requests: PLI/FIR advertised, sent by :meth:`Session.request_keyframe`,
         reported by ``on_keyframe_request`` (default on).
     :param nack: generic NACK and RTX for video (default on).
+    :param transport_cc: transport-wide feedback for what arrives (default on).
     :param nack_history: ``(packets, max_age_ms)`` of each video track's send history
         (default ``(512, 1000)``).
     """
@@ -235,6 +236,7 @@ class Config:
         rtcp_reports: bool = True,
         keyframe_requests: bool = True,
         nack: bool = True,
+        transport_cc: bool = True,
         nack_history: Optional[tuple[int, int]] = None,
     ):
         self._handle = ctypes.c_void_p()
@@ -262,6 +264,7 @@ class Config:
             _check(lib.wrs_config_set_rtcp_reports(self._handle, rtcp_reports))
             _check(lib.wrs_config_set_keyframe_requests(self._handle, keyframe_requests))
             _check(lib.wrs_config_set_nack(self._handle, nack))
+            _check(lib.wrs_config_set_transport_cc(self._handle, transport_cc))
             if nack_history is not None:
                 _check(lib.wrs_config_set_nack_history(self._handle, nack_history[0], nack_history[1]))
         except BaseException:

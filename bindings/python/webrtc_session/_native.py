@@ -88,6 +88,7 @@ _SIGNATURES = {
     "wrs_config_set_rtcp_reports": (_R, [c_config_p, ctypes.c_bool]),
     "wrs_config_set_keyframe_requests": (_R, [c_config_p, ctypes.c_bool]),
     "wrs_config_set_nack": (_R, [c_config_p, ctypes.c_bool]),
+    "wrs_config_set_transport_cc": (_R, [c_config_p, ctypes.c_bool]),
     "wrs_config_set_nack_history": (_R, [c_config_p, ctypes.c_uint32, ctypes.c_uint32]),
     "wrs_config_set_max_remote_candidates": (_R, [c_config_p, ctypes.c_uint32]),
     "wrs_config_set_ice_timeouts": (_R, [c_config_p, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_uint32]),

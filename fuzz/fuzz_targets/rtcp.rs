@@ -1,7 +1,8 @@
 //! Received RTCP: the compound parser, the engine (reports, keyframe requests, NACKs) and
 //! the send history answering what the NACKs ask, with the same bytes also read as the
 //! sequence numbers of a received stream (the NACK generator). Work and output stay bounded:
-//! NACKs written fit one datagram, sequence numbers asked per NACK packet at most 64 × 17.
+//! NACKs written fit one datagram, sequence numbers asked per NACK packet at most 64 × 17;
+//! transport-wide feedback parses, and what the recorder writes parses back.
 #![no_main]
 
 use std::time::{Duration, Instant};
@@ -10,6 +11,7 @@ use libfuzzer_sys::fuzz_target;
 use webrtc_session::rtcp::engine::{Engine, MAX_NACK_BYTES};
 use webrtc_session::rtcp::history::History;
 use webrtc_session::rtcp::packets::MAX_NACK_ENTRIES;
+use webrtc_session::rtcp::twcc::{parse_feedback, TwccRecorder, MAX_STATUS};
 use webrtc_session::rtcp::{parse, Packet};
 
 fuzz_target!(|data: &[u8]| {
@@ -41,4 +43,19 @@ fuzz_target!(|data: &[u8]| {
         let _ = parse(&buf);
     }
     let _ = e.next_nack_due();
+    // Transport-wide feedback: a received one parses within its bytes; arrivals driven by the
+    // input give feedback that parses back with at most MAX_STATUS statuses.
+    if let Some(f) = parse_feedback(data) {
+        assert!(f.arrivals.len() <= u16::MAX as usize);
+    }
+    let mut rec = TwccRecorder::new(t0);
+    for (i, c) in data.chunks_exact(3).take(3000).enumerate() {
+        rec.on_packet(u16::from_be_bytes([c[0], c[1]]), t0 + Duration::from_micros(i as u64 * 200 + c[2] as u64 * 1000));
+    }
+    let mut out = Vec::new();
+    while rec.write_feedback(1, 2, t0, &mut out) {
+        let f = parse_feedback(&out).expect("our feedback parses");
+        assert!(f.arrivals.len() <= MAX_STATUS && out.len() <= 1400);
+        out.clear();
+    }
 });

@@ -59,6 +59,7 @@ static void make(side *x, uint32_t profile, uint16_t port) {
     /* WRS_BENCH_NACK=0: no send history (to compare the send path with and without it). */
     if (getenv("WRS_BENCH_NACK") && atoi(getenv("WRS_BENCH_NACK")) == 0) CHECK(wrs_config_set_nack(cfg, false));
     /* WRS_BENCH_RTCP=0: none of the library's RTCP (no report timer), for the idle cost. */
+    if (getenv("WRS_BENCH_RTCP") && atoi(getenv("WRS_BENCH_RTCP")) == 2) CHECK(wrs_config_set_rtcp_reports(cfg, false));
     if (getenv("WRS_BENCH_RTCP") && atoi(getenv("WRS_BENCH_RTCP")) == 0) {
         CHECK(wrs_config_set_rtcp_reports(cfg, false));
         CHECK(wrs_config_set_nack(cfg, false));

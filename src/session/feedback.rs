@@ -334,14 +334,20 @@ impl Session {
         }
         let weak = self.self_weak();
         let wake = Arc::clone(&self.rtcp_wake);
-        let interval = |s: &Session| {
+        // Video's 1 s interval while RTP moves in either direction; the 5 s one for audio only
+        // and for a session where nothing moved since the last report (an idle call costs a
+        // fifth as much).
+        let interval = |s: &Session, moved: &mut u64| {
+            let now_moved = s.stats.rtp_packets_sent.load(Ordering::Relaxed) + s.stats.rtp_packets_received.load(Ordering::Relaxed);
+            let active = now_moved != std::mem::replace(moved, now_moved);
             let video = s.routes.read().tracks.values().any(|t| t.negotiated && t.kind == MediaKind::Video);
-            report_interval(video, random_u32())
+            report_interval(video && active, random_u32())
         };
         runtime::spawn(async move {
+            let mut moved = u64::MAX; // the first interval is an active one
             let mut next_report = {
                 let Some(s) = live(&weak) else { return };
-                Instant::now() + interval(&s)
+                Instant::now() + interval(&s, &mut moved)
             };
             loop {
                 let wait = {
@@ -361,7 +367,7 @@ impl Session {
                 let now = Instant::now();
                 if config.reports && now >= next_report {
                     let _ = s.send_report(false);
-                    next_report = now + interval(&s);
+                    next_report = now + interval(&s, &mut moved);
                 }
                 if config.nack {
                     s.send_due_nacks(now);

@@ -154,7 +154,8 @@ def test_rtcp_calls_and_get_stats(config):
         assert {"codec", "outbound-rtp", "inbound-rtp", "transport", "candidate-pair", "certificate"} <= types, types
         out = next(v for v in stats.values() if v["type"] == "outbound-rtp")
         assert out["ssrc"] == ta.ssrc and out["packetsSent"] == 60 and out["kind"] == "video"
-    quiet = w.Config(local_addresses=["127.0.0.1"], rtcp_reports=False, keyframe_requests=False, nack=False)
+    quiet = w.Config(local_addresses=["127.0.0.1"], rtcp_reports=False, keyframe_requests=False, nack=False,
+                     transport_cc=False)
     try:
         with w.Session(quiet) as s:
             s.add_track(w.MediaKind.VIDEO, [w.Codec.VP8])

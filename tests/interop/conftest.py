@@ -158,6 +158,15 @@ class LibraryPeer(EchoPeer):
             check.add(packet, vp8=self.kinds.get(track) == "video" and (packet[1] & 0x7F) in self.vp8_pts)
         super().on_rtp(track, packet)
 
+    def offer_complete(self, video=(w.Codec.VP8,)) -> str:
+        """Adds the tracks, creates and applies an offer, and returns it once gathering is
+        complete (candidates included), the VP8 payload types learned."""
+        self.add_tracks(video=video)
+        self.session.set_local_description(w.SdpType.OFFER, self.session.create_offer())
+        offer = self.complete_local_description()
+        self.learn_vp8_payload_types(offer)
+        return offer
+
     def learn_vp8_payload_types(self, sdp: str):
         self.vp8_pts = {int(m) for m in re.findall(r"a=rtpmap:(\d+) VP8/90000", sdp)}
 

@@ -296,11 +296,7 @@ def test_nack_rtx_and_reports_with_aiortc_through_a_lossy_relay():
 
     async def scenario():
         async with call() as (lib, pc, counter):
-            lib.add_tracks(video=(w.Codec.VP8,))
-            offer = lib.session.create_offer()
-            lib.session.set_local_description(w.SdpType.OFFER, offer)
-            offer = lib.complete_local_description()
-            lib.learn_vp8_payload_types(offer)
+            offer = lib.offer_complete()
             _, library_addr = rewrite_candidates(offer, "127.0.0.1", ("127.0.0.1", 9))
             relay = UdpRelay(library_addr, loss=0, delay=0.020, seed=3)
             try:

@@ -6,7 +6,7 @@ retransmittedPacketsSent), its own NACKs answered by the library's send history 
 nackCount, the library's retransmission counter), our reports (remote-inbound-rtp
 fractionLost near the relay's loss) and a keyframe request each way."""
 
-import threading
+import contextlib
 import time
 
 import webrtc_session as w
@@ -91,11 +91,7 @@ def stats_of(mb):
 def connect_through_relay(lib, mb, config=None):
     """The library offers VP8 (+ audio) to the page through a new UdpRelay (no loss yet, 20 ms
     each way); returns the relay once both are connected."""
-    lib.add_tracks(video=(w.Codec.VP8,))
-    offer = lib.session.create_offer()
-    lib.session.set_local_description(w.SdpType.OFFER, offer)
-    offer = lib.complete_local_description()
-    lib.learn_vp8_payload_types(offer)
+    offer = lib.offer_complete()
     _, library_addr = rewrite_candidates(offer, "127.0.0.1", ("127.0.0.1", 9))
     relay = UdpRelay(library_addr, loss=0, delay=DELAY, seed=5)
     try:
@@ -113,15 +109,29 @@ def connect_through_relay(lib, mb, config=None):
         raise
 
 
-def test_nack_rtx_reports_and_keyframes_with_chromium_through_a_lossy_relay():
+@contextlib.contextmanager
+def relayed_call(transport_cc=True):
+    """The library (RtcpPeer) and Chromium's page connected through a UdpRelay; yields the
+    library peer, the mailbox and the relay, and stops them all afterwards."""
     chromium_binary()
-    lib = RtcpPeer()
+    lib = RtcpPeer(transport_cc=transport_cc)
     mb = Mailbox({"offerer": "library", "trickle": False, "bundlePolicy": "max-bundle"})
     browser = Browser(mb.url)
     relay = None
     try:
         mb.receive("ready", timeout=120)
         relay = connect_through_relay(lib, mb)
+        yield lib, mb, relay
+    finally:
+        browser.close()
+        mb.close()
+        if relay:
+            relay.close()
+        lib.close()
+
+
+def test_nack_rtx_reports_and_keyframes_with_chromium_through_a_lossy_relay():
+    with relayed_call() as (lib, mb, relay):
         assert "a=rtcp-fb:96 nack\r\n" in lib.offer and "apt=96" in lib.offer, lib.offer
         assert "a=rtcp-fb:96 nack\r\n" in lib.answer and "apt=96" in lib.answer, "Chromium accepted NACK and RTX"
         time.sleep(1.0)
@@ -188,25 +198,12 @@ def test_nack_rtx_reports_and_keyframes_with_chromium_through_a_lossy_relay():
         assert our_in and facts["our_inbound_nack"] == st["nack_sent"], (our_in, facts)
         assert abs(facts["our_inbound_nack"] - facts["chromium_outbound_nack"]) <= max(3, facts["chromium_outbound_nack"] // 10), facts
         assert our_out and abs(facts["our_outbound_nack"] - facts["chromium_inbound_nack"]) <= max(3, facts["chromium_inbound_nack"] // 10), facts
-    finally:
-        browser.close()
-        mb.close()
-        if relay:
-            relay.close()
-        lib.close()
 
 
 def bandwidth_run(transport_cc: bool):
     """Chromium's availableOutgoingBitrate on a clean path after 10 s, then after 10 s of a
     100 kbit/s bottleneck towards the library."""
-    chromium_binary()
-    lib = RtcpPeer(transport_cc=transport_cc)
-    mb = Mailbox({"offerer": "library", "trickle": False, "bundlePolicy": "max-bundle"})
-    browser = Browser(mb.url)
-    relay = None
-    try:
-        mb.receive("ready", timeout=120)
-        relay = connect_through_relay(lib, mb)
+    with relayed_call(transport_cc) as (lib, mb, relay):
         samples = []
         for phase, seconds in (("clean", 10), ("limited", 10)):
             if phase == "limited":
@@ -215,12 +212,6 @@ def bandwidth_run(transport_cc: bool):
             pair = stats_of(mb).get("pair", {})
             samples.append((phase, pair.get("availableOutgoingBitrate")))
         return dict(samples), lib.session.stats(), dict(relay.dropped), lib.answer
-    finally:
-        browser.close()
-        mb.close()
-        if relay:
-            relay.close()
-        lib.close()
 
 
 def test_transport_wide_feedback_drives_chromiums_bandwidth_estimate():

@@ -172,8 +172,10 @@ struct SendTrack {
 
 impl SendTrack {
     /// Keeps a packet as sent (plain, with the track's SSRC) for the peer's NACKs.
-    fn remember(&self, packet: &[u8], now: Instant) {
+    /// Reads the clock only for a track that keeps a history (audio sends pay nothing).
+    fn remember(&self, packet: &[u8]) {
         if let Some(r) = &self.resend {
+            let now = Instant::now();
             let seq = u16::from_be_bytes([packet[2], packet[3]]);
             let mut r = r.lock();
             let stored = r.history.store(seq, packet, now);
@@ -637,7 +639,7 @@ impl Session {
             let routes = self.routes.read();
             let (t, header_len, ts) = Self::check_rtp(&routes, track, packet)?;
             t.counters.sent(packet.len() - header_len, ts);
-            t.remember(packet, Instant::now());
+            t.remember(packet);
             (t.ssrc, header_len)
         };
         let mut buf = [0u8; PROTECT_ROOM];
@@ -666,11 +668,10 @@ impl Session {
                     checked.push((t.ssrc, header_len, ts));
                 }
                 // All are accepted: count them for the sender reports, keep them for NACKs.
-                let now = Instant::now();
                 for ((track, p), (_, header_len, ts)) in packets.iter().zip(checked.iter()) {
                     if let Some(t) = routes.tracks.get(track) {
                         t.counters.sent(p.len() - header_len, *ts);
-                        t.remember(p, now);
+                        t.remember(p);
                     }
                 }
             }
@@ -717,7 +718,7 @@ impl Session {
             t.counters.sent(payload.len(), timestamp);
             let n = rtp::write_header(&mut buf, t.payload_types[0], marker, seq, timestamp, t.ssrc, mid);
             buf[n..n + payload.len()].copy_from_slice(payload);
-            t.remember(&buf[..n + payload.len()], Instant::now());
+            t.remember(&buf[..n + payload.len()]);
             (n + payload.len(), n)
         };
         self.protect_and_send_rtp(&mut buf, len, header_len)

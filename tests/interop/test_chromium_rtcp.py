@@ -187,7 +187,10 @@ def test_nack_rtx_reports_and_keyframes_with_chromium_through_a_lossy_relay():
         # library → Chromium: Chromium's NACKs are answered from our history.
         assert facts["chromium_inbound_nack"] > 0 and facts["library_retransmitted"] > 0, facts
         # Our receiver reports: Chromium's remote-inbound-rtp sees the relay's loss.
-        assert remote_v.get("fractionLost") is not None and 0.0 < remote_v["fractionLost"] < 0.2, facts
+        # (fractionLost covers only the last report interval, which can be loss-free at ~30
+        # packets a second; the cumulative count cannot.)
+        assert remote_v.get("fractionLost") is not None and 0.0 <= remote_v["fractionLost"] < 0.2, facts
+        assert remote_v.get("packetsLost", 0) > 0, facts
         # Our round-trip time includes the relay's 2 × 20 ms.
         assert lib.session.round_trip_time is not None and lib.session.round_trip_time >= 2 * DELAY - 0.002, facts
         # A keyframe request each way.

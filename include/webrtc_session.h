@@ -38,6 +38,11 @@
 #include <stdint.h>
 
 /**
+ * Sent packets remembered for matching feedback (8 bytes each): a second at 1,000 packets/s.
+ */
+#define SEND_LOG_SLOTS 1024
+
+/**
  * Received sources tracked at once; packets of further SSRCs are counted, not tracked.
  */
 #define MAX_REMOTE_SOURCES 64
@@ -46,6 +51,11 @@
  * Sending SSRCs with an SR (and a CNAME) in one compound report.
  */
 #define MAX_REPORTED_SENDERS 8
+
+/**
+ * Bytes a transport-wide sequence number element can add to a header (a new block).
+ */
+#define TRANSPORT_SEQUENCE_ROOM 8
 
 /**
  * Major version of the library (equal to the crate version).
@@ -549,6 +559,15 @@ enum wrs_stat
    */
   WRS_STAT_NACK_RECOVERED = 35,
   WRS_STAT_NACK_GAVE_UP = 36,
+  /**
+   * Transport-wide feedback packets and REMBs received (what the bandwidth estimate
+   * reads), times the delay trend turned to overuse, and packets the feedback reported
+   * that we never sent or no longer remember.
+   */
+  WRS_STAT_TRANSPORT_FEEDBACK_RECEIVED = 37,
+  WRS_STAT_REMB_RECEIVED = 38,
+  WRS_STAT_BANDWIDTH_OVERUSE = 39,
+  WRS_STAT_TRANSPORT_FEEDBACK_UNKNOWN = 40,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -659,6 +678,12 @@ typedef void (*wrs_track_callback)(void *user_data,
  * The peer asks for a keyframe on `track` (a track this session sends on).
  */
 typedef void (*wrs_keyframe_request_callback)(void *user_data, uint32_t track);
+
+/**
+ * The send-side bandwidth estimate in bits per second (the first, then each move of 5 % or
+ * more): what the host's encoders may send in total.
+ */
+typedef void (*wrs_bandwidth_estimate_callback)(void *user_data, uint64_t bitrate_bps);
 
 
 
@@ -972,13 +997,26 @@ wrs_result wrs_config_set_keyframe_requests(wrs_config *cfg, bool on);
 wrs_result wrs_config_set_nack(wrs_config *cfg, bool on);
 
 /**
- * Transport-wide feedback (default on): every section advertises `a=rtcp-fb:* transport-cc`
- * and the transport-wide sequence number header extension; for what arrives carrying it,
- * the library sends a feedback packet about every 100 ms (arrival times, losses), so the
- * sender's bandwidth estimation (a browser's) works against this library. The library does
- * not yet number its own packets or estimate bandwidth from feedback it receives.
+ * Transport-wide congestion control (default on): every section advertises
+ * `a=rtcp-fb:* transport-cc` and the transport-wide sequence number header extension. For
+ * what arrives carrying it, the library sends a feedback packet about every 100 ms (arrival
+ * times, losses), so the sender's bandwidth estimation (a browser's) works against this
+ * library. Every packet the library sends carries the extension (added to host-built
+ * packets' headers, 8 bytes at most), and the peer's feedback, with its REMB if it sends
+ * one, drives the send-side estimate (`wrs_session_bandwidth_estimate`,
+ * `wrs_session_on_bandwidth_estimate`).
  */
 wrs_result wrs_config_set_transport_cc(wrs_config *cfg, bool on);
+
+/**
+ * The send-side bandwidth estimate's start, floor and ceiling in bits per second (defaults
+ * 300,000, 30,000 and 10,000,000; `min_bps` <= `start_bps` <= `max_bps`, `min_bps` at
+ * least 10,000).
+ */
+wrs_result wrs_config_set_bandwidth_estimate(wrs_config *cfg,
+                                             uint64_t start_bps,
+                                             uint64_t min_bps,
+                                             uint64_t max_bps);
 
 /**
  * The send history of each video track whose peer negotiated NACK (defaults 512 packets,
@@ -1238,6 +1276,24 @@ wrs_result wrs_session_on_track(wrs_session *s, wrs_track_callback cb, void *use
 wrs_result wrs_session_on_keyframe_request(wrs_session *s,
                                            wrs_keyframe_request_callback cb,
                                            void *user_data);
+
+/**
+ * Registers the callback for the send-side bandwidth estimate (bits per second): the first
+ * estimate once the peer's transport-wide feedback (or REMB) arrives, then each time it
+ * moves by 5 % or more. Comes from the media receive thread.
+ */
+wrs_result wrs_session_on_bandwidth_estimate(wrs_session *s,
+                                             wrs_bandwidth_estimate_callback cb,
+                                             void *user_data);
+
+/**
+ * Writes the send-side bandwidth estimate in bits per second to `*out_bps`: what the path
+ * carries for all our media together, estimated from the peer's transport-wide feedback
+ * (delay and loss, in the spirit of GCC) and capped by its REMB. It grows only while the
+ * host sends near it. Errors: WRS_RESULT_INVALID_STATE while no feedback has arrived
+ * (transport-cc not negotiated or switched off, nothing sent yet).
+ */
+wrs_result wrs_session_bandwidth_estimate(wrs_session *s, uint64_t *out_bps);
 
 /**
  * Asks the peer for a keyframe on receiving `track`: a PLI (RFC 4585), or a FIR (RFC 5104)

@@ -198,10 +198,10 @@ fn answers_a_real_chrome_offer_with_the_intersection() {
     // Transport-wide feedback: Chrome's extension id and `transport-cc` on every codec.
     assert!(lines.contains(&"a=extmap:3 http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"), "{answer}");
     assert!(lines.contains(&"a=rtcp-fb:102 transport-cc") && lines.contains(&"a=rtcp-fb:111 transport-cc"), "{answer}");
-    // RTCP feedback: generic NACK and keyframe requests (what the library answers), never
-    // `goog-remb` (not implemented), nothing else on audio.
+    // RTCP feedback: generic NACK, keyframe requests and REMB on video (what the library
+    // answers or reads), nothing else on audio.
     assert!(lines.contains(&"a=rtcp-fb:102 nack pli") && lines.contains(&"a=rtcp-fb:102 ccm fir"), "{answer}");
-    assert!(lines.contains(&"a=rtcp-fb:102 nack") && !answer.contains("goog-remb"), "{answer}");
+    assert!(lines.contains(&"a=rtcp-fb:102 nack") && lines.contains(&"a=rtcp-fb:102 goog-remb"), "{answer}");
     assert!(!lines.iter().any(|l| l.starts_with("a=rtcp-fb:111") && !l.ends_with("transport-cc")), "{answer}");
     let offerer = Peer::new(&Options::default());
     offerer.add_track(wrs_media_kind::Video, &[wrs_codec::Vp8, wrs_codec::H264], wrs_direction::SendRecv);
@@ -289,7 +289,10 @@ fn rtcp_and_host_built_rtp() {
     assert_eq!(got_rtcp.as_deref(), Some(&rr[..]));
     let got = got_rtp.expect("the RTP packet arrives");
     assert_eq!(&got[8..12], &ssrc.to_be_bytes());
-    assert_eq!(&got[12..], b"payload");
+    // The library numbered it on the transport: a one-byte extension block now precedes
+    // the payload.
+    assert_eq!(&got[12..14], &[0xBE, 0xDE], "{got:?}");
+    assert_eq!(&got[20..], b"payload");
     assert!(b.stat(wrs_stat::RtcpPacketsReceived) >= 1);
 }
 

@@ -201,9 +201,15 @@ fn batch_send_with_gso() {
     assert_eq!(got.len(), 55);
     let mut by_seq: Vec<(u16, Vec<u8>)> = got.into_iter().map(|(_, p)| (u16::from_be_bytes([p[2], p[3]]), p)).collect();
     by_seq.sort();
+    // Each carries the transport-wide number the library added (an 8-byte block), one
+    // after the other in batch order.
+    let mut transport = Vec::new();
     for ((seq, p), (_, sent)) in by_seq.iter().zip(&packets) {
-        assert_eq!(&p[12..], &sent[12..], "packet {seq} payload");
-        assert_eq!(p.len(), sent.len());
+        assert_eq!(&p[12..14], &[0xBE, 0xDE], "packet {seq} extension");
+        assert_eq!(&p[20..], &sent[12..], "packet {seq} payload");
+        assert_eq!(p.len(), sent.len() + 8);
+        transport.push(u16::from_be_bytes([p[17], p[18]]));
     }
+    assert!(transport.windows(2).all(|w| w[1] == w[0].wrapping_add(1)), "{transport:?}");
     assert_eq!(a.stat(wrs_stat::RtpPacketsSent), 55);
 }

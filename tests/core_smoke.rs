@@ -70,7 +70,7 @@ fn two_sessions_connect_and_exchange_media() {
     }
     std::thread::sleep(Duration::from_millis(200));
     let got = |rx: &Receiver<Ev>, track: u32| {
-        rx.try_iter().filter(|e| matches!(e, Ev::Rtp(t, p) if *t == track && p.len() == 12 + 8 + 4)).count()
+        rx.try_iter().filter(|e| matches!(e, Ev::Rtp(t, p) if *t == track && p.len() == 12 + 12 + 4)).count()
     };
     assert_eq!((got(&arx, ta), got(&brx, tb)), (100, 100));
     a.close();

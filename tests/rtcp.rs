@@ -80,7 +80,7 @@ fn reports_carry_loss_sequence_rtt_and_the_senders_figures_through_a_lossy_relay
     // relay's losses and transport-wide feedback (RTPFB FMT 15).
     a.pump(&b.s, relay.for_b);
     assert!(!b.rtcp.is_empty());
-    let feedback_only = |p: &Packet| matches!(p, Packet::Nack { .. } | Packet::Other { packet_type: 205, fmt: 15 });
+    let feedback_only = |p: &Packet| matches!(p, Packet::Nack { .. } | Packet::TransportFeedback(_));
     let reports: Vec<_> = b.rtcp.iter().map(|p| parse(p)).filter(|p| !p.iter().all(feedback_only)).collect();
     assert!(!reports.is_empty());
     for parsed in &reports {

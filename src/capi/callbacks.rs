@@ -31,6 +31,10 @@ pub type wrs_track_callback =
 /// The peer asks for a keyframe on `track` (a track this session sends on).
 pub type wrs_keyframe_request_callback = Option<unsafe extern "C" fn(user_data: *mut c_void, track: u32)>;
 
+/// The send-side bandwidth estimate in bits per second (the first, then each move of 5 % or
+/// more): what the host's encoders may send in total.
+pub type wrs_bandwidth_estimate_callback = Option<unsafe extern "C" fn(user_data: *mut c_void, bitrate_bps: u64)>;
+
 /// One registered callback and its user data (kept as an address: the host owns it).
 #[derive(Clone, Copy)]
 pub(crate) struct Slot<F> {
@@ -57,6 +61,7 @@ pub(crate) struct Table {
     pub track: Option<Slot<wrs_track_callback>>,
     pub data_channel: Option<Slot<wrs_data_channel_callback>>,
     pub keyframe_request: Option<Slot<wrs_keyframe_request_callback>>,
+    pub bandwidth_estimate: Option<Slot<wrs_bandwidth_estimate_callback>>,
 }
 
 #[derive(Default)]
@@ -231,6 +236,10 @@ impl EventHandler for Callbacks {
                 Event::KeyframeRequest { track } => {
                     let (f, ud) = slot!(keyframe_request);
                     f(ud, track);
+                }
+                Event::BandwidthEstimate { bitrate } => {
+                    let (f, ud) = slot!(bandwidth_estimate);
+                    f(ud, bitrate);
                 }
                 e @ (Event::DataChannel { .. }
                 | Event::ChannelOpen { .. }

@@ -256,16 +256,38 @@ pub extern "C" fn wrs_config_set_nack(cfg: *mut wrs_config, on: bool) -> wrs_res
     })
 }
 
-/// Transport-wide feedback (default on): every section advertises `a=rtcp-fb:* transport-cc`
-/// and the transport-wide sequence number header extension; for what arrives carrying it,
-/// the library sends a feedback packet about every 100 ms (arrival times, losses), so the
-/// sender's bandwidth estimation (a browser's) works against this library. The library does
-/// not yet number its own packets or estimate bandwidth from feedback it receives.
+/// Transport-wide congestion control (default on): every section advertises
+/// `a=rtcp-fb:* transport-cc` and the transport-wide sequence number header extension. For
+/// what arrives carrying it, the library sends a feedback packet about every 100 ms (arrival
+/// times, losses), so the sender's bandwidth estimation (a browser's) works against this
+/// library. Every packet the library sends carries the extension (added to host-built
+/// packets' headers, 8 bytes at most), and the peer's feedback, with its REMB if it sends
+/// one, drives the send-side estimate (`wrs_session_bandwidth_estimate`,
+/// `wrs_session_on_bandwidth_estimate`).
 #[no_mangle]
 pub extern "C" fn wrs_config_set_transport_cc(cfg: *mut wrs_config, on: bool) -> wrs_result {
     guard(|| {
         with_config(cfg, |c| {
             c.rtcp.transport_cc = on;
+            Ok(())
+        })
+    })
+}
+
+/// The send-side bandwidth estimate's start, floor and ceiling in bits per second (defaults
+/// 300,000, 30,000 and 10,000,000; `min_bps` <= `start_bps` <= `max_bps`, `min_bps` at
+/// least 10,000).
+#[no_mangle]
+pub extern "C" fn wrs_config_set_bandwidth_estimate(cfg: *mut wrs_config, start_bps: u64, min_bps: u64, max_bps: u64) -> wrs_result {
+    guard(|| {
+        if min_bps < 10_000 || !(min_bps <= start_bps && start_bps <= max_bps) {
+            return Err(FfiError::new(
+                wrs_result::InvalidArgument,
+                format!("bandwidth estimate start {start_bps}, min {min_bps}, max {max_bps}: need 10000 <= min <= start <= max"),
+            ));
+        }
+        with_config(cfg, |c| {
+            c.rtcp.bandwidth = crate::rtcp::bwe::BweConfig { start_bps, min_bps, max_bps };
             Ok(())
         })
     })

@@ -422,6 +422,35 @@ pub extern "C" fn wrs_session_on_keyframe_request(
     register(s, |t| t.keyframe_request = Slot::new(cb, user_data))
 }
 
+/// Registers the callback for the send-side bandwidth estimate (bits per second): the first
+/// estimate once the peer's transport-wide feedback (or REMB) arrives, then each time it
+/// moves by 5 % or more. Comes from the media receive thread.
+#[no_mangle]
+pub extern "C" fn wrs_session_on_bandwidth_estimate(
+    s: *mut wrs_session,
+    cb: wrs_bandwidth_estimate_callback,
+    user_data: *mut c_void,
+) -> wrs_result {
+    register(s, |t| t.bandwidth_estimate = Slot::new(cb, user_data))
+}
+
+/// Writes the send-side bandwidth estimate in bits per second to `*out_bps`: what the path
+/// carries for all our media together, estimated from the peer's transport-wide feedback
+/// (delay and loss, in the spirit of GCC) and capped by its REMB. It grows only while the
+/// host sends near it. Errors: WRS_RESULT_INVALID_STATE while no feedback has arrived
+/// (transport-cc not negotiated or switched off, nothing sent yet).
+#[no_mangle]
+pub extern "C" fn wrs_session_bandwidth_estimate(s: *mut wrs_session, out_bps: *mut u64) -> wrs_result {
+    guard(|| {
+        check_out(out_bps, "out_bps")?;
+        let e = session(s)?.session.bandwidth_estimate().ok_or_else(|| {
+            FfiError::new(wrs_result::InvalidState, "no bandwidth estimate yet: no transport-wide feedback or REMB has arrived")
+        })?;
+        // SAFETY: NULL is rejected; otherwise a writable pointer.
+        unsafe { write_out(out_bps, e, "out_bps") }
+    })
+}
+
 /// Asks the peer for a keyframe on receiving `track`: a PLI (RFC 4585), or a FIR (RFC 5104)
 /// when the peer negotiated only `ccm fir`, for the source that last sent on the track.
 /// Errors: WRS_RESULT_UNKNOWN_TRACK; WRS_RESULT_INVALID_STATE (keyframe requests switched
@@ -637,6 +666,15 @@ pub extern "C" fn wrs_session_stat(s: *mut wrs_session, which: u32, out: *mut u6
                     28 => c.nack_sequences_sent,
                     35 => c.nack_recovered,
                     _ => c.nack_gave_up,
+                }
+            }
+            37..=40 => {
+                let c = h.session.bandwidth_counters();
+                match which {
+                    37 => c.feedback_received,
+                    38 => c.remb_received,
+                    39 => c.overuse_detected,
+                    _ => c.packets_unknown,
                 }
             }
             29 => st.retransmitted_packets_sent.load(Relaxed),

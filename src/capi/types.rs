@@ -194,6 +194,13 @@ pub enum wrs_stat {
     /// given up (asked for 10 times, past the deadline, or too many missing at once).
     NackRecovered = 35,
     NackGaveUp = 36,
+    /// Transport-wide feedback packets and REMBs received (what the bandwidth estimate
+    /// reads), times the delay trend turned to overuse, and packets the feedback reported
+    /// that we never sent or no longer remember.
+    TransportFeedbackReceived = 37,
+    RembReceived = 38,
+    BandwidthOveruse = 39,
+    TransportFeedbackUnknown = 40,
 }
 
 fn bad(what: &str, v: u32) -> FfiError {

@@ -88,11 +88,13 @@ impl Codec {
     /// answer says only what is implemented: for video, generic NACK (`nack`: the library
     /// asks for what it misses and retransmits from its send history) and keyframe requests
     /// (`nack pli`, and FIR with `ccm fir`), which the library sends when the host asks and
-    /// reports when the peer asks; and for every codec `transport-cc`: the library sends
-    /// transport-wide feedback for what arrives with the sequence number extension.
+    /// reports when the peer asks; for every codec `transport-cc`: the library sends
+    /// transport-wide feedback for what arrives with the sequence number extension and
+    /// reads the peer's for its bandwidth estimate; and for video `goog-remb`: the peer's
+    /// REMB caps that estimate (the library sends no REMB of its own).
     pub fn feedback(self) -> &'static [&'static str] {
         if self.kind() == MediaKind::Video {
-            &["transport-cc", "nack", "nack pli", "ccm fir"]
+            &["goog-remb", "transport-cc", "nack", "nack pli", "ccm fir"]
         } else {
             &["transport-cc"]
         }

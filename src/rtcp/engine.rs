@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use super::nack::{NackList, NackOutcome, MAX_MISSING};
 use super::packets::{parse, Packet, ReportBlock, Writer, MAX_NACK_ENTRIES};
 use super::stats::{round_trip, ReceiveStats};
+use super::twcc::{parse_feedback, Feedback};
 use crate::fasthash::FastMap;
 
 /// Received sources tracked at once; packets of further SSRCs are counted, not tracked.
@@ -97,6 +98,8 @@ pub struct EngineCounters {
     pub nack_sequences_sent: u64,
     pub nack_recovered: u64,
     pub nack_gave_up: u64,
+    /// Transport-wide feedback packets that did not parse (counts past their chunks...).
+    pub transport_feedback_refused: u64,
 }
 
 /// What a received compound packet asks of the session.
@@ -106,6 +109,10 @@ pub struct Received {
     pub keyframes: Vec<u32>,
     /// Generic NACKs: local SSRC and the sequence numbers the peer misses.
     pub nacks: Vec<(u32, Vec<u16>)>,
+    /// Transport-wide feedback about what we sent, for the bandwidth estimate.
+    pub transport_feedback: Vec<Feedback>,
+    /// The least bitrate the peer's REMBs about our SSRCs allow.
+    pub remb: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -268,6 +275,17 @@ impl Engine {
                             Some((_, l)) => l.extend_from_slice(&lost),
                             None => out.nacks.push((media, lost)),
                         }
+                    } else {
+                        self.counters.foreign_feedback += 1;
+                    }
+                }
+                Packet::TransportFeedback(p) => match parse_feedback(p) {
+                    Some(f) => out.transport_feedback.push(f),
+                    None => self.counters.transport_feedback_refused += 1,
+                },
+                Packet::Remb { bitrate, ssrcs, .. } => {
+                    if ssrcs.is_empty() || ssrcs.iter().any(|s| is_local(*s)) {
+                        out.remb = Some(out.remb.map_or(bitrate, |b| b.min(bitrate)));
                     } else {
                         self.counters.foreign_feedback += 1;
                     }

@@ -5,6 +5,7 @@
 //! send history that answers NACKs (`history.rs`). Transport-wide feedback is still to come
 //! (issue #12).
 
+pub mod bwe;
 pub mod engine;
 pub mod history;
 pub mod nack;

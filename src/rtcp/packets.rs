@@ -32,7 +32,13 @@ pub enum Packet<'a> {
     Pli { sender: u32, media: u32 },
     /// Full intra request (RFC 5104 §4.3.1): (SSRC, command sequence number) entries.
     Fir { sender: u32, requests: Vec<(u32, u8)> },
-    /// Anything else (APP, XR, REMB, transport-wide feedback...): packet type and FMT.
+    /// Transport-wide feedback (RTPFB FMT 15), the whole packet from its header
+    /// (`twcc::parse_feedback` reads it).
+    TransportFeedback(&'a [u8]),
+    /// Receiver estimated maximum bitrate (PSFB FMT 15, "REMB"): bits per second, and the
+    /// SSRCs it concerns.
+    Remb { sender: u32, bitrate: u64, ssrcs: Vec<u32> },
+    /// Anything else (APP, XR...): packet type and FMT.
     Other { packet_type: u8, fmt: u8 },
 }
 
@@ -122,6 +128,16 @@ pub fn parse(compound: &[u8]) -> Vec<Packet<'_>> {
                     }
                 }
                 Packet::Nack { sender, media, lost }
+            }
+            RTPFB if count == 15 => Packet::TransportFeedback(p),
+            PSFB if count == 15 && p.get(12..16) == Some(b"REMB") => {
+                let (Some(sender), Some(&n), Some(b)) = (be32(p, 4), p.get(16), p.get(17..20)) else { continue };
+                let exponent = b[0] >> 2;
+                let mantissa = ((b[0] & 3) as u64) << 16 | (b[1] as u64) << 8 | b[2] as u64;
+                // An exponent past 46 overflows 64 bits: such a cap means no cap.
+                let bitrate = if exponent > 46 { u64::MAX } else { mantissa << exponent };
+                let ssrcs = (0..n as usize).map_while(|i| be32(p, 20 + 4 * i)).collect();
+                Packet::Remb { sender, bitrate, ssrcs }
             }
             PSFB if count == 1 => {
                 let (Some(sender), Some(media)) = (be32(p, 4), be32(p, 8)) else { continue };
@@ -352,5 +368,24 @@ mod tests {
             let junk: Vec<u8> = (0..n).map(|i| (i * 37 + n) as u8 | 0x80).collect();
             let _ = parse(&junk);
         }
+    }
+
+    #[test]
+    fn remb_and_transport_feedback_are_recognised() {
+        // REMB of 1.5 Mbit/s (mantissa 187,500, exponent 3) about SSRC 9.
+        let mut p = vec![0x8f, PSFB, 0, 5, 0, 0, 0, 1, 0, 0, 0, 0];
+        p.extend_from_slice(b"REMB");
+        let m = 187_500u32;
+        p.extend_from_slice(&[1, (3 << 2) | (m >> 16) as u8, (m >> 8) as u8, m as u8, 0, 0, 0, 9]);
+        assert_eq!(parse(&p), vec![Packet::Remb { sender: 1, bitrate: 1_500_000, ssrcs: vec![9] }]);
+        // An SSRC count past the packet reads what is there; an absurd exponent is no cap.
+        p[16] = 200;
+        p[17] |= 0xfc;
+        match &parse(&p)[..] {
+            [Packet::Remb { bitrate, ssrcs, .. }] => assert_eq!((*bitrate, ssrcs.len()), (u64::MAX, 1)),
+            other => panic!("{other:?}"),
+        }
+        let fb = [0x8f, RTPFB, 0, 4, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0];
+        assert_eq!(parse(&fb), vec![Packet::TransportFeedback(&fb[..])]);
     }
 }

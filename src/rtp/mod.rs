@@ -112,6 +112,12 @@ impl<'a> RtpHeader<'a> {
         &self.packet[self.header_len..end]
     }
 
+    /// Where the value of element `id` starts in the packet, and its length.
+    pub fn extension_at(&self, id: u8) -> Option<(usize, usize)> {
+        let v = self.extension(id)?;
+        Some((v.as_ptr() as usize - self.packet.as_ptr() as usize, v.len()))
+    }
+
     /// The value of header extension element `id` (RFC 8285 one-byte or two-byte form).
     pub fn extension(&self, id: u8) -> Option<&'a [u8]> {
         let (profile, mut body) = self.extension?;
@@ -213,6 +219,70 @@ pub fn write_header(
     end
 }
 
+/// Bytes a transport-wide sequence number element can add to a header (a new block).
+pub const TRANSPORT_SEQUENCE_ROOM: usize = 8;
+
+/// Makes room for the transport-wide sequence number (element `id`, two bytes) in the RTP
+/// header at `buf[..header_len]` (already validated): the packet's own element of that id is
+/// reused, else one is appended to its RFC 8285 block, else a block is added. What follows
+/// `header_len` in `buf` is not moved: the caller writes the payload after the new header.
+/// Returns the new header length and where the two bytes go; None (header unchanged) when
+/// the header cannot carry it (another extension profile, an id above 14 in a one-byte
+/// block, an element of that id of another length, a block ended by id 15).
+/// `buf` needs `TRANSPORT_SEQUENCE_ROOM` bytes past `header_len`.
+pub fn add_transport_sequence(buf: &mut [u8], header_len: usize, id: u8) -> Option<(usize, usize)> {
+    if id == 0 || buf.len() < header_len + TRANSPORT_SEQUENCE_ROOM {
+        return None;
+    }
+    let fixed = RTP_HEADER_LEN + 4 * (buf[0] & 0x0f) as usize;
+    if buf[0] & 0x10 == 0 {
+        if header_len != fixed {
+            return None;
+        }
+        buf[0] |= 0x10;
+        let element: [u8; 4] = if id <= 14 { [(id << 4) | 1, 0, 0, 0] } else { [id, 2, 0, 0] };
+        let profile: u16 = if id <= 14 { 0xBEDE } else { 0x1000 };
+        buf[fixed..fixed + 2].copy_from_slice(&profile.to_be_bytes());
+        buf[fixed + 2..fixed + 4].copy_from_slice(&1u16.to_be_bytes());
+        buf[fixed + 4..fixed + 8].copy_from_slice(&element);
+        let at = if id <= 14 { fixed + 5 } else { fixed + 6 };
+        return Some((fixed + 8, at));
+    }
+    let profile = u16::from_be_bytes([buf[fixed], buf[fixed + 1]]);
+    let words = u16::from_be_bytes([buf[fixed + 2], buf[fixed + 3]]);
+    let two_byte = match profile {
+        0xBEDE if id <= 14 => false,
+        p if p & 0xfff0 == 0x1000 => true,
+        _ => return None,
+    };
+    let mut at = fixed + 4;
+    while at < header_len {
+        let b = buf[at];
+        if b == 0 {
+            at += 1;
+            continue;
+        }
+        let (elem, len, start) = if two_byte {
+            (b, *buf.get(at + 1)? as usize, 2)
+        } else if b >> 4 == 15 {
+            return None;
+        } else {
+            (b >> 4, (b & 0x0f) as usize + 1, 1)
+        };
+        if elem == id {
+            return (len == 2).then_some((header_len, at + start));
+        }
+        at += start + len;
+    }
+    if words == u16::MAX {
+        return None;
+    }
+    let element: [u8; 4] = if two_byte { [id, 2, 0, 0] } else { [(id << 4) | 1, 0, 0, 0] };
+    buf[header_len..header_len + 4].copy_from_slice(&element);
+    buf[fixed + 2..fixed + 4].copy_from_slice(&(words + 1).to_be_bytes());
+    Some((header_len + 4, header_len + if two_byte { 2 } else { 1 }))
+}
+
 /// Checks that `packet` is a compound RTCP packet (RFC 3550 §6.1): every part has version 2 and
 /// the lengths add up exactly.
 pub fn validate_rtcp(packet: &[u8]) -> Result<()> {
@@ -304,5 +374,54 @@ mod tests {
         let mut bad = rr;
         bad[3] = 5;
         assert!(validate_rtcp(&bad).is_err());
+    }
+
+    #[test]
+    fn transport_sequence_is_added_reused_or_refused() {
+        let id = 5;
+        fn check<'a>(buf: &'a mut [u8], header_len: usize, payload: &[u8]) -> RtpHeader<'a> {
+            let (h, at) = add_transport_sequence(buf, header_len, 5).unwrap();
+            buf[at..at + 2].copy_from_slice(&0x1234u16.to_be_bytes());
+            buf[h..h + payload.len()].copy_from_slice(payload);
+            let p = RtpHeader::parse(&buf[..h + payload.len()]).unwrap();
+            assert_eq!(p.extension(5), Some(&[0x12, 0x34][..]));
+            assert_eq!(p.payload(), payload);
+            p
+        }
+        // No extension: a one-byte block is added.
+        let mut buf = [0u8; 64];
+        let n = write_header(&mut buf, 96, true, 7, 9, 1, None);
+        check(&mut buf, n, b"xyz");
+        // A mid block: appended, mid kept.
+        let n = write_header(&mut buf, 96, true, 7, 9, 1, Some((3, b"0")));
+        let p = check(&mut buf, n, b"xyz");
+        assert_eq!(p.extension(3), Some(&b"0"[..]));
+        // Its own element of that id (a browser's packet echoed): reused in place.
+        let mut buf = [0u8; 64];
+        let n = write_header(&mut buf, 96, true, 7, 9, 1, None);
+        add_transport_sequence(&mut buf, n, id).unwrap();
+        let (h, _) = add_transport_sequence(&mut buf, n + 8, id).unwrap();
+        assert_eq!(h, n + 8);
+        // Two-byte block: appended in that form; id 20 needs it.
+        let mut buf = [0u8; 64];
+        buf[0] = 0x90;
+        buf[12..16].copy_from_slice(&[0x10, 0x00, 0, 1]);
+        buf[16..20].copy_from_slice(&[7, 1, 0xaa, 0]);
+        let (h, at) = add_transport_sequence(&mut buf, 20, id).unwrap();
+        assert_eq!((h, at), (24, 22));
+        let mut buf = [0u8; 64];
+        let n = write_header(&mut buf, 96, true, 7, 9, 1, None);
+        assert_eq!(add_transport_sequence(&mut buf, n, 20), Some((20, 18)));
+        assert_eq!(&buf[12..16], &[0x10, 0x00, 0, 1]);
+        // Refused: another profile; a one-byte block for id 20; wrong length of that id.
+        let mut buf = [0u8; 64];
+        buf[0] = 0x90;
+        buf[12..16].copy_from_slice(&[0xab, 0xcd, 0, 1]);
+        assert_eq!(add_transport_sequence(&mut buf, 20, id), None);
+        let mut buf = [0u8; 64];
+        let n = write_header(&mut buf, 96, true, 7, 9, 1, Some((3, b"0")));
+        assert_eq!(add_transport_sequence(&mut buf, n, 20), None);
+        let n = write_header(&mut buf, 96, true, 7, 9, 1, Some((id, b"0")));
+        assert_eq!(add_transport_sequence(&mut buf, n, id), None);
     }
 }

@@ -43,6 +43,9 @@ pub enum Event<'a> {
     /// The peer asks for a keyframe on `track` (a PLI or FIR; requests closer together than
     /// 100 ms are merged into one).
     KeyframeRequest { track: u32 },
+    /// The send-side bandwidth estimate, in bits per second: the first one, then whenever it
+    /// moves by 5 % or more (from the peer's transport-wide feedback or REMB).
+    BandwidthEstimate { bitrate: u64 },
 }
 
 /// Receives a session's events, one at a time per session and in the order they happened.
@@ -72,6 +75,7 @@ pub(crate) enum OwnedEvent {
     ChannelError { channel: u32, message: String },
     ChannelClosed { channel: u32 },
     KeyframeRequest { track: u32 },
+    BandwidthEstimate { bitrate: u64 },
 }
 
 /// Delivers a session's events one at a time and in the order they happened, whatever thread
@@ -160,6 +164,7 @@ impl Emitter {
                 OwnedEvent::ChannelError { channel, message } => h.on_event(Event::ChannelError { channel, message: &message }),
                 OwnedEvent::ChannelClosed { channel } => h.on_event(Event::ChannelClosed { channel }),
                 OwnedEvent::KeyframeRequest { track } => h.on_event(Event::KeyframeRequest { track }),
+                OwnedEvent::BandwidthEstimate { bitrate } => h.on_event(Event::BandwidthEstimate { bitrate }),
             }
         }
     }

@@ -14,6 +14,7 @@ use super::negotiate::random_u32;
 use super::{live, media_not_ready, PayloadInfo, SendTrack, Session, MAX_PACKET_LEN, PROTECT_ROOM};
 use crate::error::{self, Result};
 use crate::negotiation::MediaKind;
+use crate::rtcp::bwe::{BweConfig, Estimator};
 use crate::rtcp::engine::{report_interval, Engine, EngineCounters, RemoteInbound, RemoteOutbound, SenderInfo};
 use crate::rtcp::history::{History, Miss, DEFAULT_HISTORY_AGE, DEFAULT_HISTORY_PACKETS};
 use crate::rtcp::twcc::TwccRecorder;
@@ -21,8 +22,13 @@ use crate::rtcp::{ntp_now, rtp_time_after};
 use crate::rtp::{self, RtpHeader};
 use crate::runtime;
 
-/// The base of the send counters' times (microseconds since it, 0 = never).
+/// The base of the send counters' and the send log's times (microseconds since it).
 static EPOCH: Lazy<Instant> = Lazy::new(Instant::now);
+
+/// `now` in microseconds on the send paths' clock.
+pub(super) fn clock_us(now: Instant) -> u64 {
+    now.saturating_duration_since(*EPOCH).as_micros() as u64
+}
 
 /// What a sending track did, for its sender reports: written on the send path with relaxed
 /// atomics (no lock), read when a report is written.
@@ -35,11 +41,12 @@ pub(super) struct SendCounters {
 }
 
 impl SendCounters {
-    pub fn sent(&self, payload_len: usize, rtp_timestamp: u32) {
+    /// A packet left at `at_us` (`clock_us`).
+    pub fn sent(&self, payload_len: usize, rtp_timestamp: u32, at_us: u64) {
         self.packets.fetch_add(1, Ordering::Relaxed);
         self.octets.fetch_add(payload_len as u32, Ordering::Relaxed);
         self.last_timestamp.store(rtp_timestamp, Ordering::Relaxed);
-        self.last_at_us.store(EPOCH.elapsed().as_micros() as u64 + 1, Ordering::Relaxed);
+        self.last_at_us.store(at_us + 1, Ordering::Relaxed);
     }
 
     /// The SR facts at `now`: the RTP time extrapolated from the last packet on the clock.
@@ -81,9 +88,13 @@ pub struct RtcpConfig {
     /// no longer sent again.
     pub history_packets: usize,
     pub history_age: Duration,
-    /// Transport-wide feedback: `transport-cc` and its header extension advertised, and a
-    /// feedback packet about every 100 ms for what arrived carrying the extension.
+    /// Transport-wide congestion control: `transport-cc` and its header extension
+    /// advertised; a feedback packet about every 100 ms for what arrived carrying the
+    /// extension; our packets numbered, and the peer's feedback (and REMB) driving the
+    /// bandwidth estimate.
     pub transport_cc: bool,
+    /// The bandwidth estimate's start, floor and ceiling.
+    pub bandwidth: BweConfig,
 }
 
 impl Default for RtcpConfig {
@@ -95,6 +106,7 @@ impl Default for RtcpConfig {
             history_packets: DEFAULT_HISTORY_PACKETS,
             history_age: DEFAULT_HISTORY_AGE,
             transport_cc: true,
+            bandwidth: BweConfig::default(),
         }
     }
 }
@@ -124,16 +136,21 @@ impl Resender {
 pub(super) struct RtcpState {
     pub engine: Engine,
     pub twcc: TwccRecorder,
+    pub bwe: Estimator,
+    /// The estimate last given to the host (a new one is posted when it moves 5 %).
+    bwe_posted: Option<u64>,
     buf: Vec<u8>,
     /// The sender SSRC of RRs and feedback: the first track's (a random one before).
     pub reporter: u32,
 }
 
 impl RtcpState {
-    pub fn new(cname: &str) -> Self {
+    pub fn new(cname: &str, bandwidth: BweConfig) -> Self {
         RtcpState {
             engine: Engine::new(cname),
             twcc: TwccRecorder::new(*EPOCH),
+            bwe: Estimator::new(bandwidth),
+            bwe_posted: None,
             buf: Vec::with_capacity(MAX_PACKET_LEN),
             reporter: random_u32() | 1,
         }
@@ -277,6 +294,15 @@ impl Session {
                     }
                     None => out.extend_from_slice(p),
                 }
+                // A retransmission is a new packet on the transport: a new transport-wide
+                // number (the peer's feedback then tells whether the repair arrived).
+                if let Some((id, log)) = &track.twcc {
+                    let len = out.len() - at;
+                    if let Some((off, 2)) = RtpHeader::parse(&out[at..]).ok().and_then(|h| h.extension_at(*id)) {
+                        let tseq = log.record(len, clock_us(now));
+                        out[at + off..at + off + 2].copy_from_slice(&tseq.to_be_bytes());
+                    }
+                }
                 staged.push((at, out.len() - at, header_len));
                 *retransmitted_packets += 1;
                 *retransmitted_bytes += (out.len() - at) as u64;
@@ -302,11 +328,18 @@ impl Session {
     /// the host as events.
     pub(super) fn rtcp_on_rtcp(&self, plain: &[u8]) {
         let local: Vec<(u32, u32)> = self.routes.read().tracks.iter().map(|(id, t)| (t.ssrc, *id)).collect();
-        let (received, rtt) = {
+        let now = Instant::now();
+        let (received, rtt, estimate) = {
             let mut st = self.rtcp.lock();
-            let received = st.engine.on_rtcp(plain, Instant::now(), ntp_now(), |s| local.iter().any(|(l, _)| *l == s));
-            (received, st.engine.round_trip())
+            let received = st.engine.on_rtcp(plain, now, ntp_now(), |s| local.iter().any(|(l, _)| *l == s));
+            let rtt = st.engine.round_trip();
+            let estimate = self.update_estimate(&mut st, &received, now, rtt);
+            (received, rtt, estimate)
         };
+        if let Some(bitrate) = estimate {
+            self.emitter.post(OwnedEvent::BandwidthEstimate { bitrate });
+            self.emitter.flush();
+        }
         for (ssrc, seqs) in &received.nacks {
             let track = self.routes.read().tracks.values().find(|t| t.ssrc == *ssrc).cloned();
             if let Some(t) = track {
@@ -322,6 +355,39 @@ impl Session {
             }
         }
         self.emitter.flush();
+    }
+
+    /// Feeds the peer's transport-wide feedback and REMB to the estimator; returns the new
+    /// estimate when the host should hear of it (the first, then a move of 5 % or more).
+    fn update_estimate(&self, st: &mut RtcpState, received: &crate::rtcp::engine::Received, now: Instant, rtt: Option<Duration>) -> Option<u64> {
+        if !self.config.rtcp.transport_cc || (received.transport_feedback.is_empty() && received.remb.is_none()) {
+            return None;
+        }
+        let now_us = clock_us(now);
+        if let Some(log) = self.send_log.get() {
+            for f in &received.transport_feedback {
+                st.bwe.on_feedback(f, log, now_us, rtt);
+            }
+        }
+        if let Some(b) = received.remb {
+            st.bwe.on_remb(b, now_us);
+        }
+        let e = st.bwe.estimate()?;
+        let moved = st.bwe_posted.is_none_or(|p| e.abs_diff(p) * 20 >= p);
+        if moved {
+            st.bwe_posted = Some(e);
+        }
+        moved.then_some(e)
+    }
+
+    /// The send-side bandwidth estimate (bits per second), once the peer's transport-wide
+    /// feedback or REMB has arrived.
+    pub fn bandwidth_estimate(&self) -> Option<u64> {
+        self.rtcp.lock().bwe.estimate()
+    }
+
+    pub fn bandwidth_counters(&self) -> crate::rtcp::bwe::BweCounters {
+        self.rtcp.lock().bwe.counters
     }
 
     /// Starts the RTCP timer once SRTP keys exist (reports or NACK on): a report at each

@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
+use once_cell::sync::OnceCell;
 use parking_lot::{Mutex, RwLock};
 
 use crate::cert::Certificate;
@@ -28,6 +29,7 @@ use crate::fasthash::FastMap;
 use crate::ice::{IceConfig, IceState, IceTransport, TransportHandler, RECEIVE_MTU};
 use crate::negotiation::{Codec, Direction, LocalDescription, MediaKind, RemoteDescription};
 use crate::rtp::{self, classify, DatagramKind, RtpHeader};
+use crate::rtcp::bwe::SendLog;
 use crate::runtime;
 use crate::srtp::{self, SrtpProfile, SrtpReceiver, SrtpSender};
 use events::{Emitter, OwnedEvent};
@@ -36,7 +38,9 @@ use events::{Emitter, OwnedEvent};
 /// with IPv6 and UDP headers).
 pub const MAX_PACKET_LEN: usize = 1400;
 /// A packet plus the largest protection overhead (SRTCP index and a 16-byte tag).
-const PROTECT_ROOM: usize = MAX_PACKET_LEN + 20;
+/// A packet's room: the largest plain packet, the transport-wide element the library may
+/// add to a host-built header, RTX's two bytes, and SRTP's tag.
+const PROTECT_ROOM: usize = MAX_PACKET_LEN + rtp::TRANSPORT_SEQUENCE_ROOM + 2 + 20;
 
 /// Per-thread scratch space of `send_rtp_batch`, reused across calls.
 #[derive(Default)]
@@ -167,15 +171,37 @@ struct SendTrack {
     payload_types: Vec<u8>,
     mid: String,
     mid_extension_id: Option<u8>,
+    /// The transport-wide sequence number extension's id and the session's send log, when
+    /// negotiated (transport-cc on).
+    twcc: Option<(u8, Arc<SendLog>)>,
     sequence: AtomicU16,
 }
 
 impl SendTrack {
+    /// Numbers the plain packet `buf[..len]` (header `header_len`) on the transport, when
+    /// negotiated: the extension is placed in the header and the payload written after it
+    /// (`payload` goes to the new header's end). Returns the packet's and header's lengths.
+    fn number(&self, buf: &mut [u8], header_len: usize, payload: &[u8], at_us: u64) -> (usize, usize) {
+        let mut h = header_len;
+        let mut seq_at = None;
+        if let Some((id, _)) = &self.twcc {
+            if let Some((nh, at)) = rtp::add_transport_sequence(buf, header_len, *id) {
+                h = nh;
+                seq_at = Some(at);
+            }
+        }
+        buf[h..h + payload.len()].copy_from_slice(payload);
+        let len = h + payload.len();
+        if let (Some(at), Some((_, log))) = (seq_at, &self.twcc) {
+            let seq = log.record(len, at_us);
+            buf[at..at + 2].copy_from_slice(&seq.to_be_bytes());
+        }
+        (len, h)
+    }
+
     /// Keeps a packet as sent (plain, with the track's SSRC) for the peer's NACKs.
-    /// Reads the clock only for a track that keeps a history (audio sends pay nothing).
-    fn remember(&self, packet: &[u8]) {
+    fn remember(&self, packet: &[u8], now: Instant) {
         if let Some(r) = &self.resend {
-            let now = Instant::now();
             let seq = u16::from_be_bytes([packet[2], packet[3]]);
             let mut r = r.lock();
             let stored = r.history.store(seq, packet, now);
@@ -257,6 +283,9 @@ pub struct Session {
     rtcp: Mutex<feedback::RtcpState>,
     rtcp_running: AtomicBool,
     rtcp_wake: Arc<tokio::sync::Notify>,
+    /// Our transport-wide sequence numbers (made when first negotiated, kept across
+    /// renegotiations: one numbering per transport).
+    send_log: OnceCell<Arc<SendLog>>,
     closed: AtomicBool,
     me: once_cell::sync::OnceCell<Weak<Session>>,
     pub stats: Stats,
@@ -276,7 +305,7 @@ impl Session {
         signaling.keyframe_feedback = config.rtcp.keyframe_requests;
         signaling.nack = config.rtcp.nack;
         signaling.transport_cc = config.rtcp.transport_cc;
-        let rtcp = Mutex::new(feedback::RtcpState::new(signaling.cname()));
+        let rtcp = Mutex::new(feedback::RtcpState::new(signaling.cname(), config.rtcp.bandwidth));
         let session = Arc::new(Session {
             config,
             certificate,
@@ -307,6 +336,7 @@ impl Session {
             rtcp,
             rtcp_running: AtomicBool::new(false),
             rtcp_wake: Arc::new(tokio::sync::Notify::new()),
+            send_log: OnceCell::new(),
             closed: AtomicBool::new(false),
             me: once_cell::sync::OnceCell::new(),
             stats: Stats::default(),
@@ -514,6 +544,10 @@ impl Session {
             let direction = negotiated.map(|n| n.direction).unwrap_or(t.direction);
             let payload_types: Vec<u8> = negotiated.map(|n| n.codecs.iter().map(|c| c.payload_type).collect()).unwrap_or_default();
             let mid_extension_id = negotiated.and_then(|n| n.mid_extension_id);
+            let twcc = negotiated
+                .and_then(|n| n.twcc_extension_id)
+                .filter(|_| self.config.rtcp.transport_cc)
+                .map(|id| (id, Arc::clone(self.send_log.get_or_init(Default::default))));
             // Keep the sequence counter and the report counters across renegotiations.
             let seq = old.tracks.get(&t.id).map(|s| s.sequence.load(Ordering::Relaxed)).unwrap_or_else(random_u16);
             let counters = old.tracks.get(&t.id).map(|s| Arc::clone(&s.counters)).unwrap_or_default();
@@ -555,6 +589,7 @@ impl Session {
                     payload_types: payload_types.clone(),
                     mid: t.mid.clone().unwrap_or_default(),
                     mid_extension_id,
+                    twcc,
                     sequence: AtomicU16::new(seq),
                 }),
             );
@@ -635,17 +670,20 @@ impl Session {
     /// payload type must be one negotiated for the track.
     pub fn send_rtp(&self, track: u32, packet: &[u8]) -> Result<()> {
         self.check_open()?;
-        let (ssrc, header_len) = {
+        let mut buf = [0u8; PROTECT_ROOM];
+        let (len, header_len) = {
             let routes = self.routes.read();
             let (t, header_len, ts) = Self::check_rtp(&routes, track, packet)?;
-            t.counters.sent(packet.len() - header_len, ts);
-            t.remember(packet);
-            (t.ssrc, header_len)
+            let now = Instant::now();
+            let at_us = feedback::clock_us(now);
+            t.counters.sent(packet.len() - header_len, ts, at_us);
+            buf[..header_len].copy_from_slice(&packet[..header_len]);
+            rtp::set_ssrc(&mut buf, t.ssrc);
+            let (len, header_len) = t.number(&mut buf, header_len, &packet[header_len..], at_us);
+            t.remember(&buf[..len], now);
+            (len, header_len)
         };
-        let mut buf = [0u8; PROTECT_ROOM];
-        buf[..packet.len()].copy_from_slice(packet);
-        rtp::set_ssrc(&mut buf, ssrc);
-        self.protect_and_send_rtp(&mut buf, packet.len(), header_len)
+        self.protect_and_send_rtp(&mut buf, len, header_len)
     }
 
     /// Sends many host-built RTP packets (of one or several tracks) in one call: all are checked
@@ -660,6 +698,7 @@ impl Session {
             out.clear();
             lens.clear();
             checked.clear();
+            let mut bytes = 0u64;
             {
                 let routes = self.routes.read();
                 for (i, (track, p)) in packets.iter().enumerate() {
@@ -667,28 +706,27 @@ impl Session {
                         .map_err(|e| error::Error::new(e.kind(), format!("packet {i} of the batch: {}", e.message())))?;
                     checked.push((t.ssrc, header_len, ts));
                 }
-                // All are accepted: count them for the sender reports, keep them for NACKs.
-                for ((track, p), (_, header_len, ts)) in packets.iter().zip(checked.iter()) {
-                    if let Some(t) = routes.tracks.get(track) {
-                        t.counters.sent(p.len() - header_len, *ts);
-                        t.remember(p);
-                    }
-                }
-            }
-            let mut bytes = 0u64;
-            {
+                // All are accepted: count them for the sender reports, number them on the
+                // transport, keep them for NACKs, and protect them in place (the routes lock
+                // is taken before the SRTP one, as everywhere).
+                let now = Instant::now();
+                let at_us = feedback::clock_us(now);
                 let mut tx = self.srtp_tx.lock();
                 let tx = tx.as_mut().ok_or_else(media_not_ready)?;
-                let room = tx.rtp_overhead();
-                for ((_, p), (ssrc, header_len, _)) in packets.iter().zip(checked.iter()) {
+                let room = tx.rtp_overhead() + rtp::TRANSPORT_SEQUENCE_ROOM;
+                for ((track, p), &(_, header_len, ts)) in packets.iter().zip(checked.iter()) {
+                    let Some(t) = routes.tracks.get(track) else { continue };
+                    t.counters.sent(p.len() - header_len, ts, at_us);
                     let at = out.len();
-                    out.extend_from_slice(p);
                     out.resize(at + p.len() + room, 0);
-                    rtp::set_ssrc(&mut out[at..], *ssrc);
-                    let n = tx.protect_parsed_rtp(&mut out[at..], p.len(), *header_len)?;
+                    out[at..at + header_len].copy_from_slice(&p[..header_len]);
+                    rtp::set_ssrc(&mut out[at..], t.ssrc);
+                    let (len, header_len) = t.number(&mut out[at..], header_len, &p[header_len..], at_us);
+                    t.remember(&out[at..at + len], now);
+                    let n = tx.protect_parsed_rtp(&mut out[at..], len, header_len)?;
                     out.truncate(at + n);
                     lens.push(n);
-                    bytes += p.len() as u64;
+                    bytes += len as u64;
                 }
             }
             self.ice.send_segments(out, lens)?;
@@ -715,11 +753,13 @@ impl Session {
                 )));
             }
             let seq = t.sequence.fetch_add(1, Ordering::Relaxed);
-            t.counters.sent(payload.len(), timestamp);
+            let now = Instant::now();
+            let at_us = feedback::clock_us(now);
+            t.counters.sent(payload.len(), timestamp, at_us);
             let n = rtp::write_header(&mut buf, t.payload_types[0], marker, seq, timestamp, t.ssrc, mid);
-            buf[n..n + payload.len()].copy_from_slice(payload);
-            t.remember(&buf[..n + payload.len()]);
-            (n + payload.len(), n)
+            let (len, header_len) = t.number(&mut buf, n, payload, at_us);
+            t.remember(&buf[..len], now);
+            (len, header_len)
         };
         self.protect_and_send_rtp(&mut buf, len, header_len)
     }

@@ -373,7 +373,7 @@ impl Signaling {
         match fb {
             "nack" => self.nack,
             "nack pli" | "ccm fir" => self.keyframe_feedback,
-            "transport-cc" => self.transport_cc,
+            "transport-cc" | "goog-remb" => self.transport_cc,
             _ => false,
         }
     }

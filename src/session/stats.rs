@@ -203,13 +203,18 @@ impl Session {
             r.add(id, "certificate").set("fingerprint", hex.to_string()).set("fingerprintAlgorithm", alg.to_string());
         }
         if let Some((local, remote)) = pair {
+            let (rtt, estimate) = {
+                let st = self.rtcp.lock();
+                (st.engine.round_trip(), st.bwe.estimate())
+            };
             r.add(PAIR_ID, "candidate-pair")
                 .set("transportId", TRANSPORT_ID)
                 .set("localCandidateId", "CL01")
                 .set("remoteCandidateId", "CR01")
                 .set("state", "succeeded")
                 .set("nominated", true)
-                .set_opt("currentRoundTripTime", self.rtcp.lock().engine.round_trip().map(|d| d.as_secs_f64()));
+                .set_opt("currentRoundTripTime", rtt.map(|d| d.as_secs_f64()))
+                .set_opt("availableOutgoingBitrate", estimate.map(|b| b as f64));
             for (id, kind, c) in [("CL01", "local-candidate", local), ("CR01", "remote-candidate", remote)] {
                 let Some((foundation, protocol, priority, address, port, typ)) = candidate_fields(&c) else { continue };
                 r.add(id, kind)

@@ -20,6 +20,7 @@ pub enum Ev {
     Channel(Ch),
     Rtcp(Vec<u8>),
     Keyframe(u32),
+    Bandwidth(u64),
 }
 
 /// A data channel event, as the test records it.
@@ -49,6 +50,7 @@ impl EventHandler for Forward {
             Event::ChannelClosed { channel } => Ev::Channel(Ch::Closed(channel)),
             Event::Rtcp { packet } => Ev::Rtcp(packet.to_vec()),
             Event::KeyframeRequest { track } => Ev::Keyframe(track),
+            Event::BandwidthEstimate { bitrate } => Ev::Bandwidth(bitrate),
             _ => return,
         });
     }
@@ -64,6 +66,8 @@ pub struct Peer {
     pub channel_events: Vec<Ch>,
     pub rtcp: Vec<Vec<u8>>,
     pub keyframes: Vec<u32>,
+    /// Bandwidth estimates the library reported (bits per second).
+    pub estimates: Vec<u64>,
 }
 
 pub fn peer(tweak: impl Fn(&mut SessionConfig)) -> Peer {
@@ -73,7 +77,7 @@ pub fn peer(tweak: impl Fn(&mut SessionConfig)) -> Peer {
     let s = Session::new(cfg).unwrap();
     let (tx, rx) = unbounded();
     s.set_event_handler(Some(Arc::new(Forward(tx))));
-    Peer { s, rx, track: 0, states: vec![], ice: vec![], rtp: vec![], channel_events: vec![], rtcp: vec![], keyframes: vec![] }
+    Peer { s, rx, track: 0, states: vec![], ice: vec![], rtp: vec![], channel_events: vec![], rtcp: vec![], keyframes: vec![], estimates: vec![] }
 }
 
 impl Peer {
@@ -90,6 +94,7 @@ impl Peer {
                 Ev::Channel(c) => self.channel_events.push(c),
                 Ev::Rtcp(p) => self.rtcp.push(p),
                 Ev::Keyframe(t) => self.keyframes.push(t),
+                Ev::Bandwidth(b) => self.estimates.push(b),
             }
         }
     }

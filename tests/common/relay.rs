@@ -25,6 +25,9 @@ pub struct Policy {
     pub duplicate: f64,
     /// Drop everything (a peer that vanished).
     pub blocked: bool,
+    /// A bottleneck from A to B in bits per second (0: none): a queue drained at this rate,
+    /// dropping what would wait more than 200 ms in it.
+    pub rate_a_to_b: u64,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -76,6 +79,7 @@ impl Relay {
             threads.push(std::thread::spawn(move || {
                 let mut queue: BinaryHeap<Reverse<(Instant, u64, Vec<u8>)>> = BinaryHeap::new();
                 let mut n = 0u64;
+                let mut free_at = Instant::now();
                 let mut buf = [0u8; 2048];
                 while !stop.load(Ordering::Relaxed) {
                     let now = Instant::now();
@@ -102,11 +106,20 @@ impl Relay {
                     if p.blocked || rng.next() < p.loss {
                         continue;
                     }
+                    let mut at = Instant::now();
+                    if dir == Dir::AtoB && p.rate_a_to_b > 0 {
+                        let start = free_at.max(at);
+                        if start.saturating_duration_since(at) > Duration::from_millis(200) {
+                            continue;
+                        }
+                        free_at = start + Duration::from_secs_f64(len as f64 * 8.0 / p.rate_a_to_b as f64);
+                        at = free_at;
+                    }
                     let copies = if rng.next() < p.duplicate { 2 } else { 1 };
                     for _ in 0..copies {
                         let extra = p.jitter.mul_f64(rng.next());
                         n += 1;
-                        queue.push(Reverse((Instant::now() + p.delay + extra, n, buf[..len].to_vec())));
+                        queue.push(Reverse((at + p.delay + extra, n, buf[..len].to_vec())));
                     }
                 }
             }));

@@ -143,6 +143,7 @@ class session {
     using candidate_fn = std::function<void(const std::string &candidate, const std::string &mid)>;
     using state_fn = std::function<void(wrs_connection_state)>;
     using data_channel_fn = std::function<void(std::shared_ptr<data_channel>)>;
+    using bandwidth_fn = std::function<void(uint64_t bitrate_bps)>;
 
     explicit session(const config *cfg = nullptr) : handlers_(std::make_unique<handlers>()) {
         wrs_session *s = nullptr;
@@ -165,6 +166,11 @@ class session {
 
     /// Channels the peer opens (ondatachannel). Register the channel's callbacks inside `f`:
     /// its open callback follows right after.
+    /// The send-side bandwidth estimate (first, then each move of 5 % or more).
+    void on_bandwidth_estimate(bandwidth_fn f) {
+        handlers_->bandwidth = std::move(f);
+        check(wrs_session_on_bandwidth_estimate(get(), &bandwidth_trampoline, handlers_.get()));
+    }
     void on_data_channel(data_channel_fn f) {
         handlers_->data_channel = std::move(f);
         check(wrs_session_on_data_channel(get(), &data_channel_trampoline, handlers_.get()));
@@ -217,6 +223,8 @@ class session {
     void request_keyframe(uint32_t track) { check(wrs_session_request_keyframe(get(), track)); }
     /// The latest RTCP round-trip time in milliseconds; throws while no report gave one.
     double round_trip_time_ms() const { double v = 0; check(wrs_session_round_trip_time(get(), &v)); return v; }
+    /// The send-side bandwidth estimate in bits per second; throws while no feedback gave one.
+    uint64_t bandwidth_estimate_bps() const { uint64_t v = 0; check(wrs_session_bandwidth_estimate(get(), &v)); return v; }
     wrs_session *get() const { return s_.get(); }
 
   private:
@@ -225,7 +233,11 @@ class session {
         candidate_fn candidate;
         state_fn state;
         data_channel_fn data_channel;
+        bandwidth_fn bandwidth;
     };
+    static void bandwidth_trampoline(void *ud, uint64_t bps) noexcept {
+        try { static_cast<handlers *>(ud)->bandwidth(bps); } catch (...) {}
+    }
     static void data_channel_trampoline(void *ud, wrs_data_channel *c) noexcept {
         // Owned from here on, also if the handler throws or is missing.
         auto ch = std::make_shared<data_channel>(c);

@@ -5,10 +5,12 @@
 //! - a **delay-based** estimate: packets grouped by 5 ms of send time, the change of one-way
 //!   delay between groups smoothed and fitted by a trend line over 20 groups, compared with
 //!   an adaptive threshold (overuse, normal, underuse); an AIMD controller grows the rate by
-//!   8 % a second (additively once near a known capacity), never past 1.5× what the peer
-//!   acknowledged receiving, and on overuse cuts it to 0.85× the acknowledged rate;
+//!   8 % a second (additively once near a known capacity), at once to what the peer
+//!   acknowledged receiving if that is more, never past 1.5× it, and on overuse cuts it to
+//!   0.85× the acknowledged rate;
 //! - a **loss-based** cap: over 20 or more reported packets, under 2 % lost lets it grow 8 %
-//!   a second, over 10 % cuts it by half the loss fraction;
+//!   a second (at once to the acknowledged rate), over 10 % cuts it by half the loss
+//!   fraction (not below 0.85× what the peer acknowledged receiving);
 //! - and the peer's **REMB** (draft-alvestrand-rmcat-remb), when it sends one, as a further cap.
 //!
 //! The estimate is the least of the three, within the configured minimum and maximum. It
@@ -409,8 +411,10 @@ impl Estimator {
                     }
                     None => before * 1.08f64.powf(dt),
                 };
-                // No further than 1.5× what the peer acknowledged (never lowered by it).
+                // No further than 1.5× what the peer acknowledged (never lowered by it), and
+                // at least that: what arrived without the delay growing fits the path.
                 let limit = acked.map_or(f64::INFINITY, |a| 1.5 * a + 10_000.0);
+                let grown = grown.max(acked.unwrap_or(0.0));
                 self.delay_rate = if grown > limit { before.max(limit) } else { grown };
             }
             RateState::Decrease => {
@@ -439,10 +443,15 @@ impl Estimator {
                 self.loss_rate = self.loss_rate * 1.08 + 1000.0;
                 self.last_loss_increase = Some(now);
             }
+            self.loss_rate = self.loss_rate.max(self.acknowledged_rate().unwrap_or(0.0));
         } else if p > 0.10 {
             let hold = 300_000 + rtt.map_or(200_000, |r| r.as_micros() as i64);
             if self.last_loss_decrease.is_none_or(|t| now - t >= hold) {
-                self.loss_rate *= 1.0 - 0.5 * p;
+                // What still arrives shows what the path carries: a sender that does not
+                // slow down (a host ignoring the estimate) keeps the loss high, and the
+                // estimate then stays near the acknowledged rate instead of the floor.
+                let floor = self.acknowledged_rate().map_or(0.0, |a| BETA * a).min(self.loss_rate);
+                self.loss_rate = (self.loss_rate * (1.0 - 0.5 * p)).max(floor);
                 self.last_loss_decrease = Some(now);
             }
         }
@@ -564,6 +573,14 @@ mod tests {
     }
 
     #[test]
+    fn what_arrives_cleanly_lifts_the_estimate_at_once() {
+        let mut p = Path::new(BweConfig::default());
+        p.run(2.0, 50e6, Some(2_000_000.0));
+        let e = p.est.estimate().unwrap();
+        assert!(e >= 1_800_000, "a host sending 2 Mbit/s that all arrives, undelayed: {e}");
+    }
+
+    #[test]
     fn an_application_limited_sender_does_not_inflate_the_estimate() {
         let mut p = Path::new(BweConfig::default());
         p.run(20.0, 50e6, Some(100_000.0));
@@ -577,7 +594,8 @@ mod tests {
         p.nth_lost = Some(5); // 20 %
         p.run(3.0, 50e6, Some(1_000_000.0));
         let e = p.est.estimate().unwrap();
-        assert!(e < 700_000, "{e}");
+        // Cut towards 0.85 × the 800 kbit/s that still arrives, no further.
+        assert!(e < 750_000 && e >= 600_000, "{e}");
         assert!(p.est.counters.packets_lost > 50);
         let mut q = Path::new(BweConfig { start_bps: 1_000_000, ..Default::default() });
         q.nth_lost = Some(20); // 5 %: held

@@ -7,6 +7,7 @@ nackCount, the library's retransmission counter), our reports (remote-inbound-rt
 fractionLost near the relay's loss) and a keyframe request each way."""
 
 import contextlib
+import threading
 import time
 
 import webrtc_session as w
@@ -230,3 +231,60 @@ def test_transport_wide_feedback_drives_chromiums_bandwidth_estimate():
     assert on["clean"] and off["clean"] and on["clean"] > 800_000 and on["clean"] > 1.5 * off["clean"], facts
     assert on["limited"] is not None and on["limited"] < 0.3 * on["clean"], facts
     assert st_on["rtcp_packets_sent"] > st_off["rtcp_packets_sent"], (st_on, st_off)
+
+
+
+def send_video_at(lib, rate_bps, stop):
+    """Sends 1,200-byte VP8-framed packets on the library's video track at `rate_bps` until
+    `stop` is set (Chromium's feedback covers them whether or not they decode)."""
+    payload = b"\x10" + bytes(1199)
+    interval = 1200 * 8 / rate_bps
+    t0, n = time.monotonic(), 0
+    while not stop.is_set():
+        due = t0 + n * interval
+        delay = due - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        try:
+            lib.video.send_media(payload, timestamp=int(n * interval * 90_000), marker=True)
+        except w.WebRTCError:
+            pass
+        n += 1
+
+
+def test_the_librarys_bandwidth_estimate_from_chromiums_feedback():
+    """The library numbers what it sends and reads Chromium's transport-wide feedback: with
+    the host sending 1.2 Mbit/s of video (the echo paused) the estimate rises from its
+    300 kbit/s start on a clean path, and falls to about the bottleneck when the relay limits
+    library → Chromium to 300 kbit/s while the host keeps sending."""
+    with relayed_call() as (lib, mb, relay):
+        told = []
+        lib.session.on_bandwidth_estimate = told.append
+        lib.pause_echo = True
+        stop = threading.Event()
+        sender = threading.Thread(target=send_video_at, args=(lib, 1_200_000, stop), daemon=True)
+        sender.start()
+        try:
+            time.sleep(8)
+            clean = lib.session.bandwidth_estimate
+            relay.rate_to_browser = 300_000
+            time.sleep(8)
+            limited = lib.session.bandwidth_estimate
+        finally:
+            stop.set()
+            sender.join(5)
+        st = lib.session.stats()
+        pair = next((v for v in lib.session.get_stats().values() if v["type"] == "candidate-pair"), {})
+        facts = dict(peer="Chromium", scenario="library's send-side estimate, 1.2 Mbit/s sent, clean 8 s then a 300 kbit/s bottleneck 8 s",
+                     clean=clean, limited=limited, callbacks=len(told), last_callback=told[-1] if told else None,
+                     feedback_received=st["transport_feedback_received"], overuse=st["bandwidth_overuse"],
+                     unknown=st["transport_feedback_unknown"], bottleneck_dropped=relay.dropped["to_browser"],
+                     stats_available_outgoing=pair.get("availableOutgoingBitrate"))
+        record(**facts)
+        print(facts)
+        assert "transport-cc" in lib.answer and "transport-wide-cc" in lib.answer, lib.answer
+        assert clean is not None and clean > 900_000, facts
+        assert limited is not None and limited < 450_000, facts
+        assert st["transport_feedback_received"] > 50 and st["transport_feedback_unknown"] == 0, facts
+        assert told and abs(told[-1] - limited) <= 0.06 * limited, facts
+        assert facts["stats_available_outgoing"] is not None, facts

@@ -1,8 +1,8 @@
 """A UDP relay on loopback between a browser and the library, for the RTCP interop tests: it
 drops RTP (never RTCP, STUN or DTLS, so set-up and feedback are not what is measured) with a
 seeded probability in each direction, delays every datagram by a fixed time, and can limit
-the bandwidth towards the library (a bottleneck: a 200 ms queue drained at `rate_bps`,
-dropping what overflows it). The browser
+the bandwidth each way (a bottleneck: a 200 ms queue drained at `rate_bps` towards the
+library or `rate_to_browser` towards the browser, dropping what overflows it). The browser
 is given a library candidate pointing at `for_browser`, the library a browser candidate
 pointing at `for_library`."""
 
@@ -25,7 +25,8 @@ class UdpRelay:
         self.browser_addr = None
         self.loss, self.delay = loss, delay
         self.rate_bps = None  # towards the library; None: unlimited
-        self._free_at = 0.0
+        self.rate_to_browser = None
+        self._free_at = {"to_library": 0.0, "to_browser": 0.0}
         self.random = random.Random(seed)
         self.browser_side = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.library_side = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -65,13 +66,14 @@ class UdpRelay:
                     self.dropped[way] += 1
                     continue
                 due = time.monotonic()
-                if way == "to_library" and self.rate_bps:
-                    start = max(due, self._free_at)
+                rate = self.rate_bps if way == "to_library" else self.rate_to_browser
+                if rate:
+                    start = max(due, self._free_at[way])
                     if start - due > 0.2:
                         self.dropped[way] += 1
                         continue
-                    self._free_at = start + len(data) * 8 / self.rate_bps
-                    due = self._free_at
+                    self._free_at[way] = start + len(data) * 8 / rate
+                    due = self._free_at[way]
                 self.forwarded[way] += 1
                 n += 1
                 heapq.heappush(self._queue, (due + self.delay, n, out, data, dest))

@@ -84,6 +84,7 @@ namespace WebRtcSession
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_track_payload_type(SessionHandle s, uint track, out byte pt);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_stat(SessionHandle s, uint which, out ulong value);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_get_stats(SessionHandle s, out IntPtr json);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_bandwidth_estimate(SessionHandle s, out ulong bps);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_on_data_channel(SessionHandle s, ChannelCallback cb, IntPtr userData);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_create_data_channel(SessionHandle s, byte[] label, IntPtr init, out IntPtr channel);

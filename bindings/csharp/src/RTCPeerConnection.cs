@@ -28,6 +28,7 @@ namespace WebRtcSession
         KeyframeRequestsSent = 24, NackReceived = 25, RtcpSourcesRefused = 26, NackSent = 27, NackSequencesSent = 28,
         RetransmittedPacketsSent = 29, RetransmittedBytesSent = 30, NackRequestsUnanswered = 31, NackRequestsLimited = 32,
         RtxPacketsReceived = 33, RtxPacketsDropped = 34, NackRecovered = 35, NackGaveUp = 36,
+        TransportFeedbackReceived = 37, RembReceived = 38, BandwidthOveruse = 39, TransportFeedbackUnknown = 40,
     }
 
     /// <summary>A native call failed. <see cref="Code"/> is the wrs_result value, <see cref="CodeName"/>
@@ -390,6 +391,17 @@ namespace WebRtcSession
         /// id to RTCStats (inbound-rtp, outbound-rtp, remote-inbound-rtp, transport, candidate-pair,
         /// codec...).</summary>
         public string GetStatsJson() { return Get(Native.wrs_session_get_stats); }
+
+        /// <summary>The send-side bandwidth estimate in bits per second (from the peer's
+        /// transport-wide feedback and REMB), or null before any arrived.</summary>
+        public ulong? BandwidthEstimate
+        {
+            get
+            {
+                ulong v;
+                return Native.wrs_session_bandwidth_estimate(H, out v) == 0 ? v : (ulong?)null;
+            }
+        }
 
         public ulong GetStat(Stat which)
         {

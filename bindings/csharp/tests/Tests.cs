@@ -76,7 +76,7 @@ static class Tests
             a.OnRtpPacketReceived += (track, p) => Interlocked.Increment(ref atA);
             b.OnRtpPacketReceived += (track, p) =>
             {
-                if (p.Length != 12 + 8 + 160 || p[12 + 8 + 5] != 5) Interlocked.Increment(ref corrupt); // mid ext + payload
+                if (p.Length != 12 + 12 + 160 || p[12 + 12 + 5] != 5) Interlocked.Increment(ref corrupt); // mid and transport-wide number + payload
                 Interlocked.Increment(ref atB);
             };
             double ms;

@@ -136,7 +136,10 @@ def test_rtcp_calls_and_get_stats(config):
     with the W3C types, and the RTCP switches in Config."""
     with w.Session(config) as a, w.Session(config) as b:
         asked = Collector()
+        estimates = Collector()
         a.on_keyframe_request = asked
+        a.on_bandwidth_estimate = estimates
+        assert a.bandwidth_estimate is None
         ta, tb = connect(a, b, w.MediaKind.VIDEO, (w.Codec.VP8,))
         for i in range(60):
             ta.send_media(b"\x10\x00\x00\x00" + bytes(100), timestamp=i * 3000)
@@ -154,6 +157,12 @@ def test_rtcp_calls_and_get_stats(config):
         assert {"codec", "outbound-rtp", "inbound-rtp", "transport", "candidate-pair", "certificate"} <= types, types
         out = next(v for v in stats.values() if v["type"] == "outbound-rtp")
         assert out["ssrc"] == ta.ssrc and out["packetsSent"] == 60 and out["kind"] == "video"
+        # b's transport-wide feedback gave a a bandwidth estimate, told through the callback.
+        assert wait_for(lambda: len(estimates) >= 1)
+        assert a.bandwidth_estimate is not None and a.bandwidth_estimate >= 30_000
+        assert a.stat(w.Stat.TRANSPORT_FEEDBACK_RECEIVED) >= 1
+        pair = next(v for v in a.get_stats().values() if v["type"] == "candidate-pair")
+        assert pair["availableOutgoingBitrate"] > 0
     quiet = w.Config(local_addresses=["127.0.0.1"], rtcp_reports=False, keyframe_requests=False, nack=False,
                      transport_cc=False)
     try:
@@ -164,3 +173,5 @@ def test_rtcp_calls_and_get_stats(config):
         quiet.free()
     with pytest.raises(w.WebRTCError):
         w.Config(nack_history=(0, 1000))
+    with pytest.raises(w.WebRTCError):
+        w.Config(bandwidth=(10_000, 50_000, 1_000_000))  # start below the floor

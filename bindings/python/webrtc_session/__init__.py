@@ -145,6 +145,10 @@ class Stat(enum.IntEnum):
     RTX_PACKETS_DROPPED = 34
     NACK_RECOVERED = 35
     NACK_GAVE_UP = 36
+    TRANSPORT_FEEDBACK_RECEIVED = 37
+    REMB_RECEIVED = 38
+    BANDWIDTH_OVERUSE = 39
+    TRANSPORT_FEEDBACK_UNKNOWN = 40
 
 
 class WebRTCError(Exception):
@@ -216,9 +220,13 @@ class Config:
     :param keyframe_requests: PLI/FIR advertised, sent by :meth:`Session.request_keyframe`,
         reported by ``on_keyframe_request`` (default on).
     :param nack: generic NACK and RTX for video (default on).
-    :param transport_cc: transport-wide feedback for what arrives (default on).
+    :param transport_cc: transport-wide congestion control (default on): feedback for what
+        arrives, our packets numbered, and :attr:`Session.bandwidth_estimate` from the
+        peer's feedback and REMB.
     :param nack_history: ``(packets, max_age_ms)`` of each video track's send history
         (default ``(512, 1000)``).
+    :param bandwidth: ``(start_bps, min_bps, max_bps)`` of the bandwidth estimate (default
+        ``(300000, 30000, 10000000)``).
     """
 
     def __init__(
@@ -238,6 +246,7 @@ class Config:
         nack: bool = True,
         transport_cc: bool = True,
         nack_history: Optional[tuple[int, int]] = None,
+        bandwidth: Optional[tuple[int, int, int]] = None,
     ):
         self._handle = ctypes.c_void_p()
         _check(lib.wrs_config_new(ctypes.byref(self._handle)))
@@ -267,6 +276,8 @@ class Config:
             _check(lib.wrs_config_set_transport_cc(self._handle, transport_cc))
             if nack_history is not None:
                 _check(lib.wrs_config_set_nack_history(self._handle, nack_history[0], nack_history[1]))
+            if bandwidth is not None:
+                _check(lib.wrs_config_set_bandwidth_estimate(self._handle, *bandwidth))
         except BaseException:
             self.free()
             raise
@@ -324,6 +335,8 @@ class Session:
     - ``on_track(Track)`` for tracks the remote side sends on.
     - ``on_keyframe_request(track_id: int)``: the peer asked for a keyframe (PLI/FIR) on a
       track we send.
+    - ``on_bandwidth_estimate(bitrate_bps: int)``: the send-side bandwidth estimate, first
+      and then at each move of 5 % or more.
     - ``on_datachannel(DataChannel)`` for channels the peer opens; in aiortc's shape also
       ``@session.on("datachannel")``.
 
@@ -341,6 +354,7 @@ class Session:
         "on_signaling_state": ("wrs_session_on_signaling_state", _native.STATE_CB),
         "on_track": ("wrs_session_on_track", _native.TRACK_CB),
         "on_keyframe_request": ("wrs_session_on_keyframe_request", _native.KEYFRAME_CB),
+        "on_bandwidth_estimate": ("wrs_session_on_bandwidth_estimate", _native.BANDWIDTH_CB),
         "on_datachannel": ("wrs_session_on_data_channel", _native.DATA_CHANNEL_CB),
     }
 
@@ -426,8 +440,8 @@ class Session:
             return lambda _ud, t, kind, mid: guarded(Track(self, t, MediaKind(kind)))
         if name == "on_datachannel":
             return lambda _ud, c: guarded(self._adopt(c))
-        if name == "on_keyframe_request":
-            return lambda _ud, t: guarded(t)
+        if name in ("on_keyframe_request", "on_bandwidth_estimate"):
+            return lambda _ud, v: guarded(v)
         enum_type = {
             "on_connection_state": ConnectionState, "on_ice_state": IceState,
             "on_gathering_state": GatheringState, "on_signaling_state": SignalingState,
@@ -608,6 +622,14 @@ class Session:
         v = ctypes.c_double()
         rc = lib.wrs_session_round_trip_time(self._h(), ctypes.byref(v))
         return v.value / 1000.0 if rc == 0 else None
+
+    @property
+    def bandwidth_estimate(self) -> Optional[int]:
+        """The send-side bandwidth estimate in bits per second (from the peer's
+        transport-wide feedback and REMB), or None before any arrived."""
+        v = ctypes.c_uint64()
+        rc = lib.wrs_session_bandwidth_estimate(self._h(), ctypes.byref(v))
+        return v.value if rc == 0 else None
 
     def stat(self, which: Stat) -> int:
         v = ctypes.c_uint64()

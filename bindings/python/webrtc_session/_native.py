@@ -16,6 +16,7 @@ CANDIDATE_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_char_p, ctypes.c
 STATE_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32)
 TRACK_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_char_p)
 KEYFRAME_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32)
+BANDWIDTH_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64)
 c_channel_p = ctypes.c_void_p
 c_channel_init_p = ctypes.c_void_p
 DATA_CHANNEL_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
@@ -90,6 +91,7 @@ _SIGNATURES = {
     "wrs_config_set_nack": (_R, [c_config_p, ctypes.c_bool]),
     "wrs_config_set_transport_cc": (_R, [c_config_p, ctypes.c_bool]),
     "wrs_config_set_nack_history": (_R, [c_config_p, ctypes.c_uint32, ctypes.c_uint32]),
+    "wrs_config_set_bandwidth_estimate": (_R, [c_config_p, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64]),
     "wrs_config_set_max_remote_candidates": (_R, [c_config_p, ctypes.c_uint32]),
     "wrs_config_set_ice_timeouts": (_R, [c_config_p, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_uint32]),
     "wrs_session_new": (_R, [c_config_p, ctypes.POINTER(c_session_p)]),
@@ -121,6 +123,8 @@ _SIGNATURES = {
     "wrs_session_on_signaling_state": (_R, [c_session_p, STATE_CB, ctypes.c_void_p]),
     "wrs_session_on_track": (_R, [c_session_p, TRACK_CB, ctypes.c_void_p]),
     "wrs_session_on_keyframe_request": (_R, [c_session_p, KEYFRAME_CB, ctypes.c_void_p]),
+    "wrs_session_on_bandwidth_estimate": (_R, [c_session_p, BANDWIDTH_CB, ctypes.c_void_p]),
+    "wrs_session_bandwidth_estimate": (_R, [c_session_p, ctypes.POINTER(ctypes.c_uint64)]),
     "wrs_session_request_keyframe": (_R, [c_session_p, ctypes.c_uint32]),
     "wrs_session_round_trip_time": (_R, [c_session_p, ctypes.POINTER(ctypes.c_double)]),
     "wrs_session_get_stats": (_R, [c_session_p, ctypes.POINTER(ctypes.c_void_p)]),

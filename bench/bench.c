@@ -56,6 +56,8 @@ static void make(side *x, uint32_t profile, uint16_t port) {
     if (profile) CHECK(wrs_config_set_srtp_profiles(cfg, &profile, 1));
     CHECK(wrs_config_set_shared_port(cfg, port));
     if (keepalive_ms) CHECK(wrs_config_set_ice_timeouts(cfg, 5000, 25000, keepalive_ms));
+    /* WRS_BENCH_TWCC=0: no transport-wide numbering (to show what it costs the send path). */
+    if (getenv("WRS_BENCH_TWCC") && atoi(getenv("WRS_BENCH_TWCC")) == 0) CHECK(wrs_config_set_transport_cc(cfg, false));
     /* WRS_BENCH_NACK=0: no send history (to compare the send path with and without it). */
     if (getenv("WRS_BENCH_NACK") && atoi(getenv("WRS_BENCH_NACK")) == 0) CHECK(wrs_config_set_nack(cfg, false));
     /* WRS_BENCH_RTCP=0: none of the library's RTCP (no report timer), for the idle cost. */

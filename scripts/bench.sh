@@ -20,6 +20,8 @@ for _ in 1 2 3; do
     WRS_BENCH_ONLY=send ./build/bench >> build/bench-runs.txt
     # The same send path with NACK off (no send history), to show what the history costs.
     WRS_BENCH_NACK=0 WRS_BENCH_ONLY=send ./build/bench | grep -v '_ratio_\|_limit_\|received_' | sed 's/^bench /bench no_history_/' >> build/bench-runs.txt
+    # And with neither the history nor transport-wide numbering: the bare send path.
+    WRS_BENCH_NACK=0 WRS_BENCH_TWCC=0 WRS_BENCH_ONLY=send ./build/bench | grep -v '_ratio_\|_limit_\|received_' | sed 's/^bench /bench bare_/' >> build/bench-runs.txt
     WRS_BENCH_ONLY=receive ./build/bench >> build/bench-runs.txt
 done
 # SRTP alone varies by up to 2x from one process to the next here, the floor and ours alike

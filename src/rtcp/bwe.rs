@@ -22,6 +22,8 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::time::Duration;
 
+use once_cell::sync::OnceCell;
+
 use super::twcc::Feedback;
 
 /// Sent packets remembered for matching feedback (8 bytes each): a second at 1,000 packets/s.
@@ -39,16 +41,12 @@ const BETA: f64 = 0.85;
 const REMB_LIFETIME_US: i64 = 5_000_000;
 
 /// The transport-wide sequence numbers we sent, with send time and size, written lock-free
-/// on the send path (one atomic store per packet) and read when feedback arrives.
+/// on the send path (one atomic store per packet) and read when feedback arrives. Its 8 KB
+/// are allocated with the first packet (a connected session that sends nothing pays none).
+#[derive(Default)]
 pub struct SendLog {
     next: AtomicU16,
-    slots: Box<[AtomicU64]>,
-}
-
-impl Default for SendLog {
-    fn default() -> Self {
-        SendLog { next: AtomicU16::new(0), slots: (0..SEND_LOG_SLOTS).map(|_| AtomicU64::new(0)).collect() }
-    }
+    slots: OnceCell<Box<[AtomicU64]>>,
 }
 
 impl SendLog {
@@ -57,14 +55,15 @@ impl SendLog {
     pub fn record(&self, size: usize, at_us: u64) -> u16 {
         let seq = self.next.fetch_add(1, Ordering::Relaxed);
         let entry = (seq as u64) << 48 | (size.min(0xffff) as u64) << 32 | (at_us & 0xffff_ffff);
-        self.slots[seq as usize % SEND_LOG_SLOTS].store(entry, Ordering::Relaxed);
+        let slots = self.slots.get_or_init(|| (0..SEND_LOG_SLOTS).map(|_| AtomicU64::new(0)).collect());
+        slots[seq as usize % SEND_LOG_SLOTS].store(entry, Ordering::Relaxed);
         seq
     }
 
     /// Send time (µs) and size of `seq`, if it is still in the log; `now_us` unwraps the
     /// 32-bit time (anything claimed to be older than 60 s is refused).
     pub fn lookup(&self, seq: u16, now_us: u64) -> Option<(i64, u32)> {
-        let e = self.slots[seq as usize % SEND_LOG_SLOTS].load(Ordering::Relaxed);
+        let e = self.slots.get()?[seq as usize % SEND_LOG_SLOTS].load(Ordering::Relaxed);
         if e == 0 || (e >> 48) as u16 != seq {
             return None;
         }

@@ -140,6 +140,14 @@ fn data_only_session_moves_messages_both_ways_byte_for_byte() {
         assert_eq!(got[1002].0, payload(70_000, 64 * 1024));
         assert_eq!(got[1003].0, payload(70_001, 256 * 1024));
     }
+    // Per-channel counts, in getStats as browsers name them: what a sent is what b received.
+    let (ia, ib) = (c.a.s.data_channel_info(ka).unwrap(), c.b.s.data_channel_info(kb).unwrap());
+    let bytes_a: u64 = at_b.iter().map(|(m, _)| m.len() as u64).sum();
+    assert_eq!((ia.messages_sent, ia.bytes_sent), (1004, bytes_a));
+    assert_eq!((ib.messages_received, ib.bytes_received), (1004, bytes_a));
+    assert_eq!((ia.messages_received, ib.messages_sent), (1004, 1004));
+    let stats = c.a.s.get_stats();
+    assert!(stats.contains(&format!("\"messagesSent\":1004,\"bytesSent\":{bytes_a}")), "{stats}");
 }
 
 #[test]

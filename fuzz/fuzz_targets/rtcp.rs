@@ -2,12 +2,15 @@
 //! the send history answering what the NACKs ask, with the same bytes also read as the
 //! sequence numbers of a received stream (the NACK generator). Work and output stay bounded:
 //! NACKs written fit one datagram, sequence numbers asked per NACK packet at most 64 × 17;
-//! transport-wide feedback parses, and what the recorder writes parses back.
+//! transport-wide feedback parses, and what the recorder writes parses back; the bandwidth
+//! estimator reads any feedback (about packets sent or never sent) and any REMB, and its
+//! estimate stays within its configured range.
 #![no_main]
 
 use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
+use webrtc_session::rtcp::bwe::{BweConfig, Estimator, SendLog};
 use webrtc_session::rtcp::engine::{Engine, MAX_NACK_BYTES};
 use webrtc_session::rtcp::history::History;
 use webrtc_session::rtcp::packets::MAX_NACK_ENTRIES;
@@ -45,8 +48,25 @@ fuzz_target!(|data: &[u8]| {
     let _ = e.next_nack_due();
     // Transport-wide feedback: a received one parses within its bytes; arrivals driven by the
     // input give feedback that parses back with at most MAX_STATUS statuses.
+    let log = SendLog::default();
+    for i in 0..300u64 {
+        log.record(1000 + (i as usize % 200), 1_000_000 + i * 1000);
+    }
+    let config = BweConfig::default();
+    let mut bwe = Estimator::new(config);
     if let Some(f) = parse_feedback(data) {
         assert!(f.arrivals.len() <= u16::MAX as usize);
+        bwe.on_feedback(&f, &log, 1_400_000, Some(Duration::from_millis(50)));
+        bwe.on_feedback(&f, &log, 1_500_000, None);
+    }
+    for f in &r.transport_feedback {
+        bwe.on_feedback(f, &log, 1_600_000, None);
+    }
+    if let Some(b) = r.remb {
+        bwe.on_remb(b, 1_700_000);
+    }
+    if let Some(e) = bwe.estimate() {
+        assert!((config.min_bps..=config.max_bps).contains(&e), "{e}");
     }
     let mut rec = TwccRecorder::new(t0);
     for (i, c) in data.chunks_exact(3).take(3000).enumerate() {

@@ -27,6 +27,11 @@ pub struct DataChannelInfo {
     /// once the DTLS role is).
     pub stream_id: Option<u16>,
     pub state: ChannelState,
+    /// What went each way on this channel (messages and payload bytes).
+    pub messages_sent: u64,
+    pub bytes_sent: u64,
+    pub messages_received: u64,
+    pub bytes_received: u64,
 }
 
 struct Entry {
@@ -34,6 +39,8 @@ struct Entry {
     options: ChannelOptions,
     state: ChannelState,
     low_threshold: usize,
+    /// messages sent, bytes sent, messages received, bytes received.
+    moved: [u64; 4],
 }
 
 /// Data channel counters of a session.
@@ -123,7 +130,7 @@ impl DataChannels {
         }
         let key = self.next_key;
         self.next_key += 1;
-        let mut entry = Entry { stream: options.negotiated_id, options, state: ChannelState::Connecting, low_threshold: 0 };
+        let mut entry = Entry { stream: options.negotiated_id, options, state: ChannelState::Connecting, low_threshold: 0, moved: [0; 4] };
         if let Some(sctp) = self.sctp.as_mut() {
             let id = sctp.open_channel(now, entry.options.clone())?;
             entry.stream = Some(id);
@@ -262,6 +269,10 @@ impl DataChannels {
         sctp.send(now, id, data, text)?;
         self.counters.messages_sent += 1;
         self.counters.bytes_sent += data.len() as u64;
+        if let Some(e) = self.channels.get_mut(&key) {
+            e.moved[0] += 1;
+            e.moved[1] += data.len() as u64;
+        }
         self.collect(out);
         Ok(())
     }
@@ -300,6 +311,10 @@ impl DataChannels {
             negotiated: e.options.negotiated_id.is_some(),
             stream_id: e.stream,
             state: e.state,
+            messages_sent: e.moved[0],
+            bytes_sent: e.moved[1],
+            messages_received: e.moved[2],
+            bytes_received: e.moved[3],
         })
     }
 
@@ -352,7 +367,7 @@ impl DataChannels {
                     let Some(options) = sctp.options(id).cloned() else { continue };
                     let key = self.next_key;
                     self.next_key += 1;
-                    self.channels.insert(key, Entry { stream: Some(id), options, state: ChannelState::Open, low_threshold: 0 });
+                    self.channels.insert(key, Entry { stream: Some(id), options, state: ChannelState::Open, low_threshold: 0, moved: [0; 4] });
                     self.by_stream.insert(id, key);
                     out.events.push(OwnedEvent::DataChannel { channel: key });
                     out.events.push(OwnedEvent::ChannelOpen { channel: key });
@@ -361,6 +376,10 @@ impl DataChannels {
                     self.counters.messages_received += 1;
                     self.counters.bytes_received += data.len() as u64;
                     if let Some(&key) = self.by_stream.get(&id) {
+                        if let Some(e) = self.channels.get_mut(&key) {
+                            e.moved[2] += 1;
+                            e.moved[3] += data.len() as u64;
+                        }
                         out.events.push(OwnedEvent::ChannelMessage { channel: key, data, text });
                     }
                 }

@@ -243,7 +243,11 @@ impl Session {
                 .set("label", info.label)
                 .set("protocol", info.protocol)
                 .set_opt("dataChannelIdentifier", info.stream_id.map(|s| s as u32))
-                .set("state", state);
+                .set("state", state)
+                .set("messagesSent", info.messages_sent)
+                .set("bytesSent", info.bytes_sent)
+                .set("messagesReceived", info.messages_received)
+                .set("bytesReceived", info.bytes_received);
         }
     }
 }

@@ -34,6 +34,17 @@ pub(crate) fn handle(s: *const wrs_session) -> FfiResult<Arc<SessionHandle>> {
     SESSIONS.get(s)
 }
 
+/// Writes the figure `f` reads to `*out`, or fails with InvalidState and `missing` while the
+/// session has none yet.
+fn figure_getter<T>(s: *mut wrs_session, out: *mut T, name: &str, missing: &str, f: impl FnOnce(&Session) -> Option<T>) -> wrs_result {
+    guard(|| {
+        check_out(out, name)?;
+        let v = f(&session(s)?.session).ok_or_else(|| FfiError::new(wrs_result::InvalidState, missing))?;
+        // SAFETY: NULL is rejected; otherwise a writable pointer.
+        unsafe { write_out(out, v, name) }
+    })
+}
+
 /// Runs `f` on the session and writes its string result to `*out` (freed with wrs_string_free).
 fn string_getter(
     s: *mut wrs_session,
@@ -441,13 +452,8 @@ pub extern "C" fn wrs_session_on_bandwidth_estimate(
 /// (transport-cc not negotiated or switched off, nothing sent yet).
 #[no_mangle]
 pub extern "C" fn wrs_session_bandwidth_estimate(s: *mut wrs_session, out_bps: *mut u64) -> wrs_result {
-    guard(|| {
-        check_out(out_bps, "out_bps")?;
-        let e = session(s)?.session.bandwidth_estimate().ok_or_else(|| {
-            FfiError::new(wrs_result::InvalidState, "no bandwidth estimate yet: no transport-wide feedback or REMB has arrived")
-        })?;
-        // SAFETY: NULL is rejected; otherwise a writable pointer.
-        unsafe { write_out(out_bps, e, "out_bps") }
+    figure_getter(s, out_bps, "out_bps", "no bandwidth estimate yet: no transport-wide feedback or REMB has arrived", |s| {
+        s.bandwidth_estimate()
     })
 }
 
@@ -476,13 +482,8 @@ pub extern "C" fn wrs_session_get_stats(s: *mut wrs_session, out_json: *mut *mut
 /// Errors: WRS_RESULT_INVALID_STATE while no report has given one.
 #[no_mangle]
 pub extern "C" fn wrs_session_round_trip_time(s: *mut wrs_session, out_ms: *mut f64) -> wrs_result {
-    guard(|| {
-        check_out(out_ms, "out_ms")?;
-        let rtt = session(s)?.session.round_trip_time().ok_or_else(|| {
-            FfiError::new(wrs_result::InvalidState, "no round-trip time yet: no report of the peer echoed a sender report of ours")
-        })?;
-        // SAFETY: NULL is rejected; otherwise a writable pointer.
-        unsafe { write_out(out_ms, rtt.as_secs_f64() * 1000.0, "out_ms") }
+    figure_getter(s, out_ms, "out_ms", "no round-trip time yet: no report of the peer echoed a sender report of ours", |s| {
+        s.round_trip_time().map(|rtt| rtt.as_secs_f64() * 1000.0)
     })
 }
 

@@ -38,11 +38,6 @@
 #include <stdint.h>
 
 /**
- * Sent packets remembered for matching feedback (8 bytes each): a second at 1,000 packets/s.
- */
-#define SEND_LOG_SLOTS 1024
-
-/**
  * Received sources tracked at once; packets of further SSRCs are counted, not tracked.
  */
 #define MAX_REMOTE_SOURCES 64
@@ -51,11 +46,6 @@
  * Sending SSRCs with an SR (and a CNAME) in one compound report.
  */
 #define MAX_REPORTED_SENDERS 8
-
-/**
- * Bytes a transport-wide sequence number element can add to a header (a new block).
- */
-#define TRANSPORT_SEQUENCE_ROOM 8
 
 /**
  * Major version of the library (equal to the crate version).

@@ -182,6 +182,57 @@ typedef uint32_t wrs_data_channel_state;
 #endif // __cplusplus
 
 /**
+ * How much a log message matters (`wrs_set_log_callback` takes the most verbose wanted).
+ */
+enum wrs_log_level
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  WRS_LOG_LEVEL_ERROR = 1,
+  WRS_LOG_LEVEL_WARN = 2,
+  WRS_LOG_LEVEL_INFO = 3,
+  WRS_LOG_LEVEL_DEBUG = 4,
+  /**
+   * Also per-packet messages (drops and their reasons); nothing is logged per packet below.
+   */
+  WRS_LOG_LEVEL_TRACE = 5,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum wrs_log_level wrs_log_level;
+#else
+typedef uint32_t wrs_log_level;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * The layer a log message is about.
+ */
+enum wrs_log_area
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Signaling, tracks, connection state.
+   */
+  WRS_LOG_AREA_SESSION = 0,
+  WRS_LOG_AREA_ICE = 1,
+  WRS_LOG_AREA_DTLS = 2,
+  WRS_LOG_AREA_SRTP = 3,
+  WRS_LOG_AREA_SCTP = 4,
+  WRS_LOG_AREA_RTCP = 5,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum wrs_log_area wrs_log_area;
+#else
+typedef uint32_t wrs_log_area;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * Overall connection state (ICE + DTLS), as RTCPeerConnection.connectionState.
  */
 enum wrs_connection_state
@@ -620,6 +671,15 @@ typedef void (*wrs_data_channel_error_callback)(void *user_data,
                                                 const char *message);
 
 /**
+ * One log message (UTF-8, valid for the call only). May come from any library thread, also
+ * from several at once; it may call the library (even `wrs_set_log_callback`).
+ */
+typedef void (*wrs_log_callback)(void *user_data,
+                                 wrs_log_level level,
+                                 wrs_log_area area,
+                                 const char *message);
+
+/**
  * One packet of a batch: the track and a borrowed RTP packet.
  */
 typedef struct {
@@ -1040,6 +1100,16 @@ wrs_result wrs_config_set_ice_timeouts(wrs_config *cfg,
                                        uint32_t disconnected_ms,
                                        uint32_t failed_ms,
                                        uint32_t keepalive_ms);
+
+/**
+ * Sends the library's log messages up to `max_level` (a `wrs_log_level`, 1..=5) to `cb`,
+ * for the whole process (NULL: logging off). Replaces standard error when `WRS_LOG` set it.
+ * The messages of the crates underneath (webrtc-ice's pairs and checks, sctp-proto) come
+ * too, unless the process has its own Rust `log` logger. An ICE, DTLS or SCTP failure says
+ * why at WARN; state changes are INFO; candidates, descriptions and handshakes DEBUG.
+ * Errors: WRS_RESULT_INVALID_ARGUMENT for a level outside 1..=5.
+ */
+wrs_result wrs_set_log_callback(wrs_log_callback cb, void *user_data, uint32_t max_level);
 
 /**
  * Creates a session from `cfg` (NULL = defaults) and writes its handle to `*out`. This binds

@@ -2,6 +2,7 @@ pub mod cert;
 pub mod error;
 pub mod fasthash;
 pub mod hmac;
+pub mod logging;
 pub mod ice;
 pub mod rtcp;
 pub mod rtp;

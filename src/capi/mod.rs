@@ -5,6 +5,7 @@ pub mod callbacks;
 pub mod channel;
 pub mod config;
 pub mod error;
+pub mod logging;
 mod guard;
 mod handle;
 pub mod session;

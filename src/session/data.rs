@@ -73,11 +73,14 @@ pub struct DataChannels {
     /// When the timer task was last told to wake.
     pub scheduled: Option<Instant>,
     counters: DataCounters,
+    /// The session's number in log messages.
+    pub log_id: u32,
 }
 
 impl Default for DataChannels {
     fn default() -> Self {
         DataChannels {
+            log_id: 0,
             sctp: None,
             channels: BTreeMap::new(),
             by_stream: HashMap::new(),
@@ -182,6 +185,9 @@ impl DataChannels {
 
     /// The data section was refused, or the transport ended: every channel closes.
     pub fn fail(&mut self, reason: String, out: &mut Output) {
+        if self.sctp.is_some() || !self.channels.is_empty() {
+            crate::wlog!(Warn, Sctp, "session {}: data channels end: {}", self.log_id, reason);
+        }
         self.failure.get_or_insert(reason.clone());
         self.counters.sctp_packets_dropped += self.sctp.take().map_or(0, |s| s.dropped());
         self.by_stream.clear();
@@ -352,7 +358,7 @@ impl DataChannels {
         }
         while let Some(event) = sctp.poll_event() {
             match event {
-                ChannelEvent::Connected => {}
+                ChannelEvent::Connected => crate::wlog!(Info, Sctp, "session {}: SCTP association established", self.log_id),
                 ChannelEvent::Open { id } => {
                     let Some(&key) = self.by_stream.get(&id) else { continue };
                     if let Some(e) = self.channels.get_mut(&key) {
@@ -360,6 +366,7 @@ impl DataChannels {
                         if e.low_threshold > 0 {
                             let _ = sctp.set_buffered_amount_low_threshold(id, e.low_threshold);
                         }
+                        crate::wlog!(Debug, Sctp, "session {}: channel {} ({:?}) open on stream {}", self.log_id, key, e.options.label, id);
                         out.events.push(OwnedEvent::ChannelOpen { channel: key });
                     }
                 }

@@ -37,6 +37,8 @@ use events::{Emitter, OwnedEvent};
 /// Largest RTP/RTCP packet accepted for sending, before SRTP adds its tag (fits a 1500-byte MTU
 /// with IPv6 and UDP headers).
 pub const MAX_PACKET_LEN: usize = 1400;
+/// Sessions are numbered in log messages ("session 3: ...").
+static NEXT_LOG_ID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
 /// A packet plus the largest protection overhead (SRTCP index and a 16-byte tag).
 /// A packet's room: the largest plain packet, the transport-wide element the library may
 /// add to a host-built header, RTX's two bytes, and SRTP's tag.
@@ -287,13 +289,17 @@ pub struct Session {
     /// renegotiations: one numbering per transport).
     send_log: OnceCell<Arc<SendLog>>,
     closed: AtomicBool,
+    /// This session's number in log messages.
+    log_id: u32,
     me: once_cell::sync::OnceCell<Weak<Session>>,
     pub stats: Stats,
 }
 
 impl Session {
     pub fn new(config: SessionConfig) -> Result<Arc<Self>> {
+        crate::logging::init_from_env();
         runtime::check_running()?;
+        let log_id = NEXT_LOG_ID.fetch_add(1, Ordering::Relaxed);
         let certificate = match &config.certificate {
             Some(c) => c.clone(),
             None => Certificate::generate()?,
@@ -330,7 +336,11 @@ impl Session {
                 early_dtls: Vec::new(),
             }),
             gathering: Mutex::new(Gathering { state: GatheringState::New, candidates: Vec::new() }),
-            data: Mutex::new(data::DataChannels::default()),
+            data: Mutex::new({
+                let mut d = data::DataChannels::default();
+                d.log_id = log_id;
+                d
+            }),
             data_timer: Arc::new(tokio::sync::Notify::new()),
             sctp_dirty: AtomicBool::new(false),
             rtcp,
@@ -338,6 +348,7 @@ impl Session {
             rtcp_wake: Arc::new(tokio::sync::Notify::new()),
             send_log: OnceCell::new(),
             closed: AtomicBool::new(false),
+            log_id,
             me: once_cell::sync::OnceCell::new(),
             stats: Stats::default(),
         });
@@ -427,7 +438,10 @@ impl Session {
     pub fn set_remote_description(&self, kind: SdpType, sdp: &str) -> Result<()> {
         self.check_open()?;
         let mut sig = self.signaling.lock();
-        let outcome = sig.set_remote(kind, sdp)?;
+        let outcome = sig.set_remote(kind, sdp).inspect_err(|e| {
+            crate::wlog!(Info, Session, "session {}: remote {:?} refused: {}", self.log_id, kind, e.message());
+        })?;
+        crate::wlog!(Debug, Session, "session {}: remote {:?} applied", self.log_id, kind);
         self.after_negotiation_step(sig, outcome)
     }
 
@@ -532,7 +546,12 @@ impl Session {
         if self.signaling.lock().remote_description().is_none() {
             return Err(error::invalid_state("add_remote_candidate needs a remote description first"));
         }
-        self.ice.add_remote_candidate(c).map(|_| ())
+        let added = self.ice.add_remote_candidate(c).map(|_| ());
+        match &added {
+            Ok(()) => crate::wlog!(Debug, Ice, "session {}: remote candidate {}", self.log_id, c),
+            Err(e) => crate::wlog!(Info, Ice, "session {}: remote candidate refused ({}): {}", self.log_id, e.message(), c),
+        }
+        added
     }
 
     fn build_routes(&self, sig: &negotiate::Signaling) -> Routes {
@@ -807,8 +826,9 @@ impl Session {
             return None;
         };
         let plain = f(rx, datagram);
-        if plain.is_err() {
+        if let Err(e) = &plain {
             self.stats.srtp_unprotect_failures.fetch_add(1, Ordering::Relaxed);
+            crate::wlog!(Trace, Srtp, "session {}: packet dropped: {}", self.log_id, e.message());
         }
         plain.ok()
     }
@@ -959,6 +979,7 @@ impl Session {
                     *self.srtp_rx.lock() = Some(rx);
                     self.start_rtcp();
                     let version = self.dtls.lock().as_ref().map(|d| d.version());
+                    crate::wlog!(Info, Dtls, "session {}: DTLS connected ({}), SRTP {:?}", self.log_id, version.unwrap_or("?"), keys.profile);
                     self.set_state(|t| {
                         t.dtls_connected = true;
                         t.srtp_profile = Some(keys.profile);
@@ -989,6 +1010,7 @@ impl Session {
     }
 
     fn fail(&self, reason: String) {
+        crate::wlog!(Warn, Dtls, "session {}: DTLS/SRTP set-up failed: {}", self.log_id, reason);
         *self.srtp_tx.lock() = None;
         *self.srtp_rx.lock() = None;
         let _ = self.with_data(|d, _, out| {
@@ -1020,6 +1042,7 @@ impl Session {
         if !begin {
             return;
         }
+        crate::wlog!(Debug, Dtls, "session {}: DTLS handshake starting with {:?}", self.log_id, self.ice.remote_address());
         let mut out = Vec::new();
         let result = {
             let mut dtls = self.dtls.lock();
@@ -1234,6 +1257,10 @@ impl Session {
             }
             if before != t.state {
                 self.emitter.post(OwnedEvent::ConnectionState(t.state));
+                crate::wlog!(Info, Session, "session {}: connection {:?} -> {:?}", self.log_id, before, t.state);
+                if t.state == ConnectionState::Failed {
+                    crate::wlog!(Warn, Session, "session {}: failed: {}", self.log_id, t.failure.as_deref().unwrap_or("no reason recorded"));
+                }
             }
         }
         self.emitter.flush();
@@ -1424,6 +1451,7 @@ impl TransportHandler for Session {
         if self.closed.load(Ordering::Acquire) {
             return;
         }
+        crate::wlog!(Info, Ice, "session {}: ICE {:?}", self.log_id, state);
         self.set_state(|t| {
             t.ice_state = state;
             self.emitter.post(OwnedEvent::IceState(state));
@@ -1444,7 +1472,8 @@ impl TransportHandler for Session {
         }
     }
 
-    fn on_selected_pair(&self, _local: String, _remote: String) {
+    fn on_selected_pair(&self, local: String, remote: String) {
+        crate::wlog!(Info, Ice, "session {}: selected pair {} <-> {}", self.log_id, local, remote);
         self.start_dtls_if_ready();
     }
 

@@ -27,7 +27,11 @@ namespace WebRtcSession
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
         internal delegate void ChannelErrorCallback(IntPtr userData, IntPtr channel, IntPtr message);
 
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void LogCallback(IntPtr userData, uint level, uint area, IntPtr message);
+
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern IntPtr wrs_version();
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_set_log_callback(LogCallback cb, IntPtr userData, uint maxLevel);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern IntPtr wrs_last_error_message();
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern IntPtr wrs_result_name(int result);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern void wrs_string_free(IntPtr s);

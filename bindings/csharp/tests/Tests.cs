@@ -345,6 +345,33 @@ static class Tests
         }
     }
 
+    /// Log.SetHandler: a call's state changes arrive at Info with their area; null stops them.
+    static void LogMessages()
+    {
+        var lines = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        Log.SetHandler((level, area, message) => lines.Enqueue(level + " " + area + " " + message), LogLevel.Info);
+        try
+        {
+            using (var a = new RTCPeerConnection(Loopback()))
+            using (var b = new RTCPeerConnection(Loopback()))
+            {
+                double ms;
+                Connect(a, b, out ms);
+            }
+        }
+        finally
+        {
+            Log.SetHandler(null);
+        }
+        var all = string.Join("\n", lines.ToArray());
+        Assert(all.Contains("Info ice ") && all.Contains("selected pair"), "ICE at Info: " + all);
+        Assert(all.Contains("Info dtls ") && all.Contains("DTLS connected"), "DTLS at Info: " + all);
+        Assert(!all.Contains("Debug "), "nothing past Info");
+        int n = lines.Count;
+        using (var c = new RTCPeerConnection(Loopback())) { }
+        Assert(lines.Count == n, "off after SetHandler(null)");
+    }
+
     static int Main()
     {
         Console.WriteLine("webrtc-session " + RTCPeerConnection.Version + " C# binding tests");
@@ -355,6 +382,7 @@ static class Tests
         Run("handler exceptions are reported, not fatal", HandlerExceptionsAreReported);
         Run("no event after Dispose returns", NoEventAfterDispose);
         Run("data channels in SIPSorcery's shape: 1,000 echoed messages, limits, close", DataChannels);
+        Run("the library's log messages reach Log.SetHandler", LogMessages);
         Console.WriteLine(passed + " passed, " + failed + " failed");
         return failed == 0 ? 0 : 1;
     }

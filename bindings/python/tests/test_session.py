@@ -175,3 +175,29 @@ def test_rtcp_calls_and_get_stats(config):
         w.Config(nack_history=(0, 1000))
     with pytest.raises(w.WebRTCError):
         w.Config(bandwidth=(10_000, 50_000, 1_000_000))  # start below the floor
+
+
+def test_library_logs_reach_python_logging(config, caplog):
+    """log_to_python: the library's messages arrive on the ``webrtc_session.<area>`` loggers
+    with Python levels; set_log_callback(None) stops them; a bad level is refused."""
+    import logging
+
+    caplog.set_level(logging.DEBUG, logger="webrtc_session")
+    w.log_to_python(w.LogLevel.DEBUG)
+    try:
+        with w.Session(config) as a, w.Session(config) as b:
+            connect(a, b, w.MediaKind.AUDIO, (w.Codec.OPUS,))
+    finally:
+        w.set_log_callback(None)
+    by_logger = {(r.name, r.levelno) for r in caplog.records}
+    assert ("webrtc_session.ice", logging.INFO) in by_logger, by_logger
+    assert ("webrtc_session.dtls", logging.INFO) in by_logger, by_logger
+    assert any(r.name == "webrtc_session.ice" and "selected pair" in r.getMessage() for r in caplog.records)
+    assert any(r.name == "webrtc_session.session" and "-> Connected" in r.getMessage() for r in caplog.records)
+    n = len(caplog.records)
+    with w.Session(config) as c:
+        c.add_track(w.MediaKind.AUDIO, [w.Codec.OPUS])
+        c.set_local_description(w.SdpType.OFFER, c.create_offer())
+    assert len(caplog.records) == n, "off after set_log_callback(None)"
+    with pytest.raises(w.WebRTCError):
+        w.set_log_callback(lambda *a: None, 7)

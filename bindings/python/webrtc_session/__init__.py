@@ -25,7 +25,7 @@ from ._native import lib, take_string
 __all__ = [
     "Session", "Config", "Track", "MediaKind", "Codec", "Direction", "SdpType", "ConnectionState", "IceState",
     "GatheringState", "SignalingState", "SrtpProfile", "DtlsRole", "Stat", "WebRTCError", "version",
-    "DataChannel",
+    "DataChannel", "LogLevel", "LOG_AREAS", "set_log_callback", "log_to_python",
 ]
 
 log = logging.getLogger("webrtc_session")
@@ -198,6 +198,46 @@ def _utf8(s: Optional[str]) -> Optional[bytes]:
 def version() -> str:
     """The native library's version."""
     return lib.wrs_version().decode()
+
+
+class LogLevel(enum.IntEnum):
+    ERROR = 1
+    WARN = 2
+    INFO = 3
+    DEBUG = 4
+    TRACE = 5  # also per-packet messages
+
+
+LOG_AREAS = ("session", "ice", "dtls", "srtp", "sctp", "rtcp")
+_PY_LEVELS = {1: logging.ERROR, 2: logging.WARNING, 3: logging.INFO, 4: logging.DEBUG, 5: 5}
+_log_thunk = None  # the registered ctypes thunk must outlive its registration
+
+
+def set_log_callback(fn: Optional[Callable[[LogLevel, str, str], None]], level: LogLevel = LogLevel.INFO) -> None:
+    """Sends the library's log messages up to ``level`` to ``fn(level, area, message)`` for
+    the whole process (``None``: off). ``area`` is one of :data:`LOG_AREAS`. Messages come from
+    library threads; an exception in ``fn`` is logged and dropped."""
+    global _log_thunk
+    if fn is None:
+        _check(lib.wrs_set_log_callback(ctypes.cast(None, _native.LOG_CB), None, int(level)))
+        _log_thunk = None
+        return
+
+    def call(_ud, lv, area, message):
+        try:
+            fn(LogLevel(lv), LOG_AREAS[area] if area < len(LOG_AREAS) else str(area), message.decode("utf-8", "replace"))
+        except Exception:  # noqa: BLE001 - a host's callback must not unwind into the library
+            logging.getLogger(__name__).exception("log callback failed")
+
+    thunk = _native.LOG_CB(call)
+    _check(lib.wrs_set_log_callback(thunk, None, int(level)))
+    _log_thunk = thunk
+
+
+def log_to_python(level: LogLevel = LogLevel.INFO, name: str = "webrtc_session") -> None:
+    """Forwards the library's log messages to Python's :mod:`logging`, to the loggers
+    ``<name>.<area>`` (``webrtc_session.ice``, ``webrtc_session.dtls``...), TRACE as level 5."""
+    set_log_callback(lambda lv, area, m: logging.getLogger(f"{name}.{area}").log(_PY_LEVELS[int(lv)], m), level)
 
 
 class Config:

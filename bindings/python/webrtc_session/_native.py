@@ -17,6 +17,7 @@ STATE_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32)
 TRACK_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_char_p)
 KEYFRAME_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32)
 BANDWIDTH_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64)
+LOG_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_char_p)
 c_channel_p = ctypes.c_void_p
 c_channel_init_p = ctypes.c_void_p
 DATA_CHANNEL_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
@@ -73,6 +74,7 @@ _R = ctypes.c_int32
 _SIGNATURES = {
     "wrs_version": (ctypes.c_char_p, []),
     "wrs_last_error_message": (ctypes.c_char_p, []),
+    "wrs_set_log_callback": (_R, [LOG_CB, ctypes.c_void_p, ctypes.c_uint32]),
     "wrs_result_name": (ctypes.c_char_p, [ctypes.c_int32]),
     "wrs_string_free": (None, [ctypes.c_void_p]),
     "wrs_config_new": (_R, [ctypes.POINTER(c_config_p)]),

@@ -84,6 +84,29 @@ impl Codec {
             _ => None,
         }
     }
+    /// The fmtp of our answer for this codec given the offer's: what this side sends and
+    /// accepts, never a copy of the offer's (an offerer's `sprop-parameter-sets` describe its
+    /// own stream, and its level is its decoder's). H.264 keeps the offer's profile (the
+    /// match required it) at level 3.1, or the offer's level if lower and the offer does not
+    /// allow asymmetric levels (RFC 6184 §8.2.2); other codecs answer their defaults.
+    pub fn answer_fmtp(self, offered: Option<&str>) -> Option<String> {
+        match self {
+            Codec::H264 => {
+                const OURS: u8 = 0x1f;
+                let plid = fmtp_param(offered, "profile-level-id").filter(|p| p.len() == 6 && p.is_ascii()).unwrap_or("42001f");
+                let asymmetry = fmtp_param(offered, "level-asymmetry-allowed") == Some("1");
+                let offered_level = u8::from_str_radix(&plid[4..], 16).unwrap_or(OURS);
+                let level = if asymmetry { OURS } else { OURS.min(offered_level) };
+                Some(format!(
+                    "{}packetization-mode=1;profile-level-id={}{level:02x}",
+                    if asymmetry { "level-asymmetry-allowed=1;" } else { "" },
+                    plid[..4].to_ascii_lowercase()
+                ))
+            }
+            _ => self.default_fmtp().map(str::to_owned),
+        }
+    }
+
     /// RTCP feedback (`a=rtcp-fb`) the library itself answers for this codec. An offer or
     /// answer says only what is implemented: for video, generic NACK (`nack`: the library
     /// asks for what it misses and retransmits from its send history) and keyframe requests
@@ -224,6 +247,14 @@ mod tests {
         assert!(!Codec::Opus.matches("opus", 48000, None, None));
         assert!(Codec::Pcmu.matches("PCMU", 8000, None, None));
         assert_eq!(fmtp_param(Some("a=1; b = 2"), "b"), Some("2"));
+        // Answers describe us: GStreamer's SPS/PPS and Safari's level 5.2 are not echoed.
+        let gst = "packetization-mode=1;profile-level-id=42e01f;sprop-parameter-sets=Z0LAH9oBQBbpqAgICgAAAwACAAADAHke,aM4NiA==";
+        assert_eq!(Codec::H264.answer_fmtp(Some(gst)).as_deref(), Some("packetization-mode=1;profile-level-id=42e01f"));
+        let safari = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42E034";
+        assert_eq!(Codec::H264.answer_fmtp(Some(safari)).as_deref(), Some("level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"));
+        let low = "packetization-mode=1;profile-level-id=42001e";
+        assert_eq!(Codec::H264.answer_fmtp(Some(low)).as_deref(), Some("packetization-mode=1;profile-level-id=42001e"));
+        assert_eq!(Codec::Opus.answer_fmtp(Some("minptime=10;useinbandfec=1;stereo=1")).as_deref(), Codec::Opus.default_fmtp());
     }
 
     #[test]

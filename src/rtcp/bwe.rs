@@ -241,7 +241,10 @@ pub struct Estimator {
     loss_window: (u64, u64),
     last_loss_increase: Option<i64>,
     last_loss_decrease: Option<i64>,
-    remb: Option<(f64, i64)>,
+    /// The peer's last REMB (bits/s, INFINITY: none) and when it came. Plain values, not an
+    /// Option of a pair: optimized code reading the pair of a None trips valgrind.
+    remb_bps: f64,
+    remb_at: i64,
     estimate: u64,
     /// Whether any feedback (transport-wide or REMB) has arrived: before, there is no estimate.
     informed: bool,
@@ -268,7 +271,8 @@ impl Estimator {
             loss_window: (0, 0),
             last_loss_increase: None,
             last_loss_decrease: None,
-            remb: None,
+            remb_bps: f64::INFINITY,
+            remb_at: 0,
             estimate: start as u64,
             informed: false,
             counters: BweCounters::default(),
@@ -342,7 +346,8 @@ impl Estimator {
     pub fn on_remb(&mut self, bitrate: u64, now_us: u64) {
         self.counters.remb_received += 1;
         self.informed = true;
-        self.remb = Some((bitrate as f64, now_us as i64));
+        self.remb_bps = bitrate as f64;
+        self.remb_at = now_us as i64;
         self.finish(now_us as i64);
     }
 
@@ -457,7 +462,7 @@ impl Estimator {
     }
 
     fn finish(&mut self, now: i64) {
-        let remb = self.remb.filter(|(_, at)| now - at <= REMB_LIFETIME_US).map_or(f64::INFINITY, |(b, _)| b);
+        let remb = if now.saturating_sub(self.remb_at) <= REMB_LIFETIME_US { self.remb_bps } else { f64::INFINITY };
         let target = self.delay_rate.min(self.loss_rate).min(remb);
         let target = target.clamp(self.config.min_bps as f64, self.config.max_bps as f64);
         // The loss-based value is the final one (it grows from there); the delay-based one

@@ -773,7 +773,7 @@ fn answer_section(
             codecs.push(NegotiatedCodec {
                 codec: *ours,
                 payload_type: rc.payload_type,
-                fmtp: rc.fmtp.clone().or_else(|| ours.default_fmtp().map(str::to_owned)),
+                fmtp: ours.answer_fmtp(rc.fmtp.as_deref()),
                 feedback: rc.feedback.iter().filter(|f| feedback(f) && ours.feedback().contains(&f.as_str())).cloned().collect(),
                 rtx: rm.rtx_for(rc.payload_type).filter(|_| rtx && ours.kind() == MediaKind::Video),
             });

@@ -376,32 +376,6 @@ typedef uint32_t wrs_dtls_role;
 #endif // __cplusplus
 
 /**
- * Which sections of our offers may be rejected by a peer that does not bundle
- * (RTCPeerConnection's bundlePolicy). Media always runs on one bundled transport.
- */
-enum wrs_bundle_policy
-#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : uint32_t
-#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
- {
-  /**
-   * Every section has its own port in the offer (9, as browsers write it).
-   */
-  WRS_BUNDLE_POLICY_BALANCED = 0,
-  /**
-   * Every section after the first is `port 0` + `a=bundle-only` (RFC 8843 §6).
-   */
-  WRS_BUNDLE_POLICY_MAX_BUNDLE = 1,
-};
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum wrs_bundle_policy wrs_bundle_policy;
-#else
-typedef uint32_t wrs_bundle_policy;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
-
-/**
  * Codecs of the codec table. Audio: PCMU, PCMA, G722, Opus; video: VP8, VP9, H264
  * (constrained baseline, packetization-mode 1), AV1.
  */
@@ -424,6 +398,32 @@ enum wrs_codec
 typedef enum wrs_codec wrs_codec;
 #else
 typedef uint32_t wrs_codec;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Which sections of our offers may be rejected by a peer that does not bundle
+ * (RTCPeerConnection's bundlePolicy). Media always runs on one bundled transport.
+ */
+enum wrs_bundle_policy
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Every section has its own port in the offer (9, as browsers write it).
+   */
+  WRS_BUNDLE_POLICY_BALANCED = 0,
+  /**
+   * Every section after the first is `port 0` + `a=bundle-only` (RFC 8843 §6).
+   */
+  WRS_BUNDLE_POLICY_MAX_BUNDLE = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum wrs_bundle_policy wrs_bundle_policy;
+#else
+typedef uint32_t wrs_bundle_policy;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -1454,6 +1454,17 @@ wrs_result wrs_session_track_ssrc(wrs_session *s, uint32_t track, uint32_t *out)
  * RTP packets puts in them. WRS_RESULT_NOT_AVAILABLE before negotiation.
  */
 wrs_result wrs_session_track_payload_type(wrs_session *s, uint32_t track, uint8_t *out);
+
+/**
+ * The first (preferred) codec negotiated for `track`, with its payload type and clock rate
+ * (Hz): what the host encodes, and the clock of its RTP timestamps. No SDP parsing needed.
+ * Errors: WRS_RESULT_UNKNOWN_TRACK; WRS_RESULT_NOT_AVAILABLE before negotiation.
+ */
+wrs_result wrs_session_track_codec(wrs_session *s,
+                                   uint32_t track,
+                                   wrs_codec *out_codec,
+                                   uint8_t *out_payload_type,
+                                   uint32_t *out_clock_rate);
 
 /**
  * Reads one counter (`which` a `wrs_stat`).

@@ -221,6 +221,17 @@ fn answers_a_real_chrome_offer_with_the_intersection() {
     let mut pt = 0u8;
     ok(wrs_session_track_payload_type(p.s, audio, &mut pt));
     assert_eq!(pt, 111);
+    // The negotiated codec, payload type and clock rate, without parsing SDP.
+    let (mut codec, mut cpt, mut clock) = (wrs_codec::Pcmu, 0u8, 0u32);
+    ok(wrs_session_track_codec(p.s, audio, &mut codec, &mut cpt, &mut clock));
+    assert_eq!((codec, cpt, clock), (wrs_codec::Opus, 111, 48_000));
+    ok(wrs_session_track_codec(p.s, video, &mut codec, &mut cpt, &mut clock));
+    assert_eq!(clock, 90_000);
+    assert!(matches!(codec, wrs_codec::Vp8 | wrs_codec::H264 | wrs_codec::Vp9 | wrs_codec::Av1));
+    assert_eq!(wrs_session_track_codec(p.s, 999, &mut codec, &mut cpt, &mut clock), wrs_result::UnknownTrack);
+    let fresh = Peer::new(&Options::default());
+    let t = fresh.add_track(wrs_media_kind::Audio, &[wrs_codec::Opus], wrs_direction::SendRecv);
+    assert_eq!(wrs_session_track_codec(fresh.s, t, &mut codec, &mut cpt, &mut clock), wrs_result::NotAvailable);
     let announced: Vec<(u32, String)> = p.rx.try_iter().filter_map(|e| if let Ev::Track(t, m) = e { Some((t, m)) } else { None }).collect();
     assert_eq!(announced, vec![(audio, "0".to_string()), (video, "1".to_string())]);
 }

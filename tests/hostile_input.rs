@@ -206,6 +206,7 @@ fn null_for_every_pointer_argument() {
         ("track_mid out", wrs_session_track_mid(s, 1, ptr::null_mut())),
         ("track_ssrc out", wrs_session_track_ssrc(s, 1, ptr::null_mut())),
         ("track_payload_type out", wrs_session_track_payload_type(s, 1, ptr::null_mut())),
+        ("track_codec out", wrs_session_track_codec(s, 1, ptr::null_mut(), ptr::null_mut(), ptr::null_mut())),
         ("stat out", wrs_session_stat(s, 0, ptr::null_mut())),
     ];
     let wrong: Vec<String> = cases

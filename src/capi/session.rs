@@ -632,6 +632,34 @@ pub extern "C" fn wrs_session_track_payload_type(s: *mut wrs_session, track: u32
     })
 }
 
+/// The first (preferred) codec negotiated for `track`, with its payload type and clock rate
+/// (Hz): what the host encodes, and the clock of its RTP timestamps. No SDP parsing needed.
+/// Errors: WRS_RESULT_UNKNOWN_TRACK; WRS_RESULT_NOT_AVAILABLE before negotiation.
+#[no_mangle]
+pub extern "C" fn wrs_session_track_codec(
+    s: *mut wrs_session,
+    track: u32,
+    out_codec: *mut wrs_codec,
+    out_payload_type: *mut u8,
+    out_clock_rate: *mut u32,
+) -> wrs_result {
+    guard(|| {
+        check_out(out_codec, "out_codec")?;
+        check_out(out_payload_type, "out_payload_type")?;
+        check_out(out_clock_rate, "out_clock_rate")?;
+        let (codec, pt, clock) = session(s)?
+            .session
+            .track_codec(track)?
+            .ok_or_else(|| FfiError::new(wrs_result::NotAvailable, format!("track {track} has no negotiated codec yet")))?;
+        // SAFETY: NULL is rejected for each; otherwise writable pointers.
+        unsafe {
+            write_out(out_codec, codec.into(), "out_codec")?;
+            write_out(out_payload_type, pt, "out_payload_type")?;
+            write_out(out_clock_rate, clock, "out_clock_rate")
+        }
+    })
+}
+
 /// Reads one counter (`which` a `wrs_stat`).
 #[no_mangle]
 pub extern "C" fn wrs_session_stat(s: *mut wrs_session, which: u32, out: *mut u64) -> wrs_result {

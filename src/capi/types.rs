@@ -215,6 +215,21 @@ pub(crate) fn media_kind(v: u32) -> FfiResult<MediaKind> {
     }
 }
 
+impl From<Codec> for wrs_codec {
+    fn from(c: Codec) -> Self {
+        match c {
+            Codec::Pcmu => wrs_codec::Pcmu,
+            Codec::Pcma => wrs_codec::Pcma,
+            Codec::G722 => wrs_codec::G722,
+            Codec::Opus => wrs_codec::Opus,
+            Codec::Vp8 => wrs_codec::Vp8,
+            Codec::Vp9 => wrs_codec::Vp9,
+            Codec::H264 => wrs_codec::H264,
+            Codec::Av1 => wrs_codec::Av1,
+        }
+    }
+}
+
 pub(crate) fn codec(v: u32) -> FfiResult<Codec> {
     Ok(match v {
         0 => Codec::Pcmu,

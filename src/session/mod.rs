@@ -1327,6 +1327,14 @@ impl Session {
         let sig = self.signaling.lock();
         Ok(sig.transceiver(track).ok_or_else(|| error::unknown_track(format!("track {track} does not exist in this session")))?.ssrc)
     }
+    /// The first (preferred) negotiated codec of `track`, its payload type and clock rate;
+    /// None before negotiation.
+    pub fn track_codec(&self, track: u32) -> Result<Option<(Codec, u8, u32)>> {
+        let sig = self.signaling.lock();
+        let t = sig.transceiver(track).ok_or_else(|| error::unknown_track(format!("track {track} does not exist in this session")))?;
+        Ok(t.current.as_ref().and_then(|n| n.codecs.first()).map(|c| (c.codec, c.payload_type, c.codec.clock_rate())))
+    }
+
     pub fn track_payload_types(&self, track: u32) -> Result<Vec<u8>> {
         let r = self.routes.read();
         let t = r.tracks.get(&track).ok_or_else(|| error::unknown_track(format!("track {track} does not exist in this session")))?;

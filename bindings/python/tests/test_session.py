@@ -157,6 +157,7 @@ def test_rtcp_calls_and_get_stats(config):
         assert {"codec", "outbound-rtp", "inbound-rtp", "transport", "candidate-pair", "certificate"} <= types, types
         out = next(v for v in stats.values() if v["type"] == "outbound-rtp")
         assert out["ssrc"] == ta.ssrc and out["packetsSent"] == 60 and out["kind"] == "video"
+        assert ta.codec == (w.Codec.VP8, ta.payload_type, 90_000)
         # b's transport-wide feedback gave a a bandwidth estimate, told through the callback.
         assert wait_for(lambda: len(estimates) >= 1)
         assert a.bandwidth_estimate is not None and a.bandwidth_estimate >= 30_000

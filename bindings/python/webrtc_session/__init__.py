@@ -355,6 +355,13 @@ class Track:
         _check(lib.wrs_session_track_payload_type(self.session._h(), self.id, ctypes.byref(v)))
         return v.value
 
+    @property
+    def codec(self) -> tuple[Codec, int, int]:
+        """The first negotiated codec, its payload type and clock rate (Hz)."""
+        c, pt, clock = ctypes.c_uint32(), ctypes.c_uint8(), ctypes.c_uint32()
+        _check(lib.wrs_session_track_codec(self.session._h(), self.id, ctypes.byref(c), ctypes.byref(pt), ctypes.byref(clock)))
+        return Codec(c.value), pt.value, clock.value
+
     def send_media(self, payload: bytes, timestamp: int, marker: bool = False) -> None:
         self.session.send_media(self.id, payload, timestamp, marker)
 

@@ -10,10 +10,13 @@
 int main() {
     using clock = std::chrono::steady_clock;
     try {
+        std::atomic<int> warnings{0}, tracks{0};
+        wrs::set_log_handler([&](wrs_log_level, wrs_log_area, const char *) { ++warnings; }, WRS_LOG_LEVEL_WARN);
         wrs::config cfg;
-        cfg.local_address("127.0.0.1");
+        cfg.local_address("127.0.0.1").nack(true).transport_cc(true).bandwidth_estimate(300000, 30000, 5000000);
         wrs::session a(&cfg), b(&cfg);
         std::atomic<int> at_a{0}, at_b{0};
+        b.on_track([&](uint32_t, wrs_media_kind kind, const std::string &) { tracks += kind == WRS_MEDIA_KIND_AUDIO; });
         a.on_ice_candidate([&](const std::string &c, const std::string &) { b.add_remote_candidate(c); });
         b.on_ice_candidate([&](const std::string &c, const std::string &) { a.add_remote_candidate(c); });
         a.on_rtp([&](uint32_t, const uint8_t *, size_t) { ++at_a; });
@@ -36,6 +39,13 @@ int main() {
             std::this_thread::sleep_for(std::chrono::microseconds(200));
         }
         double ms = std::chrono::duration<double, std::milli>(clock::now() - t0).count();
+        auto codec = a.track_codec(ta);
+        auto pair = a.selected_candidate_pair();
+        std::printf("C++: %s, %s, codec %u pt %u at %u Hz, pair %s\n", wrs::version().c_str(), a.dtls_version().c_str(),
+                    (unsigned)codec.codec, (unsigned)codec.payload_type, (unsigned)codec.clock_rate, pair.first.c_str());
+        if (codec.codec != WRS_CODEC_OPUS || codec.clock_rate != 48000 || a.ice_state() != WRS_ICE_STATE_CONNECTED ||
+            a.remote_fingerprint().empty() || b.track_mid(tb) != "0" || tracks != 1)
+            return 1;
         uint8_t payload[160] = {};
         for (uint32_t i = 0; i < 50; i++) {
             a.send_media(ta, payload, sizeof payload, i * 960);
@@ -52,9 +62,13 @@ int main() {
         try {
             a.send_media(99, payload, sizeof payload, 0);
         } catch (const wrs::error &e) {
-            std::printf("C++: unknown track -> %s\n", e.what());
+            std::printf("C++: unknown track -> %s (%s)\n", e.what(), wrs::result_name(e.code).c_str());
         }
-        return at_a == 50 && at_b == 50 ? 0 : 1;
+        a.close();
+        b.close();
+        wrs::set_log_handler(nullptr);
+        std::printf("C++: %d warnings logged\n", warnings.load());
+        return at_a == 50 && at_b == 50 && warnings == 0 ? 0 : 1;
     } catch (const wrs::error &e) {
         std::fprintf(stderr, "%s\n", e.what());
         return 2;

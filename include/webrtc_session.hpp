@@ -34,6 +34,36 @@ inline std::string take(char *s) {
     return out;
 }
 
+/// The library version ("MAJOR.MINOR.PATCH").
+inline std::string version() { return wrs_version(); }
+/// The name of a result code ("WRS_RESULT_...").
+inline std::string result_name(wrs_result r) { return wrs_result_name(r); }
+/// Stops the library's runtime (after every session is freed; optional at exit).
+inline void shutdown() { wrs_shutdown(); }
+
+/// The library's log messages, process-wide (level, area, message), from library threads.
+using log_fn = std::function<void(wrs_log_level, wrs_log_area, const char *message)>;
+namespace detail {
+inline log_fn *&log_handler() {
+    static log_fn *h = nullptr;
+    return h;
+}
+inline void log_trampoline(void *ud, wrs_log_level l, wrs_log_area a, const char *m) noexcept {
+    try { (*static_cast<log_fn *>(ud))(l, a, m); } catch (...) {}
+}
+}  // namespace detail
+/// Sets (or with an empty function clears) the log handler. The previous handler is kept
+/// alive (never freed) since a library thread may still be inside it.
+inline void set_log_handler(log_fn f, wrs_log_level max_level = WRS_LOG_LEVEL_INFO) {
+    if (!f) {
+        check(wrs_set_log_callback(nullptr, nullptr, max_level));
+        return;
+    }
+    auto *h = new log_fn(std::move(f));
+    check(wrs_set_log_callback(&detail::log_trampoline, h, max_level));
+    detail::log_handler() = h;
+}
+
 class config {
   public:
     config() {
@@ -48,6 +78,32 @@ class config {
     config &dtls_role(wrs_dtls_role r) { check(wrs_config_set_dtls_role(get(), r)); return *this; }
     config &bundle_policy(wrs_bundle_policy p) { check(wrs_config_set_bundle_policy(get(), p)); return *this; }
     config &max_remote_candidates(uint32_t n) { check(wrs_config_set_max_remote_candidates(get(), n)); return *this; }
+    config &certificate_pem(const std::string &cert, const std::string &key) {
+        check(wrs_config_set_certificate_pem(get(), cert.c_str(), key.c_str()));
+        return *this;
+    }
+    config &certificate_pem_files(const std::string &cert_path, const std::string &key_path) {
+        check(wrs_config_set_certificate_pem_files(get(), cert_path.c_str(), key_path.c_str()));
+        return *this;
+    }
+    config &srtp_profiles(const std::vector<wrs_srtp_profile> &profiles) {
+        std::vector<uint32_t> list(profiles.begin(), profiles.end());
+        check(wrs_config_set_srtp_profiles(get(), list.data(), list.size()));
+        return *this;
+    }
+    config &ice_timeouts(uint32_t disconnected_ms, uint32_t failed_ms, uint32_t keepalive_ms) {
+        check(wrs_config_set_ice_timeouts(get(), disconnected_ms, failed_ms, keepalive_ms));
+        return *this;
+    }
+    config &rtcp_reports(bool on) { check(wrs_config_set_rtcp_reports(get(), on)); return *this; }
+    config &keyframe_requests(bool on) { check(wrs_config_set_keyframe_requests(get(), on)); return *this; }
+    config &nack(bool on) { check(wrs_config_set_nack(get(), on)); return *this; }
+    config &nack_history(uint32_t packets, uint32_t max_age_ms) { check(wrs_config_set_nack_history(get(), packets, max_age_ms)); return *this; }
+    config &transport_cc(bool on) { check(wrs_config_set_transport_cc(get(), on)); return *this; }
+    config &bandwidth_estimate(uint64_t start_bps, uint64_t min_bps, uint64_t max_bps) {
+        check(wrs_config_set_bandwidth_estimate(get(), start_bps, min_bps, max_bps));
+        return *this;
+    }
     wrs_config *get() const { return c_.get(); }
 
   private:
@@ -62,6 +118,7 @@ struct data_channel_init {
     std::optional<uint16_t> max_packet_life_time;
     std::optional<uint16_t> negotiated_id;
     std::string protocol;
+    std::optional<uint16_t> priority;
 };
 
 /// A data channel (RTCDataChannel). Owned through std::shared_ptr (the session hands out
@@ -111,6 +168,20 @@ class data_channel {
     }
     bool ordered() const { bool v = true; check(wrs_data_channel_ordered(get(), &v)); return v; }
     bool negotiated() const { bool v = false; check(wrs_data_channel_negotiated(get(), &v)); return v; }
+    /// The retransmission limit, if the channel has one.
+    std::optional<uint16_t> max_retransmits() const {
+        int32_t v = -1;
+        check(wrs_data_channel_max_retransmits(get(), &v));
+        if (v < 0) return std::nullopt;
+        return static_cast<uint16_t>(v);
+    }
+    /// The packet lifetime limit in milliseconds, if the channel has one.
+    std::optional<uint16_t> max_packet_life_time() const {
+        int32_t v = -1;
+        check(wrs_data_channel_max_packet_life_time(get(), &v));
+        if (v < 0) return std::nullopt;
+        return static_cast<uint16_t>(v);
+    }
     size_t buffered_amount() const { size_t v = 0; check(wrs_data_channel_buffered_amount(get(), &v)); return v; }
     void set_buffered_amount_low_threshold(size_t n) { check(wrs_data_channel_set_buffered_amount_low_threshold(get(), n)); }
     wrs_data_channel *get() const { return c_.get(); }
@@ -144,6 +215,8 @@ class session {
     using state_fn = std::function<void(wrs_connection_state)>;
     using data_channel_fn = std::function<void(std::shared_ptr<data_channel>)>;
     using bandwidth_fn = std::function<void(uint64_t bitrate_bps)>;
+    using rtcp_fn = std::function<void(const uint8_t *packet, size_t len)>;
+    using track_fn = std::function<void(uint32_t track, wrs_media_kind kind, const std::string &mid)>;
 
     explicit session(const config *cfg = nullptr) : handlers_(std::make_unique<handlers>()) {
         wrs_session *s = nullptr;
@@ -164,13 +237,39 @@ class session {
         check(wrs_session_on_connection_state(get(), &state_trampoline, handlers_.get()));
     }
 
-    /// Channels the peer opens (ondatachannel). Register the channel's callbacks inside `f`:
-    /// its open callback follows right after.
     /// The send-side bandwidth estimate (first, then each move of 5 % or more).
     void on_bandwidth_estimate(bandwidth_fn f) {
         handlers_->bandwidth = std::move(f);
         check(wrs_session_on_bandwidth_estimate(get(), &bandwidth_trampoline, handlers_.get()));
     }
+    void on_rtcp(rtcp_fn f) {
+        handlers_->rtcp = std::move(f);
+        check(wrs_session_on_rtcp(get(), &rtcp_trampoline, handlers_.get()));
+    }
+    void on_ice_state(std::function<void(wrs_ice_state)> f) {
+        handlers_->ice_state = std::move(f);
+        check(wrs_session_on_ice_state(get(), &ice_state_trampoline, handlers_.get()));
+    }
+    void on_gathering_state(std::function<void(wrs_gathering_state)> f) {
+        handlers_->gathering_state = std::move(f);
+        check(wrs_session_on_gathering_state(get(), &gathering_state_trampoline, handlers_.get()));
+    }
+    void on_signaling_state(std::function<void(wrs_signaling_state)> f) {
+        handlers_->signaling_state = std::move(f);
+        check(wrs_session_on_signaling_state(get(), &signaling_state_trampoline, handlers_.get()));
+    }
+    /// A track the remote side sends on (kind, mid).
+    void on_track(track_fn f) {
+        handlers_->track = std::move(f);
+        check(wrs_session_on_track(get(), &track_trampoline, handlers_.get()));
+    }
+    /// The peer asks for a keyframe on a track we send.
+    void on_keyframe_request(std::function<void(uint32_t track)> f) {
+        handlers_->keyframe = std::move(f);
+        check(wrs_session_on_keyframe_request(get(), &keyframe_trampoline, handlers_.get()));
+    }
+    /// Channels the peer opens (ondatachannel). Register the channel's callbacks inside `f`:
+    /// its open callback follows right after.
     void on_data_channel(data_channel_fn f) {
         handlers_->data_channel = std::move(f);
         check(wrs_session_on_data_channel(get(), &data_channel_trampoline, handlers_.get()));
@@ -185,6 +284,7 @@ class session {
         if (init.max_packet_life_time) check(wrs_data_channel_init_set_max_packet_life_time(o, *init.max_packet_life_time));
         if (init.negotiated_id) check(wrs_data_channel_init_set_negotiated_id(o, *init.negotiated_id));
         if (!init.protocol.empty()) check(wrs_data_channel_init_set_protocol(o, init.protocol.c_str()));
+        if (init.priority) check(wrs_data_channel_init_set_priority(o, *init.priority));
         wrs_data_channel *c = nullptr;
         check(wrs_session_create_data_channel(get(), label.c_str(), o, &c));
         return std::make_shared<data_channel>(c);
@@ -205,6 +305,37 @@ class session {
         check(wrs_session_send_media(get(), track, payload, len, ts, marker));
     }
     void send_rtp(uint32_t track, const uint8_t *packet, size_t len) { check(wrs_session_send_rtp(get(), track, packet, len)); }
+    /// Many host-built packets in one call (UDP GSO for runs of equal size); all or none.
+    void send_rtp_batch(const std::vector<wrs_packet> &packets) { check(wrs_session_send_rtp_batch(get(), packets.data(), packets.size())); }
+    void send_rtcp(const uint8_t *packet, size_t len) { check(wrs_session_send_rtcp(get(), packet, len)); }
+    /// Graceful close (DTLS close_notify, BYE); the destructor frees.
+    void close() { check(wrs_session_close(get())); }
+    std::string local_description() const { char *s = nullptr; check(wrs_session_local_description(get(), &s)); return take(s); }
+    std::string remote_description() const { char *s = nullptr; check(wrs_session_remote_description(get(), &s)); return take(s); }
+    std::string remote_fingerprint() const { char *s = nullptr; check(wrs_session_remote_fingerprint(get(), &s)); return take(s); }
+    std::string dtls_version() const { char *s = nullptr; check(wrs_session_dtls_version(get(), &s)); return take(s); }
+    std::string failure_reason() const { char *s = nullptr; check(wrs_session_failure_reason(get(), &s)); return take(s); }
+    /// (local, remote) candidate lines of the selected pair.
+    std::pair<std::string, std::string> selected_candidate_pair() const {
+        char *l = nullptr, *r = nullptr;
+        check(wrs_session_selected_candidate_pair(get(), &l, &r));
+        std::string local = take(l);
+        return {local, take(r)};
+    }
+    wrs_dtls_role dtls_role() const { wrs_dtls_role v = WRS_DTLS_ROLE_AUTO; check(wrs_session_dtls_role(get(), &v)); return v; }
+    wrs_ice_state ice_state() const { wrs_ice_state v = WRS_ICE_STATE_NEW; check(wrs_session_ice_state(get(), &v)); return v; }
+    wrs_gathering_state gathering_state() const { wrs_gathering_state v = WRS_GATHERING_STATE_NEW; check(wrs_session_gathering_state(get(), &v)); return v; }
+    wrs_signaling_state signaling_state() const { wrs_signaling_state v = WRS_SIGNALING_STATE_STABLE; check(wrs_session_signaling_state(get(), &v)); return v; }
+    std::string track_mid(uint32_t track) const { char *s = nullptr; check(wrs_session_track_mid(get(), track, &s)); return take(s); }
+    uint32_t track_ssrc(uint32_t track) const { uint32_t v = 0; check(wrs_session_track_ssrc(get(), track, &v)); return v; }
+    uint8_t track_payload_type(uint32_t track) const { uint8_t v = 0; check(wrs_session_track_payload_type(get(), track, &v)); return v; }
+    struct codec_info { wrs_codec codec; uint8_t payload_type; uint32_t clock_rate; };
+    /// The first negotiated codec of `track`, its payload type and clock rate.
+    codec_info track_codec(uint32_t track) const {
+        codec_info c{WRS_CODEC_PCMU, 0, 0};
+        check(wrs_session_track_codec(get(), track, &c.codec, &c.payload_type, &c.clock_rate));
+        return c;
+    }
     wrs_connection_state connection_state() const {
         wrs_connection_state st = WRS_CONNECTION_STATE_NEW;
         check(wrs_session_connection_state(get(), &st));
@@ -234,7 +365,20 @@ class session {
         state_fn state;
         data_channel_fn data_channel;
         bandwidth_fn bandwidth;
+        rtcp_fn rtcp;
+        std::function<void(wrs_ice_state)> ice_state;
+        std::function<void(wrs_gathering_state)> gathering_state;
+        std::function<void(wrs_signaling_state)> signaling_state;
+        track_fn track;
+        std::function<void(uint32_t)> keyframe;
     };
+    static handlers *hs(void *ud) { return static_cast<handlers *>(ud); }
+    static void rtcp_trampoline(void *ud, const uint8_t *p, size_t n) noexcept { try { hs(ud)->rtcp(p, n); } catch (...) {} }
+    static void ice_state_trampoline(void *ud, wrs_ice_state s) noexcept { try { hs(ud)->ice_state(s); } catch (...) {} }
+    static void gathering_state_trampoline(void *ud, wrs_gathering_state s) noexcept { try { hs(ud)->gathering_state(s); } catch (...) {} }
+    static void signaling_state_trampoline(void *ud, wrs_signaling_state s) noexcept { try { hs(ud)->signaling_state(s); } catch (...) {} }
+    static void track_trampoline(void *ud, uint32_t t, wrs_media_kind k, const char *mid) noexcept { try { hs(ud)->track(t, k, mid); } catch (...) {} }
+    static void keyframe_trampoline(void *ud, uint32_t t) noexcept { try { hs(ud)->keyframe(t); } catch (...) {} }
     static void bandwidth_trampoline(void *ud, uint64_t bps) noexcept {
         try { static_cast<handlers *>(ud)->bandwidth(bps); } catch (...) {}
     }

@@ -181,12 +181,14 @@ fn area_of(target: &str) -> Area {
     }
 }
 
+/// The crates' levels, lowered: their warnings and infos include normal operation (webrtc-ice
+/// warns that no pair exists yet at the start of every call, and about closing candidates at
+/// its end), so they are detail (DEBUG) here; their errors are warnings. The library's own
+/// messages say what went wrong at WARN.
 fn level_of(l: log::Level) -> Level {
     match l {
-        log::Level::Error => Level::Error,
-        log::Level::Warn => Level::Warn,
-        log::Level::Info => Level::Info,
-        log::Level::Debug => Level::Debug,
+        log::Level::Error => Level::Warn,
+        log::Level::Warn | log::Level::Info | log::Level::Debug => Level::Debug,
         log::Level::Trace => Level::Trace,
     }
 }
@@ -219,5 +221,7 @@ mod tests {
         assert_eq!(area_of("webrtc_ice::agent::agent_internal"), Area::Ice);
         assert_eq!(area_of("sctp_proto::association"), Area::Sctp);
         assert_eq!(area_of("tokio"), Area::Session);
+        assert_eq!(level_of(log::Level::Warn), Level::Debug);
+        assert_eq!(level_of(log::Level::Error), Level::Warn);
     }
 }

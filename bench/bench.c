@@ -2,6 +2,7 @@
  * cost per packet, send -> on_rtp latency, memory and threads per connected session.
  * Prints one line per figure:  bench <name> <value> <unit>
  * usage: bench [pairs_for_memory]   (default 100) */
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <dirent.h>
@@ -39,6 +40,35 @@ static void on_rtp(void *ud, uint32_t track, const uint8_t *p, size_t len) {
         long i = atomic_fetch_add(&x->nlat, 1);
         if (i < 100000) x->lat[i] = now_ms() - sent;
     }
+}
+
+/* Polling mode's drain loop for the latency part: poll() on the session's eventfd, then
+ * wrs_session_next_event until none waits, timing each RTP event against the send time in
+ * its payload. */
+typedef struct {
+    wrs_session *s;
+    int fd;
+    double *lat;
+    long n;
+    atomic_int stop;
+} poller;
+
+static void *poll_loop(void *arg) {
+    poller *p = (poller *)arg;
+    while (!atomic_load(&p->stop)) {
+        struct pollfd pfd = {p->fd, POLLIN, 0};
+        if (poll(&pfd, 1, 50) <= 0) continue;
+        for (;;) {
+            wrs_event e;
+            if (wrs_session_next_event(p->s, &e) != WRS_RESULT_OK || e.kind == WRS_EVENT_TYPE_NONE) break;
+            if (e.kind == WRS_EVENT_TYPE_RTP && e.len >= 12 + 8 + 8 && p->n < 100000) {
+                double sent;
+                memcpy(&sent, e.data + e.len - 8, sizeof sent);
+                p->lat[p->n++] = now_ms() - sent;
+            }
+        }
+    }
+    return NULL;
 }
 
 /* WRS_BENCH_SHARED_PORT: every offerer of connect_pair on this one UDP port.
@@ -377,9 +407,42 @@ int main(int argc, char **argv) {
         sleep_ms(100);
         long n = atomic_load(&b.nlat);
         qsort(lat, (size_t)n, sizeof(double), cmp);
-        printf("bench latency_send_to_on_rtp_p50 %.1f us\n", lat[n / 2] * 1000);
-        printf("bench latency_send_to_on_rtp_p99 %.1f us\n", lat[n * 99 / 100] * 1000);
+        double cb50 = lat[n / 2], cb99 = lat[n * 99 / 100];
+        printf("bench latency_send_to_on_rtp_p50 %.1f us\n", cb50 * 1000);
+        printf("bench latency_send_to_on_rtp_p99 %.1f us\n", cb99 * 1000);
         free_pair(&a, &b);
+        /* The same through polling mode: b's events drained by a thread of the host's from
+         * its eventfd (no library thread calls the host). */
+        {
+            static double plat[100000];
+            side c, d;
+            poller pl = {0};
+            pthread_t th;
+            connect_pair(&c, &d, 0, &t_offer);
+            pl.s = d.s;
+            pl.lat = plat;
+            CHECK(wrs_session_use_polling(d.s, &pl.fd));
+            pthread_create(&th, NULL, poll_loop, &pl);
+            for (int i = 0; i < 2000; i++) {
+                double t = now_ms();
+                memset(payload, 0, sizeof payload);
+                memcpy(payload + sizeof payload - 8, &t, sizeof t);
+                CHECK(wrs_session_send_media(c.s, c.track, payload, sizeof payload, (uint32_t)i, false));
+                sleep_ms(0.5);
+            }
+            sleep_ms(100);
+            atomic_store(&pl.stop, 1);
+            pthread_join(th, NULL);
+            qsort(plat, (size_t)pl.n, sizeof(double), cmp);
+            if (pl.n > 0) {
+                double p50 = plat[pl.n / 2], p99 = plat[pl.n * 99 / 100];
+                printf("bench latency_send_to_polled_event_p50 %.1f us\n", p50 * 1000);
+                printf("bench latency_send_to_polled_event_p99 %.1f us\n", p99 * 1000);
+                printf("bench latency_polled_vs_callback_ratio_p50 %.2f x (goal <= 1.5)\n", p50 / cb50);
+                printf("bench latency_polled_vs_callback_ratio_p99 %.2f x (goal <= 1.5)\n", p99 / cb99);
+            }
+            free_pair(&c, &d);
+        }
     }
 
     /* Idle: `pairs` pairs of connected video sessions sending nothing, CPU time over 5 s

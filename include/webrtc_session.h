@@ -233,6 +233,92 @@ typedef uint32_t wrs_log_area;
 #endif // __cplusplus
 
 /**
+ * What a `wrs_event` reports.
+ */
+enum wrs_event_type
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * No event waits.
+   */
+  WRS_EVENT_TYPE_NONE = 0,
+  /**
+   * `track`, `data`/`len`: a decrypted RTP packet.
+   */
+  WRS_EVENT_TYPE_RTP = 1,
+  /**
+   * `data`/`len`: a decrypted compound RTCP packet.
+   */
+  WRS_EVENT_TYPE_RTCP = 2,
+  /**
+   * `text`: a local candidate line, `mid`: its m-section.
+   */
+  WRS_EVENT_TYPE_ICE_CANDIDATE = 3,
+  /**
+   * `state`: a `wrs_connection_state`.
+   */
+  WRS_EVENT_TYPE_CONNECTION_STATE = 4,
+  /**
+   * `state`: a `wrs_ice_state`.
+   */
+  WRS_EVENT_TYPE_ICE_STATE = 5,
+  /**
+   * `state`: a `wrs_gathering_state`.
+   */
+  WRS_EVENT_TYPE_GATHERING_STATE = 6,
+  /**
+   * `state`: a `wrs_signaling_state`.
+   */
+  WRS_EVENT_TYPE_SIGNALING_STATE = 7,
+  /**
+   * `track`, `state` (a `wrs_media_kind`), `mid`: a track the remote side sends on.
+   */
+  WRS_EVENT_TYPE_TRACK = 8,
+  /**
+   * `channel`: a channel the peer opened, now the host's (free it with
+   * `wrs_data_channel_free`); CHANNEL_OPEN for it follows.
+   */
+  WRS_EVENT_TYPE_DATA_CHANNEL = 9,
+  /**
+   * `channel` can carry messages.
+   */
+  WRS_EVENT_TYPE_CHANNEL_OPEN = 10,
+  /**
+   * `channel`, `data`/`len`, `is_text`: a message.
+   */
+  WRS_EVENT_TYPE_CHANNEL_MESSAGE = 11,
+  /**
+   * `channel`: its buffered amount fell to its low threshold.
+   */
+  WRS_EVENT_TYPE_CHANNEL_BUFFERED_AMOUNT_LOW = 12,
+  /**
+   * `channel`, `text`: what failed (the channel closes next).
+   */
+  WRS_EVENT_TYPE_CHANNEL_ERROR = 13,
+  /**
+   * `channel` is closed.
+   */
+  WRS_EVENT_TYPE_CHANNEL_CLOSED = 14,
+  /**
+   * `track`: the peer asks for a keyframe on it.
+   */
+  WRS_EVENT_TYPE_KEYFRAME_REQUEST = 15,
+  /**
+   * `value`: the send-side bandwidth estimate in bits per second.
+   */
+  WRS_EVENT_TYPE_BANDWIDTH_ESTIMATE = 16,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum wrs_event_type wrs_event_type;
+#else
+typedef uint32_t wrs_event_type;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * Overall connection state (ICE + DTLS), as RTCPeerConnection.connectionState.
  */
 enum wrs_connection_state
@@ -609,6 +695,11 @@ enum wrs_stat
   WRS_STAT_REMB_RECEIVED = 38,
   WRS_STAT_BANDWIDTH_OVERUSE = 39,
   WRS_STAT_TRANSPORT_FEEDBACK_UNKNOWN = 40,
+  /**
+   * Polling mode: events dropped because the host let the queue fill (RTP and RTCP past
+   * 16 MB waiting; anything past 65,536 events or 32 MB).
+   */
+  WRS_STAT_POLL_EVENTS_DROPPED = 41,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -678,6 +769,23 @@ typedef void (*wrs_log_callback)(void *user_data,
                                  wrs_log_level level,
                                  wrs_log_area area,
                                  const char *message);
+
+/**
+ * One event drained by `wrs_session_next_event`. Members a type does not use are 0 or NULL.
+ * The pointers stay valid until the next `wrs_session_next_event` on the session or its free.
+ */
+typedef struct {
+  wrs_event_type kind;
+  uint32_t track;
+  uint32_t state;
+  bool is_text;
+  uint64_t value;
+  wrs_data_channel *channel;
+  const uint8_t *data;
+  size_t len;
+  const char *text;
+  const char *mid;
+} wrs_event;
 
 /**
  * One packet of a batch: the track and a borrowed RTP packet.
@@ -1110,6 +1218,24 @@ wrs_result wrs_config_set_ice_timeouts(wrs_config *cfg,
  * Errors: WRS_RESULT_INVALID_ARGUMENT for a level outside 1..=5.
  */
 wrs_result wrs_set_log_callback(wrs_log_callback cb, void *user_data, uint32_t max_level);
+
+/**
+ * Switches the session to polling mode and writes its event descriptor to `*out_fd`: from
+ * now on no library thread calls the session's callbacks (nor its channels'); every event
+ * waits, in order, for `wrs_session_next_event`, and `*out_fd` (an eventfd, owned by the
+ * session: do not close it, do not use it after `wrs_session_free`) is readable while any
+ * waits. Call it before negotiating so that no event goes to a callback first; calling it
+ * again returns the same descriptor. Errors: WRS_RESULT_IO if no descriptor can be made.
+ */
+wrs_result wrs_session_use_polling(wrs_session *s, int32_t *out_fd);
+
+/**
+ * Takes the oldest waiting event into `*out` (`kind` WRS_EVENT_TYPE_NONE when none waits).
+ * Its pointers stay valid until the next call on this session or its free. Drain from one
+ * thread at a time. Errors: WRS_RESULT_INVALID_STATE when the session is not in polling
+ * mode (`wrs_session_use_polling`).
+ */
+wrs_result wrs_session_next_event(wrs_session *s, wrs_event *out);
 
 /**
  * Creates a session from `cfg` (NULL = defaults) and writes its handle to `*out`. This binds

@@ -9,6 +9,7 @@ use std::sync::{Arc, Weak};
 use parking_lot::Mutex;
 
 use super::channel::{wrs_data_channel, wrs_data_channel_callback, ChannelHandle, CHANNELS};
+use super::poll::{wrs_event_type, PollQueue, Polled};
 use super::types::{wrs_connection_state, wrs_gathering_state, wrs_ice_state, wrs_media_kind, wrs_signaling_state};
 use crate::fasthash::FastMap;
 use crate::session::{Event, EventHandler, Session};
@@ -72,6 +73,8 @@ pub(crate) struct Callbacks {
     /// Handles of closed channels the host may still hold: released with the session too.
     closed: Mutex<ClosedHandles>,
     pub session: once_cell::sync::OnceCell<Weak<Session>>,
+    /// Set by `wrs_session_use_polling`: events go to this queue instead of the callbacks.
+    pub poll: once_cell::sync::OnceCell<PollQueue>,
 }
 
 impl Callbacks {
@@ -89,6 +92,58 @@ impl Callbacks {
 
     fn channel(&self, key: u32) -> Option<Arc<ChannelHandle>> {
         self.channels.lock().get(&key).cloned()
+    }
+
+    /// Polling mode: the event, owned, into the queue (channel handles kept as the callbacks
+    /// keep them: made for a peer's channel, retired when one closes).
+    fn queue_event(&self, q: &PollQueue, event: Event<'_>) {
+        let token = |h: &Arc<ChannelHandle>| Arc::as_ptr(h) as usize;
+        let channel_event = |kind: wrs_event_type, key: u32| -> Option<Polled> {
+            let h = self.channel(key)?;
+            Some(Polled { channel: token(&h), ..Polled::new(kind) })
+        };
+        let e = match event {
+            Event::Rtp { track, packet } => Some(Polled { track, data: packet.to_vec(), ..Polled::new(wrs_event_type::Rtp) }),
+            Event::Rtcp { packet } => Some(Polled { data: packet.to_vec(), ..Polled::new(wrs_event_type::Rtcp) }),
+            Event::LocalCandidate { candidate, mid } => Some(Polled {
+                text: Some(c_string(candidate)),
+                mid: Some(c_string(mid)),
+                ..Polled::new(wrs_event_type::IceCandidate)
+            }),
+            Event::ConnectionState(s) => Some(Polled::connection(s)),
+            Event::IceState(s) => Some(Polled::ice(s)),
+            Event::GatheringState(s) => Some(Polled::gathering(s)),
+            Event::SignalingState(s) => Some(Polled::signaling(s)),
+            Event::Track { track, kind, mid } => Some(Polled {
+                track,
+                state: Polled::kind_of(kind),
+                mid: Some(c_string(mid)),
+                ..Polled::new(wrs_event_type::Track)
+            }),
+            Event::KeyframeRequest { track } => Some(Polled { track, ..Polled::new(wrs_event_type::KeyframeRequest) }),
+            Event::BandwidthEstimate { bitrate } => Some(Polled { value: bitrate, ..Polled::new(wrs_event_type::BandwidthEstimate) }),
+            Event::DataChannel { channel } => {
+                let Some(session) = self.session.get().and_then(Weak::upgrade) else { return };
+                let Some((h, t)) = ChannelHandle::register(&session, channel) else { return };
+                self.channels.lock().insert(channel, h);
+                Some(Polled { channel: t as usize, ..Polled::new(wrs_event_type::DataChannel) })
+            }
+            Event::ChannelOpen { channel } => channel_event(wrs_event_type::ChannelOpen, channel),
+            Event::ChannelMessage { channel, data, text } => channel_event(wrs_event_type::ChannelMessage, channel)
+                .map(|p| Polled { data: data.to_vec(), is_text: text, ..p }),
+            Event::ChannelBufferedAmountLow { channel } => channel_event(wrs_event_type::ChannelBufferedAmountLow, channel),
+            Event::ChannelError { channel, message } => {
+                channel_event(wrs_event_type::ChannelError, channel).map(|p| Polled { text: Some(c_string(message)), ..p })
+            }
+            Event::ChannelClosed { channel } => {
+                let Some(h) = self.channels.lock().remove(&channel) else { return };
+                self.closed.lock().push(&h);
+                Some(Polled { channel: token(&h), ..Polled::new(wrs_event_type::ChannelClosed) })
+            }
+        };
+        if let Some(e) = e {
+            q.push(e);
+        }
     }
 
     /// Delivers a data channel event to the channel's own callbacks.
@@ -185,6 +240,10 @@ fn c_string(s: &str) -> CString {
 
 impl EventHandler for Callbacks {
     fn on_event(&self, event: Event<'_>) {
+        if let Some(q) = self.poll.get() {
+            self.queue_event(q, event);
+            return;
+        }
         // Copy the slot out, then call without holding the table lock.
         macro_rules! slot {
             ($field:ident) => {{

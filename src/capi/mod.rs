@@ -6,6 +6,7 @@ pub mod channel;
 pub mod config;
 pub mod error;
 pub mod logging;
+pub mod poll;
 mod guard;
 mod handle;
 pub mod session;

@@ -697,6 +697,7 @@ pub extern "C" fn wrs_session_stat(s: *mut wrs_session, which: u32, out: *mut u6
                     _ => c.nack_gave_up,
                 }
             }
+            41 => h.callbacks.poll.get().map_or(0, |q| q.dropped.load(Relaxed)),
             37..=40 => {
                 let c = h.session.bandwidth_counters();
                 match which {

@@ -201,6 +201,9 @@ pub enum wrs_stat {
     RembReceived = 38,
     BandwidthOveruse = 39,
     TransportFeedbackUnknown = 40,
+    /// Polling mode: events dropped because the host let the queue fill (RTP and RTCP past
+    /// 16 MB waiting; anything past 65,536 events or 32 MB).
+    PollEventsDropped = 41,
 }
 
 fn bad(what: &str, v: u32) -> FfiError {

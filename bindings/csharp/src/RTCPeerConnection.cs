@@ -29,6 +29,7 @@ namespace WebRtcSession
         RetransmittedPacketsSent = 29, RetransmittedBytesSent = 30, NackRequestsUnanswered = 31, NackRequestsLimited = 32,
         RtxPacketsReceived = 33, RtxPacketsDropped = 34, NackRecovered = 35, NackGaveUp = 36,
         TransportFeedbackReceived = 37, RembReceived = 38, BandwidthOveruse = 39, TransportFeedbackUnknown = 40,
+        PollEventsDropped = 41,
     }
 
     /// <summary>A native call failed. <see cref="Code"/> is the wrs_result value, <see cref="CodeName"/>

@@ -202,3 +202,69 @@ def test_library_logs_reach_python_logging(config, caplog):
     assert len(caplog.records) == n, "off after set_log_callback(None)"
     with pytest.raises(w.WebRTCError):
         w.set_log_callback(lambda *a: None, 7)
+
+
+def test_polling_mode_with_asyncio(config):
+    """Two sessions in polling mode driven by an asyncio loop reading their descriptors: the
+    call connects, audio flows both ways and a channel message arrives, every event through
+    next_event() on the loop's thread, none through a callback."""
+    import asyncio
+
+    async def run():
+        loop = asyncio.get_running_loop()
+        with w.Session(config) as a, w.Session(config) as b:
+            calls = Collector()
+            a.on_connection_state = calls  # registered, then superseded by polling mode
+            logs = {a: [], b: []}
+            done = asyncio.Event()
+            peer = {a: b, b: a}
+            threads = set()
+
+            def readable(s):
+                threads.add(threading.get_ident())
+                for e in s.events():
+                    logs[s].append(e)
+                    if e.type == w.EventType.ICE_CANDIDATE:
+                        peer[s].add_remote_candidate(e.text)
+                    if e.type == w.EventType.CHANNEL_OPEN and s is a:
+                        e.channel.send("hello from a")
+                got = lambda s, t: sum(1 for e in logs[s] if e.type == t)  # noqa: E731
+                if got(a, w.EventType.RTP) >= 10 and got(b, w.EventType.RTP) >= 10 and any(
+                        e.type == w.EventType.CHANNEL_MESSAGE and e.data == b"hello from a" for e in logs[b]):
+                    done.set()
+
+            for s in (a, b):
+                loop.add_reader(s.use_polling(), readable, s)
+            try:
+                ta = a.add_track(w.MediaKind.AUDIO, [w.Codec.OPUS])
+                a.createDataChannel("chat")
+                offer = a.create_offer()
+                b.set_remote_description(w.SdpType.OFFER, offer)
+                a.set_local_description(w.SdpType.OFFER, offer)
+                tb = b.add_track(w.MediaKind.AUDIO, [w.Codec.OPUS])
+                answer = b.create_answer()
+                a.set_remote_description(w.SdpType.ANSWER, answer)
+                b.set_local_description(w.SdpType.ANSWER, answer)
+                for _ in range(300):
+                    if a.connection_state == w.ConnectionState.CONNECTED and b.connection_state == w.ConnectionState.CONNECTED:
+                        break
+                    await asyncio.sleep(0.02)
+                for i in range(10):
+                    ta.send_media(bytes(160), timestamp=i * 960)
+                    tb.send_media(bytes(160), timestamp=i * 960)
+                await asyncio.wait_for(done.wait(), 10)
+            finally:
+                for s in (a, b):
+                    loop.remove_reader(s.use_polling())
+            assert len(calls) == 0, "no callback in polling mode"
+            assert threads == {threading.get_ident()}, "events handled on the loop's thread only"
+            states = [e.state for e in logs[a] if e.type == w.EventType.CONNECTION_STATE]
+            assert states[-1] == w.ConnectionState.CONNECTED and isinstance(states[-1], w.ConnectionState)
+            first_rtp = next(i for i, e in enumerate(logs[b]) if e.type == w.EventType.RTP)
+            connected = next(i for i, e in enumerate(logs[b]) if e.type == w.EventType.CONNECTION_STATE and e.state == w.ConnectionState.CONNECTED)
+            assert connected < first_rtp
+            opened = next(e for e in logs[b] if e.type == w.EventType.DATA_CHANNEL)
+            assert opened.channel is not None and opened.channel.label == "chat"
+            assert a.stat(w.Stat.POLL_EVENTS_DROPPED) == 0
+
+    asyncio.run(run())

@@ -25,7 +25,7 @@ from ._native import lib, take_string
 __all__ = [
     "Session", "Config", "Track", "MediaKind", "Codec", "Direction", "SdpType", "ConnectionState", "IceState",
     "GatheringState", "SignalingState", "SrtpProfile", "DtlsRole", "Stat", "WebRTCError", "version",
-    "DataChannel", "LogLevel", "LOG_AREAS", "set_log_callback", "log_to_python",
+    "DataChannel", "LogLevel", "LOG_AREAS", "set_log_callback", "log_to_python", "Event", "EventType",
 ]
 
 log = logging.getLogger("webrtc_session")
@@ -149,6 +149,7 @@ class Stat(enum.IntEnum):
     REMB_RECEIVED = 38
     BANDWIDTH_OVERUSE = 39
     TRANSPORT_FEEDBACK_UNKNOWN = 40
+    POLL_EVENTS_DROPPED = 41
 
 
 class WebRTCError(Exception):
@@ -198,6 +199,47 @@ def _utf8(s: Optional[str]) -> Optional[bytes]:
 def version() -> str:
     """The native library's version."""
     return lib.wrs_version().decode()
+
+
+class EventType(enum.IntEnum):
+    """What an :class:`Event` of polling mode reports (``wrs_event_type``)."""
+    NONE = 0
+    RTP = 1
+    RTCP = 2
+    ICE_CANDIDATE = 3
+    CONNECTION_STATE = 4
+    ICE_STATE = 5
+    GATHERING_STATE = 6
+    SIGNALING_STATE = 7
+    TRACK = 8
+    DATA_CHANNEL = 9
+    CHANNEL_OPEN = 10
+    CHANNEL_MESSAGE = 11
+    CHANNEL_BUFFERED_AMOUNT_LOW = 12
+    CHANNEL_ERROR = 13
+    CHANNEL_CLOSED = 14
+    KEYFRAME_REQUEST = 15
+    BANDWIDTH_ESTIMATE = 16
+
+
+@dataclass
+class Event:
+    """One event drained in polling mode (:meth:`Session.next_event`). ``state`` is the
+    matching enum for state and track events; ``data`` the packet or message; ``text`` a
+    candidate line or an error; ``mid`` a candidate's or track's mid; ``channel`` the
+    :class:`DataChannel` of a channel event; ``value`` a bandwidth estimate in bits/s."""
+    type: EventType
+    track: int = 0
+    state: int = 0
+    value: int = 0
+    data: bytes = b""
+    text: str = ""
+    mid: str = ""
+    is_text: bool = False
+    channel: Optional["DataChannel"] = None
+
+
+_STATE_ENUMS = {}  # filled below, once the enums exist
 
 
 class LogLevel(enum.IntEnum):
@@ -658,6 +700,42 @@ class Session:
         ``remote-inbound-rtp``, ``transport``, ``candidate-pair``, ``codec``...)."""
         return json.loads(self._string(lib.wrs_session_get_stats))
 
+    # -- polling mode -----------------------------------------------------------------------
+    def use_polling(self) -> int:
+        """Switches to polling mode: no callback runs any more; events wait for
+        :meth:`next_event`, and the returned descriptor (owned by the session) is readable
+        while any waits, e.g. for ``asyncio``'s ``loop.add_reader``."""
+        fd = ctypes.c_int32(-1)
+        _check(lib.wrs_session_use_polling(self._h(), ctypes.byref(fd)))
+        return fd.value
+
+    def next_event(self) -> Optional[Event]:
+        """The oldest waiting event, or None (polling mode only)."""
+        e = _native.EVENT()
+        _check(lib.wrs_session_next_event(self._h(), ctypes.byref(e)))
+        kind = EventType(e.kind)
+        if kind == EventType.NONE:
+            return None
+        ev = Event(kind, track=e.track, state=e.state, value=e.value, is_text=bool(e.is_text))
+        if kind in _STATE_ENUMS:
+            ev.state = _STATE_ENUMS[kind](e.state)
+        if e.data and e.len:
+            ev.data = ctypes.string_at(e.data, e.len)
+        if e.text:
+            ev.text = e.text.decode("utf-8", "replace")
+        if e.mid:
+            ev.mid = e.mid.decode("utf-8", "replace")
+        if e.channel:
+            ev.channel = self._adopt(e.channel) if kind == EventType.DATA_CHANNEL else self._channels.get(e.channel)
+        return ev
+
+    def events(self) -> list[Event]:
+        """Every waiting event, in order (polling mode only)."""
+        out = []
+        while (e := self.next_event()) is not None:
+            out.append(e)
+        return out
+
     def request_keyframe(self, track: int) -> None:
         """Asks the peer for a keyframe on receiving ``track`` (a PLI, or a FIR when the
         peer negotiated only ``ccm fir``)."""
@@ -866,3 +944,12 @@ class DataChannel:
     # snake_case names for the synchronous API's users
     ready_state = readyState
     buffered_amount = bufferedAmount
+
+
+_STATE_ENUMS.update({
+    EventType.CONNECTION_STATE: ConnectionState,
+    EventType.ICE_STATE: IceState,
+    EventType.GATHERING_STATE: GatheringState,
+    EventType.SIGNALING_STATE: SignalingState,
+    EventType.TRACK: MediaKind,
+})

@@ -18,6 +18,22 @@ TRACK_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uin
 KEYFRAME_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32)
 BANDWIDTH_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64)
 LOG_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_char_p)
+
+
+class EVENT(ctypes.Structure):
+    """wrs_event (polling mode)."""
+    _fields_ = [
+        ("kind", ctypes.c_uint32),
+        ("track", ctypes.c_uint32),
+        ("state", ctypes.c_uint32),
+        ("is_text", ctypes.c_bool),
+        ("value", ctypes.c_uint64),
+        ("channel", ctypes.c_void_p),
+        ("data", ctypes.POINTER(ctypes.c_uint8)),
+        ("len", ctypes.c_size_t),
+        ("text", ctypes.c_char_p),
+        ("mid", ctypes.c_char_p),
+    ]
 c_channel_p = ctypes.c_void_p
 c_channel_init_p = ctypes.c_void_p
 DATA_CHANNEL_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
@@ -75,6 +91,8 @@ _SIGNATURES = {
     "wrs_version": (ctypes.c_char_p, []),
     "wrs_last_error_message": (ctypes.c_char_p, []),
     "wrs_set_log_callback": (_R, [LOG_CB, ctypes.c_void_p, ctypes.c_uint32]),
+    "wrs_session_use_polling": (_R, [c_session_p, ctypes.POINTER(ctypes.c_int32)]),
+    "wrs_session_next_event": (_R, [c_session_p, ctypes.POINTER(EVENT)]),
     "wrs_result_name": (ctypes.c_char_p, [ctypes.c_int32]),
     "wrs_string_free": (None, [ctypes.c_void_p]),
     "wrs_config_new": (_R, [ctypes.POINTER(c_config_p)]),

@@ -839,6 +839,35 @@ class DataChannel:
     def _released(self) -> None:
         self._handle = ctypes.c_void_p()
 
+    def _polled(self, ev: "Event", call: Callable[[Callable, tuple], None]) -> None:
+        """Polling mode: a channel event drained by the session, to this channel's handlers
+        (run through ``call(fn, args)``, which may schedule coroutines)."""
+        def fire(event: str, *args) -> None:
+            for fn in list(self._handlers.get(event, ())):
+                try:
+                    call(fn, args)
+                except BaseException as e:  # noqa: BLE001 - a handler must not break the drain
+                    self._session.callback_errors.append(e)
+                    log.exception("exception in data channel %s handler", event)
+
+        if ev.type == EventType.CHANNEL_OPEN:
+            self._id = self.id
+            self._opened.set()
+            fire("open")
+        elif ev.type == EventType.CHANNEL_MESSAGE:
+            fire("message", ev.data.decode("utf-8", "replace") if ev.is_text else ev.data)
+        elif ev.type == EventType.CHANNEL_BUFFERED_AMOUNT_LOW:
+            fire("bufferedamountlow")
+        elif ev.type == EventType.CHANNEL_ERROR:
+            fire("error", WebRTCError(-8, ev.text))
+        elif ev.type == EventType.CHANNEL_CLOSED:
+            self._closed.set()
+            fire("close")
+            self._session._channels.pop(self._handle.value, None)
+            h, self._handle = self._handle, ctypes.c_void_p()
+            if h:
+                lib.wrs_data_channel_free(h)
+
     def _h(self) -> ctypes.c_void_p:
         if not self._handle:
             raise InvalidStateError(-5, "the data channel is closed")

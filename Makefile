@@ -42,7 +42,7 @@ CS_SRC := $(wildcard bindings/csharp/src/*.cs)
 build/csharp/WebRtcSession.dll: $(CS_SRC)
 	@mkdir -p build/csharp
 	mcs -langversion:7 -target:library -out:$@ $(CS_SRC)
-build/csharp/%.exe: build/csharp/WebRtcSession.dll
+build/csharp/%.exe: build/csharp/WebRtcSession.dll $(wildcard bindings/csharp/*/*.cs)
 	mcs -langversion:7 -out:$@ -r:build/csharp/WebRtcSession.dll $(wildcard bindings/csharp/*/$*.cs)
 csharp: lib build/csharp/Tests.exe build/csharp/WebRtcSessionExample.exe
 

@@ -329,6 +329,16 @@ class session {
     std::string track_mid(uint32_t track) const { char *s = nullptr; check(wrs_session_track_mid(get(), track, &s)); return take(s); }
     uint32_t track_ssrc(uint32_t track) const { uint32_t v = 0; check(wrs_session_track_ssrc(get(), track, &v)); return v; }
     uint8_t track_payload_type(uint32_t track) const { uint8_t v = 0; check(wrs_session_track_payload_type(get(), track, &v)); return v; }
+    /// Polling mode: no callback runs from now on; returns the descriptor (owned by the
+    /// session) that is readable while events wait for next_event().
+    int use_polling() { int fd = -1; check(wrs_session_use_polling(get(), &fd)); return fd; }
+    /// The oldest waiting event (kind WRS_EVENT_TYPE_NONE when none); its pointers live until
+    /// the next call.
+    wrs_event next_event() {
+        wrs_event e{};
+        check(wrs_session_next_event(get(), &e));
+        return e;
+    }
     struct codec_info { wrs_codec codec; uint8_t payload_type; uint32_t clock_rate; };
     /// The first negotiated codec of `track`, its payload type and clock rate.
     codec_info track_codec(uint32_t track) const {

@@ -29,7 +29,7 @@ static class WebRtcSessionExample
             local.OnConnectionStateChange += s => Console.WriteLine("local:  connection " + s);
             remote.OnConnectionStateChange += s => Console.WriteLine("remote: connection " + s);
             int received = 0;
-            remote.OnRtpPacketReceived += (track, packet) => Interlocked.Increment(ref received);
+            remote.OnRtpPacket += (track, packet) => Interlocked.Increment(ref received);
 
             // 3. Add an audio and a video track to the local session.
             var audio = local.AddTrack(MediaKind.Audio, new[] { Codec.PCMU });

@@ -96,7 +96,7 @@ namespace WebRtcSession
         }
     }
 
-    /// <summary>A track of a session. <see cref="Id"/> is what SendRtp and OnRtpPacketReceived use.</summary>
+    /// <summary>A track of a session. <see cref="Id"/> is what SendRtp and OnRtpPacket use.</summary>
     public sealed class MediaTrack
     {
         private readonly RTCPeerConnection pc;
@@ -114,12 +114,12 @@ namespace WebRtcSession
     /// caught and reported through <see cref="OnCallbackException"/>; it never reaches the library.
     /// Dispose frees the session; after Dispose returns no event is raised.
     /// </summary>
-    public sealed class RTCPeerConnection : IDisposable
+    public sealed partial class RTCPeerConnection : IDisposable
     {
         private readonly SessionHandle handle;
 
         /// <summary>A decrypted RTP packet and the id of the track it belongs to.</summary>
-        public event Action<uint, byte[]> OnRtpPacketReceived;
+        public event Action<uint, byte[]> OnRtpPacket;
         public event Action<byte[]> OnRtcpPacketReceived;
         /// <summary>A local candidate ("candidate:..." line) and its mid: send it to the peer.</summary>
         public event Action<string, string> OnIceCandidate;
@@ -158,8 +158,10 @@ namespace WebRtcSession
             handle = new SessionHandle(raw);
             var rtp = new Native.RtpCallback((ud, trackId, p, len) => Raise(() =>
             {
-                var h = OnRtpPacketReceived;
-                if (h != null) h(trackId, Copy(p, len));
+                var h = OnRtpPacket;
+                var packet = Copy(p, len);
+                if (h != null) h(trackId, packet);
+                RaiseSipsorceryRtp(trackId, packet);
             }));
             var rtcp = new Native.RtcpCallback((ud, p, len) => Raise(() =>
             {
@@ -169,17 +171,21 @@ namespace WebRtcSession
             var candidate = new Native.CandidateCallback((ud, c, mid) => Raise(() =>
             {
                 var h = OnIceCandidate;
-                if (h != null) h(Native.FromUtf8(c), Native.FromUtf8(mid));
+                string line = Native.FromUtf8(c), m = Native.FromUtf8(mid);
+                if (h != null) h(line, m);
+                RaiseSipsorceryCandidate(line, m);
             }));
             var connection = new Native.StateCallback((ud, s) => Raise(() =>
             {
                 var h = OnConnectionStateChange;
                 if (h != null) h((ConnectionState)s);
+                RaiseSipsorceryConnectionState((ConnectionState)s);
             }));
             var ice = new Native.StateCallback((ud, s) => Raise(() =>
             {
                 var h = OnIceConnectionStateChange;
                 if (h != null) h((IceConnectionState)s);
+                RaiseSipsorceryIceState((IceConnectionState)s);
             }));
             var gathering = new Native.StateCallback((ud, s) => Raise(() =>
             {
@@ -190,10 +196,12 @@ namespace WebRtcSession
             {
                 var h = OnSignalingStateChange;
                 if (h != null) h((SignalingState)s);
+                RaiseSipsorcerySignalingState((SignalingState)s);
             }));
             var onTrack = new Native.TrackCallback((ud, t, kind, mid) => Raise(() =>
             {
                 var h = OnTrack;
+                RememberKind(t, (MediaKind)kind);
                 if (h != null) h(new MediaTrack(this, t, (MediaKind)kind));
             }));
             var onChannel = new Native.ChannelCallback((ud, c) => Raise(() =>
@@ -313,6 +321,7 @@ namespace WebRtcSession
             var list = Array.ConvertAll(codecs, c => (uint)c);
             uint id;
             Native.Check(Native.wrs_session_add_track(H, (uint)kind, list, (UIntPtr)list.Length, (uint)direction, out id));
+            RememberKind(id, kind);
             return new MediaTrack(this, id, kind);
         }
 

@@ -73,8 +73,8 @@ static class Tests
         using (var b = new RTCPeerConnection(Loopback()))
         {
             int atA = 0, atB = 0, corrupt = 0;
-            a.OnRtpPacketReceived += (track, p) => Interlocked.Increment(ref atA);
-            b.OnRtpPacketReceived += (track, p) =>
+            a.OnRtpPacket += (track, p) => Interlocked.Increment(ref atA);
+            b.OnRtpPacket += (track, p) =>
             {
                 if (p.Length != 12 + 12 + 160 || p[12 + 12 + 5] != 5) Interlocked.Increment(ref corrupt); // mid and transport-wide number + payload
                 Interlocked.Increment(ref atB);
@@ -121,8 +121,8 @@ static class Tests
             var candidatePorts = new HashSet<string>();
             s1.OnIceCandidate += (c, mid) => { lock (candidatePorts) candidatePorts.Add(c.Split(' ')[5]); };
             s2.OnIceCandidate += (c, mid) => { lock (candidatePorts) candidatePorts.Add(c.Split(' ')[5]); };
-            s1.OnRtpPacketReceived += (track, p) => { if (p[p.Length - 1] == 1) Interlocked.Increment(ref got[0]); else Interlocked.Increment(ref wrong); };
-            s2.OnRtpPacketReceived += (track, p) => { if (p[p.Length - 1] == 2) Interlocked.Increment(ref got[1]); else Interlocked.Increment(ref wrong); };
+            s1.OnRtpPacket += (track, p) => { if (p[p.Length - 1] == 1) Interlocked.Increment(ref got[0]); else Interlocked.Increment(ref wrong); };
+            s2.OnRtpPacket += (track, p) => { if (p[p.Length - 1] == 2) Interlocked.Increment(ref got[1]); else Interlocked.Increment(ref wrong); };
             double ms;
             var t1 = Connect(s1, p1, out ms);
             var t2 = Connect(s2, p2, out ms);
@@ -146,7 +146,7 @@ static class Tests
         using (var b = new RTCPeerConnection(Loopback(DtlsRole.Server)))
         {
             int received = 0;
-            b.OnRtpPacketReceived += (track, p) => Interlocked.Increment(ref received);
+            b.OnRtpPacket += (track, p) => Interlocked.Increment(ref received);
             double ms;
             var t = Connect(a, b, out ms);
             for (uint i = 0; i < 300; i++)
@@ -217,7 +217,7 @@ static class Tests
         {
             var errors = new List<Exception>();
             b.OnCallbackException += e => { lock (errors) errors.Add(e); };
-            b.OnRtpPacketReceived += (track, p) => { throw new InvalidOperationException("boom"); };
+            b.OnRtpPacket += (track, p) => { throw new InvalidOperationException("boom"); };
             double ms;
             var t = Connect(a, b, out ms);
             for (uint i = 0; i < 10; i++) a.SendMedia(t[0].Id, new byte[160], i * 960);
@@ -233,7 +233,7 @@ static class Tests
         double ms;
         var t = Connect(a, b, out ms);
         int disposed = 0, late = 0, calls = 0;
-        b.OnRtpPacketReceived += (track, p) =>
+        b.OnRtpPacket += (track, p) =>
         {
             Interlocked.Increment(ref calls);
             Thread.Sleep(1);
@@ -372,6 +372,62 @@ static class Tests
         Assert(lines.Count == n, "off after SetHandler(null)");
     }
 
+    /// A SIPSorcery sample's flow with this library: MediaStreamTrack + addTrack, onicecandidate
+    /// into addIceCandidate(RTCIceCandidateInit), createOffer/setLocalDescription/
+    /// setRemoteDescription (SetDescriptionResultEnum), onconnectionstatechange, SendAudio and
+    /// OnRtpPacketReceived(IPEndPoint, SDPMediaTypesEnum, RTPPacket).
+    static void SipsorceryShapes()
+    {
+        using (var alice = new RTCPeerConnection(Loopback()))
+        using (var bob = new RTCPeerConnection(Loopback()))
+        {
+            int received = 0, badPacket = 0;
+            System.Net.IPEndPoint from = null;
+            var connected = new ManualResetEventSlim();
+            foreach (var pc in new[] { alice, bob })
+            {
+                var formats = new List<SDPAudioVideoMediaFormat> { new SDPAudioVideoMediaFormat(SDPWellKnownMediaFormatsEnum.PCMU) };
+                pc.addTrack(new MediaStreamTrack(SDPMediaTypesEnum.audio, false, formats, MediaStreamStatusEnum.SendRecv));
+            }
+            alice.onicecandidate += c => bob.addIceCandidate(new RTCIceCandidateInit { candidate = c.candidate, sdpMid = c.sdpMid, sdpMLineIndex = c.sdpMLineIndex });
+            bob.onicecandidate += c => alice.addIceCandidate(new RTCIceCandidateInit { candidate = c.candidate, sdpMid = c.sdpMid });
+            bob.onconnectionstatechange += state => { if (state == RTCPeerConnectionState.connected) connected.Set(); };
+            bob.OnRtpPacketReceived += (rep, media, pkt) =>
+            {
+                from = rep;
+                if (media != SDPMediaTypesEnum.audio || pkt.Header.PayloadType != 0 || pkt.Payload.Length != 160 || pkt.Payload[0] != 0x55) Interlocked.Increment(ref badPacket);
+                Interlocked.Increment(ref received);
+            };
+            var offer = alice.createOffer(null);
+            Assert(offer.type == RTCSdpType.offer && offer.sdp.Contains("PCMU/8000"), "offer");
+            Assert(bob.setRemoteDescription(offer) == SetDescriptionResultEnum.OK, "remote offer OK: " + bob.LastSetDescriptionError);
+            alice.setLocalDescription(offer).Wait();
+            var answer = bob.createAnswer(null);
+            bob.setLocalDescription(answer).Wait();
+            Assert(alice.setRemoteDescription(answer) == SetDescriptionResultEnum.OK, "remote answer OK");
+            Assert(connected.Wait(15000) && WaitFor(() => alice.connectionState == RTCPeerConnectionState.connected), "connected");
+            Assert(alice.localDescription.sdp.ToString().Contains("a=fingerprint") && alice.localDescription.type == RTCSdpType.offer, "local description");
+            Assert(bob.remoteDescription.type == RTCSdpType.offer && alice.remoteDescription.type == RTCSdpType.answer, "remote descriptions");
+            var sample = new byte[160];
+            for (int i = 0; i < sample.Length; i++) sample[i] = 0x55;
+            for (int i = 0; i < 50; i++)
+            {
+                alice.SendAudio(160, sample);
+                if (i % 10 == 9) Thread.Sleep(5);
+            }
+            Assert(WaitFor(() => received == 50), "50 packets through OnRtpPacketReceived, got " + received);
+            Assert(badPacket == 0, "parsed packets");
+            Assert(from != null && from.Address.ToString() == "127.0.0.1", "remote end point " + from);
+            // A description without a fingerprint: SIPSorcery's result, with the library's reason.
+            using (var carol = new RTCPeerConnection(Loopback()))
+            {
+                var noFingerprint = new RTCSessionDescriptionInit { type = RTCSdpType.offer, sdp = string.Join("\r\n", Array.FindAll(offer.sdp.Split(new[] { "\r\n" }, StringSplitOptions.None), l => !l.StartsWith("a=fingerprint"))) };
+                Assert(carol.setRemoteDescription(noFingerprint) == SetDescriptionResultEnum.DtlsFingerprintMissing, "missing fingerprint: " + carol.LastSetDescriptionError);
+            }
+            alice.close();
+        }
+    }
+
     static int Main()
     {
         Console.WriteLine("webrtc-session " + RTCPeerConnection.Version + " C# binding tests");
@@ -383,6 +439,7 @@ static class Tests
         Run("no event after Dispose returns", NoEventAfterDispose);
         Run("data channels in SIPSorcery's shape: 1,000 echoed messages, limits, close", DataChannels);
         Run("the library's log messages reach Log.SetHandler", LogMessages);
+        Run("SIPSorcery's shapes: offer/answer, candidates, SendAudio, OnRtpPacketReceived", SipsorceryShapes);
         Console.WriteLine(passed + " passed, " + failed + " failed");
         return failed == 0 ? 0 : 1;
     }

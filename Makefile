@@ -13,7 +13,7 @@ WARN    := -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Wpedantic -Werror
 LIBS    := -lssl -lcrypto -lpthread -ldl -lm
 EXAMPLES := build/loopback build/peer build/datachannel
 
-.PHONY: all lib examples csharp python-wheel demo test header install clean valgrind fuzz-smoke bench
+.PHONY: all lib examples csharp nuget python-wheel demo test header install clean valgrind fuzz-smoke bench
 
 all: lib examples
 
@@ -45,6 +45,14 @@ build/csharp/WebRtcSession.dll: $(CS_SRC)
 build/csharp/%.exe: build/csharp/WebRtcSession.dll $(wildcard bindings/csharp/*/*.cs)
 	mcs -langversion:7 -out:$@ -r:build/csharp/WebRtcSession.dll $(wildcard bindings/csharp/*/$*.cs)
 csharp: lib build/csharp/Tests.exe build/csharp/WebRtcSessionExample.exe
+
+# A NuGet package layout of the C# binding (not published from here): the assembly, the
+# native library under runtimes/linux-x64/native, the nuspec.
+nuget: lib build/csharp/WebRtcSession.dll
+	cp $(LIB_SO) build/libwebrtc_session.stripped.so
+	strip --strip-debug build/libwebrtc_session.stripped.so
+	python3 scripts/nuget-pack.py $$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1) \
+		build/csharp/WebRtcSession.dll build/libwebrtc_session.stripped.so build/nuget
 
 # A wheel of the Python binding that carries the built library.
 python-wheel: lib

@@ -37,9 +37,22 @@ csharp_tests() {
         echo "0 passed, 1 failed"
         return 1
     fi
-    cd build/csharp &&
+    (cd build/csharp &&
         LD_LIBRARY_PATH="$PWD/../../target/release" timeout 300 mono Tests.exe &&
-        LD_LIBRARY_PATH="$PWD/../../target/release" timeout 60 mono WebRtcSessionExample.exe >/dev/null
+        LD_LIBRARY_PATH="$PWD/../../target/release" timeout 60 mono WebRtcSessionExample.exe >/dev/null) &&
+        nuget_check
+}
+
+# The NuGet layout works as a package: the example, compiled against the package's assembly,
+# runs with the native library from the package's runtimes/linux-x64/native.
+nuget_check() {
+    local d=build/nuget/check
+    make -s nuget >/dev/null && rm -rf "$d" && mkdir -p "$d" &&
+        python3 -m zipfile -e build/nuget/WebRtcSession.*.nupkg "$d" &&
+        cp "$d/lib/net45/WebRtcSession.dll" "$d/" &&
+        mcs -langversion:7 -out:"$d/Example.exe" -r:"$d/WebRtcSession.dll" bindings/csharp/examples/WebRtcSessionExample.cs &&
+        (cd "$d" && LD_LIBRARY_PATH="$PWD/runtimes/linux-x64/native" timeout 60 mono Example.exe >/dev/null) &&
+        echo "1 passed, 0 failed (NuGet package: the example runs from the package's assembly and native library)"
 }
 
 python_tests() {

@@ -46,6 +46,9 @@ def test_browser_echo_example_with_chromium():
         assert proc.returncode == 0, first + out + browser.log_tail()
         echoed = re.search(r"done: echoed (\d+) packets", out)
         assert echoed and int(echoed.group(1)) > 50, out
+        # The page for a person: the echo video plays (it reports its size and advancing time).
+        plays = re.search(r"page: the echo plays \((\d+)x(\d+)", out)
+        assert plays and int(plays.group(1)) > 0 and int(plays.group(2)) > 0, out
     finally:
         if proc.poll() is None:
             proc.kill()

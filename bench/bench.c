@@ -42,6 +42,19 @@ static void on_rtp(void *ud, uint32_t track, const uint8_t *p, size_t len) {
     }
 }
 
+/* The latency part's traffic: `n` 160-byte packets 0.5 ms apart, each carrying its send time
+ * (ms) in its last 8 bytes. */
+static void send_timestamped(side *x, int n) {
+    uint8_t payload[160];
+    for (int i = 0; i < n; i++) {
+        double t = now_ms();
+        memset(payload, 0, sizeof payload);
+        memcpy(payload + sizeof payload - 8, &t, sizeof t);
+        CHECK(wrs_session_send_media(x->s, x->track, payload, sizeof payload, (uint32_t)i, false));
+        sleep_ms(0.5);
+    }
+}
+
 /* Polling mode's drain loop for the latency part: poll() on the session's eventfd, then
  * wrs_session_next_event until none waits, timing each RTP event against the send time in
  * its payload. */
@@ -393,17 +406,10 @@ int main(int argc, char **argv) {
     if (PART("latency")) {
         side a, b;
         double t_offer;
-        uint8_t payload[160];
         static double lat[100000];
         connect_pair(&a, &b, 0, &t_offer);
         b.lat = lat;
-        for (int i = 0; i < 2000; i++) {
-            double t = now_ms();
-            memset(payload, 0, sizeof payload);
-            memcpy(payload + sizeof payload - 8, &t, sizeof t);
-            CHECK(wrs_session_send_media(a.s, a.track, payload, sizeof payload, (uint32_t)i, false));
-            sleep_ms(0.5);
-        }
+        send_timestamped(&a, 2000);
         sleep_ms(100);
         long n = atomic_load(&b.nlat);
         qsort(lat, (size_t)n, sizeof(double), cmp);
@@ -423,13 +429,7 @@ int main(int argc, char **argv) {
             pl.lat = plat;
             CHECK(wrs_session_use_polling(d.s, &pl.fd));
             pthread_create(&th, NULL, poll_loop, &pl);
-            for (int i = 0; i < 2000; i++) {
-                double t = now_ms();
-                memset(payload, 0, sizeof payload);
-                memcpy(payload + sizeof payload - 8, &t, sizeof t);
-                CHECK(wrs_session_send_media(c.s, c.track, payload, sizeof payload, (uint32_t)i, false));
-                sleep_ms(0.5);
-            }
+            send_timestamped(&c, 2000);
             sleep_ms(100);
             atomic_store(&pl.stop, 1);
             pthread_join(th, NULL);

@@ -28,21 +28,6 @@ struct Got {
     mid: String,
 }
 
-fn empty() -> wrs_event {
-    wrs_event {
-        kind: wrs_event_type::None,
-        track: 0,
-        state: 0,
-        is_text: false,
-        value: 0,
-        channel: ptr::null_mut(),
-        data: ptr::null(),
-        len: 0,
-        text: ptr::null(),
-        mid: ptr::null(),
-    }
-}
-
 fn cstr(p: *const std::ffi::c_char) -> String {
     if p.is_null() {
         String::new()
@@ -55,7 +40,7 @@ fn cstr(p: *const std::ffi::c_char) -> String {
 fn drain(s: *mut wrs_session) -> Vec<Got> {
     let mut out = Vec::new();
     loop {
-        let mut e = empty();
+        let mut e = wrs_event::empty();
         ok(wrs_session_next_event(s, &mut e));
         if e.kind == wrs_event_type::None {
             return out;
@@ -80,7 +65,7 @@ fn readable(fd: i32, timeout_ms: i32) -> bool {
 fn every_event_comes_through_the_descriptor_and_no_callback_runs() {
     let a = Peer::new(&Options::default());
     let b = Peer::new(&Options::default());
-    let mut e = empty();
+    let mut e = wrs_event::empty();
     assert_eq!(wrs_session_next_event(a.s, &mut e), wrs_result::InvalidState, "not in polling mode yet");
     let (mut fa, mut fb, mut again) = (-1, -1, -1);
     ok(wrs_session_use_polling(a.s, &mut fa));

@@ -222,8 +222,15 @@ impl PollQueue {
     }
 }
 
+impl Default for wrs_event {
+    fn default() -> Self {
+        wrs_event::empty()
+    }
+}
+
 impl wrs_event {
-    fn empty() -> Self {
+    /// No event: every member 0 or NULL.
+    pub fn empty() -> Self {
         wrs_event {
             kind: wrs_event_type::None,
             track: 0,

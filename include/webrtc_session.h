@@ -38,6 +38,17 @@
 #include <stdint.h>
 
 /**
+ * Payload bytes of a video fragment (descriptor included): fits the library's largest packet
+ * with the mid and transport-wide extensions.
+ */
+#define FRAGMENT 1200
+
+/**
+ * The largest frame accepted (a 4 MB keyframe is about 3,500 packets).
+ */
+#define MAX_FRAME (4 << 20)
+
+/**
  * Received sources tracked at once; packets of further SSRCs are counted, not tracked.
  */
 #define MAX_REMOTE_SOURCES 64
@@ -1342,6 +1353,20 @@ wrs_result wrs_session_send_rtp(wrs_session *s, uint32_t track, const uint8_t *p
  * (falling back to one `sendto` each). At most WRS_MAX_BATCH packets. Thread-safe.
  */
 wrs_result wrs_session_send_rtp_batch(wrs_session *s, const wrs_packet *packets, size_t count);
+
+/**
+ * Sends one encoded frame on `track`, packetized for the track's first negotiated codec:
+ * an audio frame (Opus, PCMU, PCMA, G722) as one packet, a VP8 frame as RFC 7741 fragments of
+ * at most 1,200 payload bytes with the marker on the last, all with `rtp_timestamp` (the
+ * codec's clock). The frame is copied once, into the packets; no allocation. Errors:
+ * WRS_RESULT_PACKET_REJECTED (empty, over 4 MB, an audio frame over one packet);
+ * WRS_RESULT_UNSUPPORTED (VP9, H.264, AV1: still to come, use send_rtp); as send_rtp.
+ */
+wrs_result wrs_session_send_frame(wrs_session *s,
+                                  uint32_t track,
+                                  const uint8_t *frame,
+                                  size_t len,
+                                  uint32_t rtp_timestamp);
 
 /**
  * Sends `payload` on `track` in an RTP packet the library builds: next sequence number, the

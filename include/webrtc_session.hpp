@@ -305,6 +305,8 @@ class session {
         check(wrs_session_send_media(get(), track, payload, len, ts, marker));
     }
     void send_rtp(uint32_t track, const uint8_t *packet, size_t len) { check(wrs_session_send_rtp(get(), track, packet, len)); }
+    /// One encoded frame, packetized by the library (audio: one packet; VP8: RFC 7741).
+    void send_frame(uint32_t track, const uint8_t *frame, size_t len, uint32_t ts) { check(wrs_session_send_frame(get(), track, frame, len, ts)); }
     /// Many host-built packets in one call (UDP GSO for runs of equal size); all or none.
     void send_rtp_batch(const std::vector<wrs_packet> &packets) { check(wrs_session_send_rtp_batch(get(), packets.data(), packets.size())); }
     void send_rtcp(const uint8_t *packet, size_t len) { check(wrs_session_send_rtcp(get(), packet, len)); }

@@ -282,6 +282,23 @@ pub extern "C" fn wrs_session_send_rtp_batch(s: *mut wrs_session, packets: *cons
     })
 }
 
+/// Sends one encoded frame on `track`, packetized for the track's first negotiated codec:
+/// an audio frame (Opus, PCMU, PCMA, G722) as one packet, a VP8 frame as RFC 7741 fragments of
+/// at most 1,200 payload bytes with the marker on the last, all with `rtp_timestamp` (the
+/// codec's clock). The frame is copied once, into the packets; no allocation. Errors:
+/// WRS_RESULT_PACKET_REJECTED (empty, over 4 MB, an audio frame over one packet);
+/// WRS_RESULT_UNSUPPORTED (VP9, H.264, AV1: still to come, use send_rtp); as send_rtp.
+#[no_mangle]
+pub extern "C" fn wrs_session_send_frame(s: *mut wrs_session, track: u32, frame: *const u8, len: usize, rtp_timestamp: u32) -> wrs_result {
+    guard(|| {
+        let h = session(s)?;
+        // SAFETY: `len` readable bytes, borrowed for the call.
+        let f = unsafe { bytes_arg(frame, len, "frame") }?;
+        h.session.send_frame(track, f, rtp_timestamp)?;
+        Ok(())
+    })
+}
+
 /// Sends `payload` on `track` in an RTP packet the library builds: next sequence number, the
 /// track's SSRC, its first negotiated payload type, the mid header extension when negotiated,
 /// `rtp_timestamp` and `marker` as given. Same errors as `wrs_session_send_rtp`.

@@ -173,6 +173,8 @@ struct SendTrack {
     payload_types: Vec<u8>,
     mid: String,
     mid_extension_id: Option<u8>,
+    /// The first negotiated codec (what `send_frame` packetizes for).
+    codec: Option<Codec>,
     /// The transport-wide sequence number extension's id and the session's send log, when
     /// negotiated (transport-cc on).
     twcc: Option<(u8, Arc<SendLog>)>,
@@ -183,7 +185,7 @@ impl SendTrack {
     /// Numbers the plain packet `buf[..len]` (header `header_len`) on the transport, when
     /// negotiated: the extension is placed in the header and the payload written after it
     /// (`payload` goes to the new header's end). Returns the packet's and header's lengths.
-    fn number(&self, buf: &mut [u8], header_len: usize, payload: &[u8], at_us: u64) -> (usize, usize) {
+    fn number(&self, buf: &mut [u8], header_len: usize, payload: &[&[u8]], at_us: u64) -> (usize, usize) {
         let mut h = header_len;
         let mut seq_at = None;
         if let Some((id, _)) = &self.twcc {
@@ -192,8 +194,11 @@ impl SendTrack {
                 seq_at = Some(at);
             }
         }
-        buf[h..h + payload.len()].copy_from_slice(payload);
-        let len = h + payload.len();
+        let mut len = h;
+        for part in payload {
+            buf[len..len + part.len()].copy_from_slice(part);
+            len += part.len();
+        }
         if let (Some(at), Some((_, log))) = (seq_at, &self.twcc) {
             let seq = log.record(len, at_us);
             buf[at..at + 2].copy_from_slice(&seq.to_be_bytes());
@@ -608,6 +613,7 @@ impl Session {
                     payload_types: payload_types.clone(),
                     mid: t.mid.clone().unwrap_or_default(),
                     mid_extension_id,
+                    codec: negotiated.and_then(|n| n.codecs.first()).map(|c| c.codec),
                     twcc,
                     sequence: AtomicU16::new(seq),
                 }),
@@ -698,7 +704,7 @@ impl Session {
             t.counters.sent(packet.len() - header_len, ts, at_us);
             buf[..header_len].copy_from_slice(&packet[..header_len]);
             rtp::set_ssrc(&mut buf, t.ssrc);
-            let (len, header_len) = t.number(&mut buf, header_len, &packet[header_len..], at_us);
+            let (len, header_len) = t.number(&mut buf, header_len, &[&packet[header_len..]], at_us);
             t.remember(&buf[..len], now);
             (len, header_len)
         };
@@ -740,7 +746,7 @@ impl Session {
                     out.resize(at + p.len() + room, 0);
                     out[at..at + header_len].copy_from_slice(&p[..header_len]);
                     rtp::set_ssrc(&mut out[at..], t.ssrc);
-                    let (len, header_len) = t.number(&mut out[at..], header_len, &p[header_len..], at_us);
+                    let (len, header_len) = t.number(&mut out[at..], header_len, &[&p[header_len..]], at_us);
                     t.remember(&out[at..at + len], now);
                     let n = tx.protect_parsed_rtp(&mut out[at..], len, header_len)?;
                     out.truncate(at + n);
@@ -759,28 +765,50 @@ impl Session {
     /// extension) around `payload` and sends it on `track`.
     pub fn send_media(&self, track: u32, payload: &[u8], timestamp: u32, marker: bool) -> Result<()> {
         self.check_open()?;
+        self.send_payload(track, &[payload], timestamp, marker)
+    }
+
+    /// One packet whose payload is `parts` end to end (a payload descriptor and a fragment,
+    /// say): header, transport-wide number, history, SRTP, in one stack buffer.
+    fn send_payload(&self, track: u32, parts: &[&[u8]], timestamp: u32, marker: bool) -> Result<()> {
         let mut buf = [0u8; PROTECT_ROOM];
+        let payload_len: usize = parts.iter().map(|p| p.len()).sum();
         let (len, header_len) = {
             let routes = self.routes.read();
             let t = Self::sendable(&routes, track)?;
             let mid = t.mid_extension_id.map(|id| (id, t.mid.as_bytes()));
             let header_room = rtp::RTP_HEADER_LEN + 4 + 4 * (1 + t.mid.len()).div_ceil(4);
-            if payload.len() + header_room > MAX_PACKET_LEN {
+            if payload_len + header_room > MAX_PACKET_LEN {
                 return Err(error::packet_rejected(format!(
-                    "payload of {} bytes does not fit a {MAX_PACKET_LEN}-byte RTP packet",
-                    payload.len()
+                    "payload of {payload_len} bytes does not fit a {MAX_PACKET_LEN}-byte RTP packet"
                 )));
             }
             let seq = t.sequence.fetch_add(1, Ordering::Relaxed);
             let now = Instant::now();
             let at_us = feedback::clock_us(now);
-            t.counters.sent(payload.len(), timestamp, at_us);
+            t.counters.sent(payload_len, timestamp, at_us);
             let n = rtp::write_header(&mut buf, t.payload_types[0], marker, seq, timestamp, t.ssrc, mid);
-            let (len, header_len) = t.number(&mut buf, n, payload, at_us);
+            let (len, header_len) = t.number(&mut buf, n, parts, at_us);
             t.remember(&buf[..len], now);
             (len, header_len)
         };
         self.protect_and_send_rtp(&mut buf, len, header_len)
+    }
+
+    /// Sends one encoded frame on `track` with the RTP timestamp `timestamp` (on the codec's
+    /// clock), packetized for the track's first negotiated codec (`crate::packetize`): one
+    /// packet for an audio frame, RFC 7741 fragments for VP8 with the marker on the last.
+    /// The frame is copied once, into each packet's SRTP buffer; no allocation.
+    /// Errors: PacketRejected (empty, too large, an audio frame over one packet);
+    /// Unsupported (a codec whose payload format is still to come); as `send_media`.
+    pub fn send_frame(&self, track: u32, frame: &[u8], timestamp: u32) -> Result<()> {
+        self.check_open()?;
+        let codec = {
+            let routes = self.routes.read();
+            Self::sendable(&routes, track)?.codec
+        };
+        let codec = codec.ok_or_else(|| error::invalid_state(format!("track {track} has no negotiated codec")))?;
+        crate::packetize::packetize(codec, frame, |parts, last| self.send_payload(track, parts, timestamp, last && codec.kind() == MediaKind::Video))
     }
 
     /// Protects `buf[..len]` in place and sends it.

@@ -89,6 +89,7 @@ namespace WebRtcSession
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_stat(SessionHandle s, uint which, out ulong value);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_get_stats(SessionHandle s, out IntPtr json);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_bandwidth_estimate(SessionHandle s, out ulong bps);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_send_frame(SessionHandle s, uint track, byte[] frame, UIntPtr len, uint rtpTimestamp);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_on_data_channel(SessionHandle s, ChannelCallback cb, IntPtr userData);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_create_data_channel(SessionHandle s, byte[] label, IntPtr init, out IntPtr channel);

@@ -3,8 +3,8 @@
 // setLocalDescription (a Task), setRemoteDescription returning SetDescriptionResultEnum,
 // onicecandidate, addIceCandidate(RTCIceCandidateInit), onconnectionstatechange,
 // OnRtpPacketReceived(IPEndPoint, SDPMediaTypesEnum, RTPPacket), addTrack(MediaStreamTrack),
-// SendAudio. Events come from library threads, as the rest of this binding's (see
-// RTCPeerConnection); SendVideo needs the packetizers of issue #14 and is not here yet.
+// SendAudio, SendVideo (VP8 now; the other video formats with issue #14). Events come from
+// library threads, as the rest of this binding's (see RTCPeerConnection).
 using System;
 using System.Collections.Generic;
 using System.Net;
@@ -272,7 +272,14 @@ namespace WebRtcSession
 
         /// <summary>Sends one encoded audio frame (a packet) on the first audio track; the RTP
         /// timestamp advances by <paramref name="durationRtpUnits"/> after it.</summary>
-        public void SendAudio(uint durationRtpUnits, byte[] sample)
+        public void SendAudio(uint durationRtpUnits, byte[] sample) { SendFrameOn(MediaKind.Audio, durationRtpUnits, sample); }
+
+        /// <summary>Sends one encoded video frame on the first video track, packetized by the
+        /// library (VP8 now; VP9, H.264, AV1 throw NotSupported until issue #14); the RTP
+        /// timestamp advances by <paramref name="durationRtpUnits"/> (90 kHz) after it.</summary>
+        public void SendVideo(uint durationRtpUnits, byte[] frame) { SendFrameOn(MediaKind.Video, durationRtpUnits, frame); }
+
+        private void SendFrameOn(MediaKind kind, uint durationRtpUnits, byte[] frame)
         {
             uint track = 0;
             bool found = false;
@@ -280,17 +287,17 @@ namespace WebRtcSession
             {
                 foreach (var kv in kinds)
                 {
-                    if (kv.Value == MediaKind.Audio && (!found || kv.Key < track)) { track = kv.Key; found = true; }
+                    if (kv.Value == kind && (!found || kv.Key < track)) { track = kv.Key; found = true; }
                 }
             }
-            if (!found) throw new InvalidOperationException("no audio track: addTrack one first");
+            if (!found) throw new InvalidOperationException("no " + kind + " track: addTrack one first");
             uint ts;
             lock (audioClock)
             {
                 audioClock.TryGetValue(track, out ts);
                 audioClock[track] = ts + durationRtpUnits;
             }
-            SendMedia(track, sample, ts);
+            Native.Check(Native.wrs_session_send_frame(H, track, frame, (UIntPtr)frame.Length, ts));
         }
 
         public RTCPeerConnectionState connectionState { get { return ToSipsorcery(ConnectionState); } }

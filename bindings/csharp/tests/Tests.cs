@@ -384,16 +384,25 @@ static class Tests
             int received = 0, badPacket = 0;
             System.Net.IPEndPoint from = null;
             var connected = new ManualResetEventSlim();
+            int videoPackets = 0, videoMarkers = 0;
             foreach (var pc in new[] { alice, bob })
             {
                 var formats = new List<SDPAudioVideoMediaFormat> { new SDPAudioVideoMediaFormat(SDPWellKnownMediaFormatsEnum.PCMU) };
                 pc.addTrack(new MediaStreamTrack(SDPMediaTypesEnum.audio, false, formats, MediaStreamStatusEnum.SendRecv));
+                var vp8 = new List<SDPAudioVideoMediaFormat> { new SDPAudioVideoMediaFormat(SDPMediaTypesEnum.video, 96, "VP8", 90000) };
+                pc.addTrack(new MediaStreamTrack(SDPMediaTypesEnum.video, false, vp8, MediaStreamStatusEnum.SendRecv));
             }
             alice.onicecandidate += c => bob.addIceCandidate(new RTCIceCandidateInit { candidate = c.candidate, sdpMid = c.sdpMid, sdpMLineIndex = c.sdpMLineIndex });
             bob.onicecandidate += c => alice.addIceCandidate(new RTCIceCandidateInit { candidate = c.candidate, sdpMid = c.sdpMid });
             bob.onconnectionstatechange += state => { if (state == RTCPeerConnectionState.connected) connected.Set(); };
             bob.OnRtpPacketReceived += (rep, media, pkt) =>
             {
+                if (media == SDPMediaTypesEnum.video)
+                {
+                    Interlocked.Increment(ref videoPackets);
+                    if (pkt.Header.MarkerBit == 1) Interlocked.Increment(ref videoMarkers);
+                    return;
+                }
                 from = rep;
                 if (media != SDPMediaTypesEnum.audio || pkt.Header.PayloadType != 0 || pkt.Payload.Length != 160 || pkt.Payload[0] != 0x55) Interlocked.Increment(ref badPacket);
                 Interlocked.Increment(ref received);
@@ -416,6 +425,9 @@ static class Tests
                 if (i % 10 == 9) Thread.Sleep(5);
             }
             Assert(WaitFor(() => received == 50), "50 packets through OnRtpPacketReceived, got " + received);
+            // SendVideo: a 3,000-byte VP8 frame leaves as three RFC 7741 packets, the marker on the last.
+            alice.SendVideo(3000, new byte[3000]);
+            Assert(WaitFor(() => videoPackets == 3) && videoMarkers == 1, "SendVideo: " + videoPackets + " packets, " + videoMarkers + " markers");
             Assert(badPacket == 0, "parsed packets");
             Assert(from != null && from.Address.ToString() == "127.0.0.1", "remote end point " + from);
             // A description without a fingerprint: SIPSorcery's result, with the library's reason.

@@ -407,6 +407,12 @@ class Track:
     def send_media(self, payload: bytes, timestamp: int, marker: bool = False) -> None:
         self.session.send_media(self.id, payload, timestamp, marker)
 
+    def send_frame(self, frame: bytes, timestamp: int) -> None:
+        """Sends one encoded frame, packetized by the library (audio: one packet; VP8:
+        RFC 7741 fragments, marker on the last) with ``timestamp`` on the codec's clock."""
+        frame = bytes(frame)
+        _check(lib.wrs_session_send_frame(self.session._h(), self.id, frame, len(frame), timestamp & 0xFFFFFFFF))
+
     def send_rtp(self, packet: bytes) -> None:
         self.session.send_rtp(self.id, packet)
 

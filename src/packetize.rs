@@ -1,8 +1,10 @@
 //! RTP payload formats of whole frames (`Session::send_frame`): an audio frame (Opus, PCMU,
 //! PCMA, G722) is one packet; a VP8 frame (RFC 7741) is cut into fragments that fill
 //! `FRAGMENT` bytes, each behind a one-byte payload descriptor (S set on the frame's first,
-//! partition index 0), the marker on the last. VP9, H.264 and AV1 are still to come (issue
-//! #14) and are refused with a reason rather than sent wrong.
+//! partition index 0), the marker on the last. An H.264 access unit in Annex B form (RFC 6184,
+//! packetization mode 1): NAL units split on their start codes, small neighbours (SPS, PPS)
+//! aggregated in STAP-A, a NAL that fits sent alone, a larger one in FU-A fragments. VP9 and
+//! AV1 are still to come (issue #14) and are refused with a reason rather than sent wrong.
 
 use crate::error::{self, Result};
 use crate::negotiation::Codec;
@@ -33,11 +35,91 @@ pub fn packetize(codec: Codec, frame: &[u8], mut send: impl FnMut(&[&[u8]], bool
             }
             Ok(())
         }
-        Codec::Vp9 | Codec::H264 | Codec::Av1 => Err(error::unsupported(format!(
+        Codec::H264 => h264(frame, send),
+        Codec::Vp9 | Codec::Av1 => Err(error::unsupported(format!(
             "sending whole {} frames is not implemented yet (issue #14); packetize and use send_rtp",
             codec.encoding_name()
         ))),
     }
+}
+
+/// NAL units per STAP-A at most (they are SPS, PPS and the like).
+const MAX_AGGREGATED: usize = 8;
+
+/// The NAL units of an Annex B byte stream (start codes 00 00 01 or 00 00 00 01; trailing
+/// zero bytes of a unit belong to the next start code).
+fn nal_units(stream: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut starts = Vec::new();
+    let mut i = 0;
+    while i + 3 <= stream.len() {
+        if stream[i] == 0 && stream[i + 1] == 0 && stream[i + 2] == 1 {
+            starts.push(i + 3);
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    let ends: Vec<usize> = starts.iter().skip(1).map(|s| s - 3).chain(std::iter::once(stream.len())).collect();
+    starts.into_iter().zip(ends).map(move |(s, e)| {
+        let mut e = e;
+        while e > s && stream[e - 1] == 0 {
+            e -= 1;
+        }
+        &stream[s..e]
+    })
+    .filter(|n| !n.is_empty())
+}
+
+fn h264(frame: &[u8], mut send: impl FnMut(&[&[u8]], bool) -> Result<()>) -> Result<()> {
+    let nals: Vec<&[u8]> = nal_units(frame).collect();
+    if nals.is_empty() {
+        return Err(error::packet_rejected("an H.264 frame without an Annex B start code and NAL unit"));
+    }
+    let mut i = 0;
+    while i < nals.len() {
+        // Aggregate a run of small units that fit one packet together.
+        let mut j = i;
+        let mut size = 1;
+        while j < nals.len() && j - i < MAX_AGGREGATED && size + 2 + nals[j].len() <= FRAGMENT {
+            size += 2 + nals[j].len();
+            j += 1;
+        }
+        if j - i >= 2 {
+            let nri = nals[i..j].iter().map(|n| n[0] & 0x60).max().unwrap_or(0);
+            let header = [nri | 24];
+            let mut sizes = [[0u8; 2]; MAX_AGGREGATED];
+            for (k, n) in nals[i..j].iter().enumerate() {
+                sizes[k] = (n.len() as u16).to_be_bytes();
+            }
+            let mut parts: [&[u8]; 1 + 2 * MAX_AGGREGATED] = [&[]; 1 + 2 * MAX_AGGREGATED];
+            parts[0] = &header;
+            for (k, n) in nals[i..j].iter().enumerate() {
+                parts[1 + 2 * k] = &sizes[k];
+                parts[2 + 2 * k] = n;
+            }
+            send(&parts[..1 + 2 * (j - i)], j == nals.len())?;
+            i = j;
+            continue;
+        }
+        let nal = nals[i];
+        let last_nal = i + 1 == nals.len();
+        if nal.len() <= FRAGMENT {
+            send(&[nal], last_nal)?;
+        } else {
+            // FU-A: the NAL header's F/NRI in the indicator, its type in the FU header.
+            let indicator = [(nal[0] & 0xe0) | 28];
+            let chunks = nal[1..].chunks(FRAGMENT - 2);
+            let n = chunks.len();
+            for (k, chunk) in chunks.enumerate() {
+                let start = if k == 0 { 0x80 } else { 0 };
+                let end = if k + 1 == n { 0x40 } else { 0 };
+                let fu = [start | end | (nal[0] & 0x1f)];
+                send(&[&indicator, &fu, chunk], last_nal && k + 1 == n)?;
+            }
+        }
+        i += 1;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -74,7 +156,40 @@ mod tests {
         assert_eq!(n, 1);
         assert!(packetize(Codec::Vp8, &[], |_, _| Ok(())).is_err());
         assert!(packetize(Codec::Vp8, &vec![0; MAX_FRAME + 1], |_, _| Ok(())).is_err());
-        let e = packetize(Codec::H264, &[0, 0, 1, 0x65], |_, _| Ok(())).unwrap_err();
+        let e = packetize(Codec::Av1, &[0x12, 0], |_, _| Ok(())).unwrap_err();
         assert!(e.message().contains("issue #14"), "{}", e.message());
+        assert!(packetize(Codec::H264, &[1, 2, 3, 4], |_, _| Ok(())).is_err(), "no start code");
+    }
+
+    #[test]
+    fn h264_aggregates_small_units_and_fragments_large_ones() {
+        let sps = [0x67u8, 0x42, 0xe0, 0x1f, 0xaa];
+        let pps = [0x68u8, 0xce, 0x3c, 0x80];
+        let idr: Vec<u8> = std::iter::once(0x65u8).chain((0..3000u32).map(|i| (i % 251) as u8 | 1)).collect();
+        let mut stream = vec![0, 0, 0, 1];
+        stream.extend_from_slice(&sps);
+        stream.extend_from_slice(&[0, 0, 1]);
+        stream.extend_from_slice(&pps);
+        stream.extend_from_slice(&[0, 0, 0, 1]);
+        stream.extend_from_slice(&idr);
+        let mut packets: Vec<(Vec<u8>, bool)> = Vec::new();
+        packetize(Codec::H264, &stream, |parts, last| {
+            packets.push((parts.concat(), last));
+            Ok(())
+        })
+        .unwrap();
+        // STAP-A(SPS, PPS), then the IDR in three FU-A fragments.
+        assert_eq!(packets.len(), 4, "{:?}", packets.iter().map(|p| p.0.len()).collect::<Vec<_>>());
+        let stap = &packets[0].0;
+        assert_eq!(stap[0] & 0x1f, 24);
+        assert_eq!(&stap[1..3], &(sps.len() as u16).to_be_bytes());
+        assert_eq!(&stap[3..3 + sps.len()], &sps);
+        assert_eq!(&stap[3 + sps.len() + 2..], &pps);
+        let fus = &packets[1..];
+        assert!(fus.iter().all(|p| p.0[0] & 0x1f == 28 && p.0[1] & 0x1f == 5 && p.0.len() <= FRAGMENT));
+        assert_eq!((fus[0].0[1] & 0x80, fus[2].0[1] & 0x40), (0x80, 0x40), "start and end bits");
+        let rebuilt: Vec<u8> = std::iter::once(0x65).chain(fus.iter().flat_map(|p| p.0[2..].to_vec())).collect();
+        assert_eq!(rebuilt, idr);
+        assert_eq!(packets.iter().map(|p| p.1).collect::<Vec<_>>(), vec![false, false, false, true], "marker on the last");
     }
 }

@@ -284,10 +284,11 @@ pub extern "C" fn wrs_session_send_rtp_batch(s: *mut wrs_session, packets: *cons
 
 /// Sends one encoded frame on `track`, packetized for the track's first negotiated codec:
 /// an audio frame (Opus, PCMU, PCMA, G722) as one packet, a VP8 frame as RFC 7741 fragments of
-/// at most 1,200 payload bytes with the marker on the last, all with `rtp_timestamp` (the
-/// codec's clock). The frame is copied once, into the packets; no allocation. Errors:
-/// WRS_RESULT_PACKET_REJECTED (empty, over 4 MB, an audio frame over one packet);
-/// WRS_RESULT_UNSUPPORTED (VP9, H.264, AV1: still to come, use send_rtp); as send_rtp.
+/// at most 1,200 payload bytes, an H.264 access unit (Annex B) as RFC 6184 STAP-A / single NAL
+/// / FU-A packets, the marker on the last, all with `rtp_timestamp` (the codec's clock). The
+/// frame is copied once, into the packets. Errors: WRS_RESULT_PACKET_REJECTED (empty, over
+/// 4 MB, an audio frame over one packet, H.264 without a start code); WRS_RESULT_UNSUPPORTED
+/// (VP9, AV1: still to come, use send_rtp); as send_rtp.
 #[no_mangle]
 pub extern "C" fn wrs_session_send_frame(s: *mut wrs_session, track: u32, frame: *const u8, len: usize, rtp_timestamp: u32) -> wrs_result {
     guard(|| {

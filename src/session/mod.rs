@@ -797,8 +797,8 @@ impl Session {
 
     /// Sends one encoded frame on `track` with the RTP timestamp `timestamp` (on the codec's
     /// clock), packetized for the track's first negotiated codec (`crate::packetize`): one
-    /// packet for an audio frame, RFC 7741 fragments for VP8 with the marker on the last.
-    /// The frame is copied once, into each packet's SRTP buffer; no allocation.
+    /// packet for an audio frame, RFC 7741 fragments for VP8, RFC 6184 for H.264 (Annex B in),
+    /// the marker on the last. The frame is copied once, into each packet's SRTP buffer.
     /// Errors: PacketRejected (empty, too large, an audio frame over one packet);
     /// Unsupported (a codec whose payload format is still to come); as `send_media`.
     pub fn send_frame(&self, track: u32, frame: &[u8], timestamp: u32) -> Result<()> {

@@ -1,11 +1,14 @@
-"""Whole frames sent by the library (send_frame: RFC 7741 packetization of VP8) to headless
-Chromium: PyAV's libvpx encodes real frames, the library packetizes them, and Chromium's
-getStats shows them decoded. (Issue #14's first payload format; the others follow.)"""
+"""Whole frames sent by the library (send_frame) to headless Chromium: PyAV encodes real
+frames (libvpx VP8, libx264 H.264), the library packetizes them (RFC 7741; RFC 6184 STAP-A and
+FU-A), and Chromium's getStats shows them decoded. (Issue #14's first payload formats.)"""
 
 import fractions
 import time
 
+import pytest
+
 import av
+import webrtc_session as w
 
 from conftest import record
 from test_chromium_rtcp import relayed_call, stats_of
@@ -14,13 +17,21 @@ FRAMES = 90
 FPS = 30
 
 
-def encoded_vp8_frames(n: int, width=320, height=240):
-    """`n` VP8 frames of a moving picture from libvpx (the first a keyframe)."""
-    c = av.CodecContext.create("libvpx", "w")
+ENCODERS = {
+    "vp8": ("libvpx", {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}),
+    # Constrained baseline (what the library's H.264 fmtp, 42e01f, negotiates), Annex B.
+    "h264": ("libx264", {"preset": "ultrafast", "tune": "zerolatency", "profile": "baseline", "bframes": "0"}),
+}
+
+
+def encoded_frames(codec: str, n: int, width=320, height=240):
+    """`n` frames of a moving picture from the encoder (the first a keyframe)."""
+    name, options = ENCODERS[codec]
+    c = av.CodecContext.create(name, "w")
     c.width, c.height, c.pix_fmt = width, height, "yuv420p"
     c.time_base = fractions.Fraction(1, FPS)
     c.bit_rate = 800_000
-    c.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
+    c.options = options
     out = []
     for i in range(n):
         f = av.VideoFrame(width, height, "yuv420p")
@@ -34,10 +45,13 @@ def encoded_vp8_frames(n: int, width=320, height=240):
     return out[:n]
 
 
-def test_vp8_frames_from_pyav_decode_in_chromium():
-    frames = encoded_vp8_frames(FRAMES)
+@pytest.mark.parametrize("codec", ["vp8", "h264"])
+def test_frames_from_pyav_decode_in_chromium(codec):
+    frames = encoded_frames(codec, FRAMES)
     assert len(frames) == FRAMES and max(len(f) for f in frames) > 1200, [len(f) for f in frames[:5]]
-    with relayed_call() as (lib, mb, relay):
+    video = (w.Codec.VP8,) if codec == "vp8" else (w.Codec.H264,)
+    with relayed_call(video=video) as (lib, mb, relay):
+        assert lib.video.codec[0] == video[0], lib.answer
         lib.pause_echo = True  # only the library's own frames go to Chromium
         time.sleep(1.0)
         before = stats_of(mb).get("inbound", {}).get("video", {}).get("framesDecoded", 0)
@@ -56,7 +70,7 @@ def test_vp8_frames_from_pyav_decode_in_chromium():
             if decoded - before >= FRAMES:
                 break
         packets = lib.session.stats()["rtp_packets_sent"] - sent_before
-        facts = dict(peer="Chromium", scenario="send_frame: PyAV libvpx VP8 frames, RFC 7741 packetization",
+        facts = dict(peer="Chromium", scenario=f"send_frame: PyAV {ENCODERS[codec][0]} frames packetized by the library",
                      frames_sent=FRAMES, packets=packets, largest_frame=max(len(f) for f in frames),
                      chromium_frames_decoded=decoded - before)
         record(**facts)

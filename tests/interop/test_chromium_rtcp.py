@@ -89,10 +89,10 @@ def stats_of(mb):
     return mb.receive("stats", timeout=10)
 
 
-def connect_through_relay(lib, mb, config=None):
-    """The library offers VP8 (+ audio) to the page through a new UdpRelay (no loss yet, 20 ms
-    each way); returns the relay once both are connected."""
-    offer = lib.offer_complete()
+def connect_through_relay(lib, mb, video=(w.Codec.VP8,)):
+    """The library offers `video` (+ audio) to the page through a new UdpRelay (no loss yet,
+    20 ms each way); returns the relay once both are connected."""
+    offer = lib.offer_complete(video=video)
     _, library_addr = rewrite_candidates(offer, "127.0.0.1", ("127.0.0.1", 9))
     relay = UdpRelay(library_addr, loss=0, delay=DELAY, seed=5)
     try:
@@ -111,7 +111,7 @@ def connect_through_relay(lib, mb, config=None):
 
 
 @contextlib.contextmanager
-def relayed_call(transport_cc=True):
+def relayed_call(transport_cc=True, video=(w.Codec.VP8,)):
     """The library (RtcpPeer) and Chromium's page connected through a UdpRelay; yields the
     library peer, the mailbox and the relay, and stops them all afterwards."""
     chromium_binary()
@@ -121,7 +121,7 @@ def relayed_call(transport_cc=True):
     relay = None
     try:
         mb.receive("ready", timeout=120)
-        relay = connect_through_relay(lib, mb)
+        relay = connect_through_relay(lib, mb, video=video)
         yield lib, mb, relay
     finally:
         browser.close()

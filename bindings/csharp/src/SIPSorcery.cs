@@ -275,7 +275,7 @@ namespace WebRtcSession
         public void SendAudio(uint durationRtpUnits, byte[] sample) { SendFrameOn(MediaKind.Audio, durationRtpUnits, sample); }
 
         /// <summary>Sends one encoded video frame on the first video track, packetized by the
-        /// library (VP8 now; VP9, H.264, AV1 throw NotSupported until issue #14); the RTP
+        /// library (VP8, H.264 from Annex B; VP9 and AV1 throw until issue #14); the RTP
         /// timestamp advances by <paramref name="durationRtpUnits"/> (90 kHz) after it.</summary>
         public void SendVideo(uint durationRtpUnits, byte[] frame) { SendFrameOn(MediaKind.Video, durationRtpUnits, frame); }
 

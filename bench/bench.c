@@ -445,6 +445,46 @@ int main(int argc, char **argv) {
         }
     }
 
+    /* A 1 MB VP8 keyframe through send_frame (the library's RFC 7741 packetizer) against the
+     * same packets prebuilt and sent with send_media, alternately in one run (goal: at most
+     * 1.1x; issue #14). */
+    if (PART("frame")) {
+        enum { FRAME = 1 << 20, CHUNK = 1199, MAXP = FRAME / CHUNK + 1, ROUNDS = 9 };
+        static uint8_t frame[FRAME];
+        static uint8_t prebuilt[MAXP][CHUNK + 1];
+        static size_t lens[MAXP];
+        double lib[ROUNDS], pre[ROUNDS], ratio[ROUNDS], t_offer;
+        int n = 0;
+        side a, b;
+        for (size_t i = 0; i < FRAME; i++) frame[i] = (uint8_t)(i * 31 + 7);
+        for (size_t off = 0; off < FRAME; off += CHUNK, n++) {
+            size_t len = FRAME - off < CHUNK ? FRAME - off : CHUNK;
+            prebuilt[n][0] = off == 0 ? 0x10 : 0x00;
+            memcpy(prebuilt[n] + 1, frame + off, len);
+            lens[n] = len + 1;
+        }
+        connect_pair(&a, &b, 0, &t_offer);
+        for (int r = 0; r < ROUNDS; r++) {
+            for (int turn = 0; turn < 2; turn++) {
+                double t0 = now_ms();
+                if ((turn + r) % 2 == 0) {
+                    CHECK(wrs_session_send_frame(a.s, a.track, frame, FRAME, (uint32_t)(r * 6000)));
+                    lib[r] = now_ms() - t0;
+                } else {
+                    for (int k = 0; k < n; k++)
+                        CHECK(wrs_session_send_media(a.s, a.track, prebuilt[k], lens[k], (uint32_t)(r * 6000 + 3000), k == n - 1));
+                    pre[r] = now_ms() - t0;
+                }
+                sleep_ms(50);
+            }
+            ratio[r] = lib[r] / pre[r];
+        }
+        printf("bench send_frame_1mb_vp8 %.2f ms (%d packets)\n", median(lib, ROUNDS), n);
+        printf("bench send_prebuilt_1mb_vp8 %.2f ms\n", median(pre, ROUNDS));
+        printf("bench send_frame_vs_prebuilt_ratio %.2f x (median of %d rounds; goal <= 1.1)\n", median(ratio, ROUNDS), ROUNDS);
+        free_pair(&a, &b);
+    }
+
     /* Idle: `pairs` pairs of connected video sessions sending nothing, CPU time over 5 s
      * (ICE consent, and with RTCP on a report per session every 0.5-1.5 s). scripts/bench.sh
      * runs it with RTCP on and off (WRS_BENCH_RTCP=0): the difference is the report timers. */

@@ -164,6 +164,26 @@ fn main() {
         "bench allocs_per_send_video_with_history {:.2} allocations/packet (send_media on VP8 with NACK: route, history copy, in-place SRTP, sendto)",
         video_allocs as f64 / N as f64
     );
+    // Whole VP8 frames through the packetizer: 30 KB frames (26 packets each).
+    let frame = vec![7u8; 30_000];
+    let frames = N / 26;
+    // Warm-up: the history's slots grow once to these larger packets.
+    for i in 0..30u32 {
+        a.send_frame(ta, &frame, i * 3000).unwrap();
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let sent_before = a.stats.rtp_packets_sent.load(Ordering::Relaxed);
+    let start = mine();
+    for i in 0..frames {
+        a.send_frame(ta, &frame, i as u32 * 3000).unwrap();
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let frame_allocs = mine() - start;
+    let packets = a.stats.rtp_packets_sent.load(Ordering::Relaxed) - sent_before;
+    println!(
+        "bench allocs_per_send_frame_packet {:.2} allocations/packet (send_frame of 30 KB VP8 frames: {packets} packets)",
+        frame_allocs as f64 / packets.max(1) as f64
+    );
     b.close();
     a.close();
 }

@@ -32,7 +32,7 @@ for _ in 1 2 3 4 5 6 7; do
 done
 ./build/limit "$pairs" scale >> build/limit.txt
 ./build/limit "$pairs" scale-shared >> build/limit.txt
-for part in setup latency memory; do
+for part in setup latency memory frame; do
     WRS_BENCH_ONLY=$part ./build/bench "$pairs" >> build/bench-runs.txt
 done
 # The same memory and scale figures with every offering session on one shared UDP port.

@@ -78,10 +78,12 @@ bench_smoke() {
         WRS_BENCH_ONLY=latency ./build/bench &&
         WRS_BENCH_ONLY=send ./build/bench &&
         WRS_BENCH_ONLY=receive ./build/bench &&
+        WRS_BENCH_ONLY=frame ./build/bench &&
         cargo bench --locked --bench alloc 2>/dev/null | grep '^bench ' | tee build/alloc.txt &&
         WRS_BENCH_DATA_MB=4 cargo bench --locked --bench data 2>/dev/null | grep '^bench ' &&
         grep -q '^bench allocs_per_send 0.00 ' build/alloc.txt &&
         grep -q '^bench allocs_per_receive 0.00 ' build/alloc.txt &&
+        grep -q '^bench allocs_per_send_frame_packet 0.00 ' build/alloc.txt &&
         echo "zero heap allocations per sent and per received packet"
 }
 

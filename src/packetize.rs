@@ -47,64 +47,68 @@ pub fn packetize(codec: Codec, frame: &[u8], mut send: impl FnMut(&[&[u8]], bool
 const MAX_AGGREGATED: usize = 8;
 
 /// The NAL units of an Annex B byte stream (start codes 00 00 01 or 00 00 00 01; trailing
-/// zero bytes of a unit belong to the next start code).
+/// zero bytes of a unit belong to the next start code), found as they are read.
 fn nal_units(stream: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let mut starts = Vec::new();
-    let mut i = 0;
-    while i + 3 <= stream.len() {
-        if stream[i] == 0 && stream[i + 1] == 0 && stream[i + 2] == 1 {
-            starts.push(i + 3);
-            i += 3;
-        } else {
-            i += 1;
+    let start_code = |b: &[u8]| b.windows(3).position(|w| w == [0, 0, 1]);
+    let mut rest = start_code(stream).map(|i| &stream[i + 3..]);
+    std::iter::from_fn(move || loop {
+        let r = rest?;
+        let (mut nal, next) = match start_code(r) {
+            Some(i) => (&r[..i], Some(&r[i + 3..])),
+            None => (r, None),
+        };
+        rest = next;
+        while let [head @ .., 0] = nal {
+            nal = head;
         }
-    }
-    let ends: Vec<usize> = starts.iter().skip(1).map(|s| s - 3).chain(std::iter::once(stream.len())).collect();
-    starts.into_iter().zip(ends).map(move |(s, e)| {
-        let mut e = e;
-        while e > s && stream[e - 1] == 0 {
-            e -= 1;
+        if !nal.is_empty() {
+            return Some(nal);
         }
-        &stream[s..e]
     })
-    .filter(|n| !n.is_empty())
 }
 
 fn h264(frame: &[u8], mut send: impl FnMut(&[&[u8]], bool) -> Result<()>) -> Result<()> {
-    let nals: Vec<&[u8]> = nal_units(frame).collect();
-    if nals.is_empty() {
+    let mut nals = nal_units(frame).peekable();
+    if nals.peek().is_none() {
         return Err(error::packet_rejected("an H.264 frame without an Annex B start code and NAL unit"));
     }
-    let mut i = 0;
-    while i < nals.len() {
+    while let Some(nal) = nals.next() {
         // Aggregate a run of small units that fit one packet together.
-        let mut j = i;
+        let mut group: [&[u8]; MAX_AGGREGATED] = [&[]; MAX_AGGREGATED];
+        let mut count = 0;
         let mut size = 1;
-        while j < nals.len() && j - i < MAX_AGGREGATED && size + 2 + nals[j].len() <= FRAGMENT {
-            size += 2 + nals[j].len();
-            j += 1;
+        if size + 2 + nal.len() <= FRAGMENT {
+            group[0] = nal;
+            count = 1;
+            size += 2 + nal.len();
+            while count < MAX_AGGREGATED {
+                match nals.next_if(|n| size + 2 + n.len() <= FRAGMENT) {
+                    Some(n) => {
+                        group[count] = n;
+                        count += 1;
+                        size += 2 + n.len();
+                    }
+                    None => break,
+                }
+            }
         }
-        if j - i >= 2 {
-            let nri = nals[i..j].iter().map(|n| n[0] & 0x60).max().unwrap_or(0);
+        let last = nals.peek().is_none();
+        if count >= 2 {
+            let nri = group[..count].iter().map(|n| n[0] & 0x60).max().unwrap_or(0);
             let header = [nri | 24];
             let mut sizes = [[0u8; 2]; MAX_AGGREGATED];
-            for (k, n) in nals[i..j].iter().enumerate() {
-                sizes[k] = (n.len() as u16).to_be_bytes();
-            }
             let mut parts: [&[u8]; 1 + 2 * MAX_AGGREGATED] = [&[]; 1 + 2 * MAX_AGGREGATED];
             parts[0] = &header;
-            for (k, n) in nals[i..j].iter().enumerate() {
+            for (k, n) in group[..count].iter().enumerate() {
+                sizes[k] = (n.len() as u16).to_be_bytes();
+            }
+            for (k, n) in group[..count].iter().enumerate() {
                 parts[1 + 2 * k] = &sizes[k];
                 parts[2 + 2 * k] = n;
             }
-            send(&parts[..1 + 2 * (j - i)], j == nals.len())?;
-            i = j;
-            continue;
-        }
-        let nal = nals[i];
-        let last_nal = i + 1 == nals.len();
-        if nal.len() <= FRAGMENT {
-            send(&[nal], last_nal)?;
+            send(&parts[..1 + 2 * count], last)?;
+        } else if nal.len() <= FRAGMENT {
+            send(&[nal], last)?;
         } else {
             // FU-A: the NAL header's F/NRI in the indicator, its type in the FU header.
             let indicator = [(nal[0] & 0xe0) | 28];
@@ -114,10 +118,9 @@ fn h264(frame: &[u8], mut send: impl FnMut(&[&[u8]], bool) -> Result<()>) -> Res
                 let start = if k == 0 { 0x80 } else { 0 };
                 let end = if k + 1 == n { 0x40 } else { 0 };
                 let fu = [start | end | (nal[0] & 0x1f)];
-                send(&[&indicator, &fu, chunk], last_nal && k + 1 == n)?;
+                send(&[&indicator, &fu, chunk], last && k + 1 == n)?;
             }
         }
-        i += 1;
     }
     Ok(())
 }

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use once_cell::sync::OnceCell;
 
-use super::twcc::Feedback;
+use super::twcc::{unwrap_sequence, Feedback};
 
 /// Sent packets remembered for matching feedback (8 bytes each): a second at 1,000 packets/s.
 pub const SEND_LOG_SLOTS: usize = 1024;
@@ -284,10 +284,6 @@ impl Estimator {
         self.informed.then_some(self.estimate)
     }
 
-    pub fn usage(&self) -> Usage {
-        self.detector.usage
-    }
-
     /// The acknowledged receive rate (bits/s) over the last half second of arrivals.
     pub fn acknowledged_rate(&self) -> Option<f64> {
         let (first, last) = (self.acked.front()?.0, self.acked.back()?.0);
@@ -306,13 +302,7 @@ impl Estimator {
         let mut highest = self.highest;
         for (i, arrival) in fb.arrivals.iter().enumerate() {
             let seq = fb.base.wrapping_add(i as u16);
-            let ext = match highest {
-                None => seq as i64,
-                Some(h) => {
-                    let d = seq.wrapping_sub(h as u16);
-                    h + if d < 0x8000 { d as i64 } else { d as i64 - 0x10000 }
-                }
-            };
+            let ext = unwrap_sequence(seq, highest);
             if self.highest.is_some_and(|h| ext <= h) {
                 continue; // covered by an earlier report
             }

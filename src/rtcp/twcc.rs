@@ -42,6 +42,17 @@ pub struct TwccRecorder {
     pub feedback_sent: u64,
 }
 
+/// `seq` unwrapped to the 64-bit value nearest `near` (the highest seen so far), or as is.
+pub(crate) fn unwrap_sequence(seq: u16, near: Option<i64>) -> i64 {
+    match near {
+        None => seq as i64,
+        Some(h) => {
+            let d = seq.wrapping_sub(h as u16);
+            h + if d < 0x8000 { d as i64 } else { d as i64 - 0x10000 }
+        }
+    }
+}
+
 impl TwccRecorder {
     pub fn new(epoch: Instant) -> Self {
         TwccRecorder { epoch, pending: Vec::new(), highest: None, next_base: None, feedback_count: 0, last_feedback: None, dropped: 0, feedback_sent: 0 }
@@ -49,13 +60,7 @@ impl TwccRecorder {
 
     /// A packet with transport-wide sequence number `seq` arrived at `now`.
     pub fn on_packet(&mut self, seq: u16, now: Instant) {
-        let ext = match self.highest {
-            None => seq as i64,
-            Some(h) => {
-                let d = seq.wrapping_sub(h as u16);
-                h + if d < 0x8000 { d as i64 } else { d as i64 - 0x10000 }
-            }
-        };
+        let ext = unwrap_sequence(seq, self.highest);
         if self.next_base.is_some_and(|b| ext < b) {
             return; // reported already (as lost, or a duplicate)
         }

@@ -281,6 +281,8 @@ impl Session {
                 };
                 let Ok(header) = RtpHeader::parse(p) else { continue };
                 let header_len = header.header_len;
+                // RTX copies the header first, so the element sits at the same place.
+                let transport_seq_at = track.twcc.as_ref().and_then(|(id, _)| header.extension_at(*id)).filter(|(_, len)| *len == 2);
                 let at = out.len();
                 match track.rtx.as_ref().and_then(|(ssrc, pts)| pts.iter().find(|(pt, _)| *pt == header.payload_type()).map(|(_, x)| (*ssrc, *x))) {
                     Some((rtx_ssrc, rtx_pt)) => {
@@ -296,12 +298,9 @@ impl Session {
                 }
                 // A retransmission is a new packet on the transport: a new transport-wide
                 // number (the peer's feedback then tells whether the repair arrived).
-                if let Some((id, log)) = &track.twcc {
-                    let len = out.len() - at;
-                    if let Some((off, 2)) = RtpHeader::parse(&out[at..]).ok().and_then(|h| h.extension_at(*id)) {
-                        let tseq = log.record(len, clock_us(now));
-                        out[at + off..at + off + 2].copy_from_slice(&tseq.to_be_bytes());
-                    }
+                if let (Some((off, _)), Some((_, log))) = (transport_seq_at, &track.twcc) {
+                    let tseq = log.record(out.len() - at, clock_us(now));
+                    out[at + off..at + off + 2].copy_from_slice(&tseq.to_be_bytes());
                 }
                 staged.push((at, out.len() - at, header_len));
                 *retransmitted_packets += 1;
@@ -455,7 +454,7 @@ impl Session {
             let senders: Vec<SenderInfo> = tracks
                 .iter()
                 .filter(|(_, t)| t.can_send && t.counters.packets() > 0)
-                .map(|(_, t)| t.counters.info(t.ssrc, t.clock_rate, now))
+                .map(|(_, t)| t.counters.info(t.ssrc, t.clock_rate(), now))
                 .collect();
             let any = tracks.iter().any(|(_, t)| t.negotiated);
             (senders, tracks.first().map(|(_, t)| t.ssrc), any)

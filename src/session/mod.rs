@@ -157,8 +157,6 @@ struct SendTrack {
     kind: MediaKind,
     can_send: bool,
     negotiated: bool,
-    /// Clock rate of the first negotiated codec (the one `send_media` uses).
-    clock_rate: u32,
     /// The peer accepts PLI / FIR for what it sends on this track (negotiated rtcp-fb).
     peer_pli: bool,
     peer_fir: bool,
@@ -173,7 +171,7 @@ struct SendTrack {
     payload_types: Vec<u8>,
     mid: String,
     mid_extension_id: Option<u8>,
-    /// The first negotiated codec (what `send_frame` packetizes for).
+    /// The first negotiated codec (what `send_media` and `send_frame` send).
     codec: Option<Codec>,
     /// The transport-wide sequence number extension's id and the session's send log, when
     /// negotiated (transport-cc on).
@@ -182,9 +180,14 @@ struct SendTrack {
 }
 
 impl SendTrack {
-    /// Numbers the plain packet `buf[..len]` (header `header_len`) on the transport, when
-    /// negotiated: the extension is placed in the header and the payload written after it
-    /// (`payload` goes to the new header's end). Returns the packet's and header's lengths.
+    /// Clock rate of the first negotiated codec (90 kHz before negotiation).
+    fn clock_rate(&self) -> u32 {
+        self.codec.map_or(90_000, Codec::clock_rate)
+    }
+
+    /// Numbers the packet whose header is `buf[..header_len]` on the transport, when
+    /// negotiated (the extension placed in the header), then writes `payload` after the
+    /// header. Returns the packet's and header's lengths.
     fn number(&self, buf: &mut [u8], header_len: usize, payload: &[&[u8]], at_us: u64) -> (usize, usize) {
         let mut h = header_len;
         let mut seq_at = None;
@@ -601,7 +604,6 @@ impl Session {
                 Arc::new(SendTrack {
                     ssrc: t.ssrc,
                     kind: t.kind,
-                    clock_rate: negotiated.and_then(|n| n.codecs.first()).map_or(90_000, |c| c.codec.clock_rate()),
                     peer_pli: has_feedback("nack pli"),
                     peer_fir: has_feedback("ccm fir"),
                     counters,
@@ -1358,9 +1360,9 @@ impl Session {
     /// The first (preferred) negotiated codec of `track`, its payload type and clock rate;
     /// None before negotiation.
     pub fn track_codec(&self, track: u32) -> Result<Option<(Codec, u8, u32)>> {
-        let sig = self.signaling.lock();
-        let t = sig.transceiver(track).ok_or_else(|| error::unknown_track(format!("track {track} does not exist in this session")))?;
-        Ok(t.current.as_ref().and_then(|n| n.codecs.first()).map(|c| (c.codec, c.payload_type, c.codec.clock_rate())))
+        let r = self.routes.read();
+        let t = r.tracks.get(&track).ok_or_else(|| error::unknown_track(format!("track {track} does not exist in this session")))?;
+        Ok(t.codec.zip(t.payload_types.first().copied()).map(|(c, pt)| (c, pt, c.clock_rate())))
     }
 
     pub fn track_payload_types(&self, track: u32) -> Result<Vec<u8>> {

@@ -117,7 +117,7 @@ impl Session {
                         .set("retransmittedBytesSent", res.retransmitted_bytes);
                 }
                 if let Some(i) = inbound {
-                    let clock = t.clock_rate.max(1) as f64;
+                    let clock = t.clock_rate().max(1) as f64;
                     r.add(format!("RI{}", t.ssrc), "remote-inbound-rtp")
                         .set("ssrc", t.ssrc)
                         .set("kind", kind)

@@ -200,7 +200,7 @@ namespace WebRtcSession
         public string LastSetDescriptionError { get; private set; }
 
         private readonly Dictionary<uint, MediaKind> kinds = new Dictionary<uint, MediaKind>();
-        private readonly Dictionary<uint, uint> audioClock = new Dictionary<uint, uint>();
+        private readonly Dictionary<uint, uint> frameClock = new Dictionary<uint, uint>();
         private IPEndPoint remoteEndPoint;
 
         private void RememberKind(uint track, MediaKind kind) { lock (kinds) kinds[track] = kind; }
@@ -292,10 +292,10 @@ namespace WebRtcSession
             }
             if (!found) throw new InvalidOperationException("no " + kind + " track: addTrack one first");
             uint ts;
-            lock (audioClock)
+            lock (frameClock)
             {
-                audioClock.TryGetValue(track, out ts);
-                audioClock[track] = ts + durationRtpUnits;
+                frameClock.TryGetValue(track, out ts);
+                frameClock[track] = ts + durationRtpUnits;
             }
             Native.Check(Native.wrs_session_send_frame(H, track, frame, (UIntPtr)frame.Length, ts));
         }

@@ -40,6 +40,7 @@ fn feedback_reports_what_arrived_and_what_the_relay_dropped() {
     assert!(run_until(&mut a, &mut b, &relay, Duration::from_secs(30), connected));
     relay.set(|p| {
         p.loss = 0.1;
+        p.loss_rtp_only = true;
         p.delay = Duration::from_millis(10);
     });
     // The library numbers from 0; nothing else was sent on the transport (NACK is off).

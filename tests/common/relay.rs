@@ -28,6 +28,14 @@ pub struct Policy {
     /// A bottleneck from A to B in bits per second (0: none): a queue drained at this rate,
     /// dropping what would wait more than 200 ms in it.
     pub rate_a_to_b: u64,
+    /// `loss` applies to RTP only: RTCP, STUN, DTLS and SCTP always pass (a test counting
+    /// what feedback reports must not lose the feedback itself).
+    pub loss_rtp_only: bool,
+}
+
+/// An RTP (not RTCP) datagram, by RFC 7983's first byte and RFC 5761's payload-type range.
+pub fn is_rtp(d: &[u8]) -> bool {
+    d.len() >= 12 && (128..=191).contains(&d[0]) && !(192..=223).contains(&d[1])
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -103,7 +111,7 @@ impl Relay {
                             c.push((dir, buf[..len].to_vec()));
                         }
                     }
-                    if p.blocked || rng.next() < p.loss {
+                    if p.blocked || ((!p.loss_rtp_only || is_rtp(&buf[..len])) && rng.next() < p.loss) {
                         continue;
                     }
                     let mut at = Instant::now();

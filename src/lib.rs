@@ -3,7 +3,6 @@ pub mod error;
 pub mod fasthash;
 pub mod hmac;
 pub mod logging;
-pub mod packetize;
 pub mod ice;
 pub mod rtcp;
 pub mod rtp;

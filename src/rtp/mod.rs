@@ -3,6 +3,10 @@
 
 use crate::error::{self, Result};
 
+pub mod depacketize;
+pub mod jitter;
+pub mod packetize;
+
 pub const RTP_HEADER_LEN: usize = 12;
 /// The URI of the BUNDLE demultiplexing header extension (RFC 8843).
 pub const MID_EXTENSION_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:mid";

@@ -798,7 +798,7 @@ impl Session {
     }
 
     /// Sends one encoded frame on `track` with the RTP timestamp `timestamp` (on the codec's
-    /// clock), packetized for the track's first negotiated codec (`crate::packetize`): one
+    /// clock), packetized for the track's first negotiated codec (`crate::rtp::packetize`): one
     /// packet for an audio frame, RFC 7741 fragments for VP8, RFC 6184 for H.264 (Annex B in),
     /// the marker on the last. The frame is copied once, into each packet's SRTP buffer.
     /// Errors: PacketRejected (empty, too large, an audio frame over one packet);
@@ -810,7 +810,7 @@ impl Session {
             Self::sendable(&routes, track)?.codec
         };
         let codec = codec.ok_or_else(|| error::invalid_state(format!("track {track} has no negotiated codec")))?;
-        crate::packetize::packetize(codec, frame, |parts, last| self.send_payload(track, parts, timestamp, last && codec.kind() == MediaKind::Video))
+        crate::rtp::packetize::packetize(codec, frame, |parts, last| self.send_payload(track, parts, timestamp, last && codec.kind() == MediaKind::Video))
     }
 
     /// Protects `buf[..len]` in place and sends it.

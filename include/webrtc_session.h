@@ -38,6 +38,22 @@
 #include <stdint.h>
 
 /**
+ * Received sources tracked at once; packets of further SSRCs are counted, not tracked.
+ */
+#define MAX_REMOTE_SOURCES 64
+
+/**
+ * Sending SSRCs with an SR (and a CNAME) in one compound report.
+ */
+#define MAX_REPORTED_SENDERS 8
+
+/**
+ * Packets a source's buffer holds at most (a frame of up to about 2.4 MB in 1,200-byte
+ * packets).
+ */
+#define CAPACITY 2048
+
+/**
  * Payload bytes of a video fragment (descriptor included): fits the library's largest packet
  * with the mid and transport-wide extensions.
  */
@@ -49,14 +65,9 @@
 #define MAX_FRAME (4 << 20)
 
 /**
- * Received sources tracked at once; packets of further SSRCs are counted, not tracked.
+ * Received sources with a jitter buffer at most (one per SSRC).
  */
-#define MAX_REMOTE_SOURCES 64
-
-/**
- * Sending SSRCs with an SR (and a CNAME) in one compound report.
- */
-#define MAX_REPORTED_SENDERS 8
+#define MAX_SOURCES 32
 
 /**
  * Major version of the library (equal to the crate version).
@@ -320,12 +331,44 @@ enum wrs_event_type
    * `value`: the send-side bandwidth estimate in bits per second.
    */
   WRS_EVENT_TYPE_BANDWIDTH_ESTIMATE = 16,
+  /**
+   * `track`, `data`/`len`: a complete received frame (frame delivery on:
+   * `wrs_session_receive_frames`); `state`: its `wrs_codec`, `value`: its RTP timestamp,
+   * `is_keyframe`, `lost_packets`, `ssrc`.
+   */
+  WRS_EVENT_TYPE_FRAME = 17,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
 typedef enum wrs_event_type wrs_event_type;
 #else
 typedef uint32_t wrs_event_type;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Codecs of the codec table. Audio: PCMU, PCMA, G722, Opus; video: VP8, VP9, H264
+ * (constrained baseline, packetization-mode 1), AV1.
+ */
+enum wrs_codec
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  WRS_CODEC_PCMU = 0,
+  WRS_CODEC_PCMA = 1,
+  WRS_CODEC_G722 = 2,
+  WRS_CODEC_OPUS = 3,
+  WRS_CODEC_VP8 = 4,
+  WRS_CODEC_VP9 = 5,
+  WRS_CODEC_H264 = 6,
+  WRS_CODEC_AV1 = 7,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum wrs_codec wrs_codec;
+#else
+typedef uint32_t wrs_codec;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -469,32 +512,6 @@ enum wrs_dtls_role
 typedef enum wrs_dtls_role wrs_dtls_role;
 #else
 typedef uint32_t wrs_dtls_role;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
-
-/**
- * Codecs of the codec table. Audio: PCMU, PCMA, G722, Opus; video: VP8, VP9, H264
- * (constrained baseline, packetization-mode 1), AV1.
- */
-enum wrs_codec
-#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : uint32_t
-#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
- {
-  WRS_CODEC_PCMU = 0,
-  WRS_CODEC_PCMA = 1,
-  WRS_CODEC_G722 = 2,
-  WRS_CODEC_OPUS = 3,
-  WRS_CODEC_VP8 = 4,
-  WRS_CODEC_VP9 = 5,
-  WRS_CODEC_H264 = 6,
-  WRS_CODEC_AV1 = 7,
-};
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum wrs_codec wrs_codec;
-#else
-typedef uint32_t wrs_codec;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
@@ -711,6 +728,28 @@ enum wrs_stat
    * 16 MB waiting; anything past 65,536 events or 32 MB).
    */
   WRS_STAT_POLL_EVENTS_DROPPED = 41,
+  /**
+   * Complete frames handed to the host (frame delivery on).
+   */
+  WRS_STAT_FRAMES_RECEIVED = 42,
+  /**
+   * Frames not handed over: incomplete when given up after a loss, malformed, or held back
+   * while waiting for a keyframe.
+   */
+  WRS_STAT_FRAMES_DROPPED = 43,
+  /**
+   * Of those, frames whose payload format was malformed.
+   */
+  WRS_STAT_FRAMES_MALFORMED = 44,
+  /**
+   * Sequence numbers the jitter buffers gave up without their packet arriving.
+   */
+  WRS_STAT_FRAME_PACKETS_LOST = 45,
+  /**
+   * Packets that reached a jitter buffer after their frame was handed over or given up,
+   * duplicates, and packets of sources past the per-session limit (32).
+   */
+  WRS_STAT_FRAME_PACKETS_LATE = 46,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -796,6 +835,18 @@ typedef struct {
   size_t len;
   const char *text;
   const char *mid;
+  /**
+   * FRAME: a keyframe.
+   */
+  bool is_keyframe;
+  /**
+   * FRAME: sequence numbers that never arrived since the source's previous frame.
+   */
+  uint32_t lost_packets;
+  /**
+   * FRAME: the source.
+   */
+  uint32_t ssrc;
 } wrs_event;
 
 /**
@@ -811,6 +862,35 @@ typedef struct {
  * A decrypted RTP packet for `track`. `packet` is borrowed for the call.
  */
 typedef void (*wrs_rtp_callback)(void *user_data, uint32_t track, const uint8_t *packet, size_t len);
+
+/**
+ * A complete received frame (frame delivery: `wrs_session_on_frame`). `data` is borrowed for
+ * the call: VP8/VP9 frames as the encoder wrote them, H.264 as an Annex B stream (start
+ * codes before each NAL unit), AV1 as OBUs in the low-overhead bitstream format (each with
+ * its size field) after a temporal delimiter, audio as the packet's payload.
+ */
+typedef struct {
+  uint32_t track;
+  uint32_t ssrc;
+  wrs_codec codec;
+  /**
+   * RTP timestamp (the codec's clock).
+   */
+  uint32_t timestamp;
+  bool keyframe;
+  /**
+   * Sequence numbers of this source that never arrived since its previous frame (0 when
+   * nothing was lost).
+   */
+  uint32_t lost_packets;
+  const uint8_t *data;
+  size_t len;
+} wrs_frame;
+
+/**
+ * A complete received frame; `frame` and its data are borrowed for the call.
+ */
+typedef void (*wrs_frame_callback)(void *user_data, const wrs_frame *frame);
 
 /**
  * A channel the peer opened: a new handle, owned by the host from now on.
@@ -1188,6 +1268,17 @@ wrs_result wrs_config_set_bandwidth_estimate(wrs_config *cfg,
                                              uint64_t max_bps);
 
 /**
+ * The jitter buffers of frame delivery: how long the packet after a gap waits for the
+ * missing one (a retransmission) before the incomplete frame is given up (1..=5000 ms,
+ * default 150; make it longer than the round-trip time for NACK to help), and whether video
+ * frames after a loss are held back until a keyframe (default true: a decoder cannot use
+ * them without the frames they refer to).
+ */
+wrs_result wrs_config_set_jitter_buffer(wrs_config *cfg,
+                                        uint32_t latency_ms,
+                                        bool keyframe_after_loss);
+
+/**
  * The send history of each video track whose peer negotiated NACK (defaults 512 packets,
  * 1000 ms): `packets` slots (1..=8192), each holding one sent packet (about 1.2 KB for a
  * full-size video packet, so about 620 KB per track at the default), and the age past which
@@ -1395,6 +1486,24 @@ wrs_result wrs_session_send_rtcp(wrs_session *s, const uint8_t *packet, size_t l
  * the API but must return quickly. Which thread each comes from: the header's "Callbacks".
  */
 wrs_result wrs_session_on_rtp(wrs_session *s, wrs_rtp_callback cb, void *user_data);
+
+/**
+ * Registers the callback for complete received frames and turns frame delivery on (NULL
+ * unregisters and turns it off): each received source gets a jitter buffer that reorders,
+ * waits for late and retransmitted packets (`wrs_config_set_jitter_buffer`), and hands over
+ * only complete frames, in order, after their last packet's RTP callback. After a loss the
+ * incomplete frame is dropped and counted (`WRS_STAT_FRAMES_DROPPED`), the next frame says
+ * how many packets never came, and for video, by default, nothing is handed over until a
+ * keyframe, which the library asks the peer for (PLI or FIR, at most every 500 ms).
+ */
+wrs_result wrs_session_on_frame(wrs_session *s, wrs_frame_callback cb, void *user_data);
+
+/**
+ * Turns frame delivery on or off without a callback, for polling mode: while on, the
+ * queue holds WRS_EVENT_TYPE_FRAME events instead of RTP packets (RTCP and everything else
+ * as before). In callback mode, `wrs_session_on_frame` does this.
+ */
+wrs_result wrs_session_receive_frames(wrs_session *s, bool on);
 
 /**
  * Registers the callback for data channels the peer opens (RTCPeerConnection.ondatachannel).

@@ -36,6 +36,28 @@ pub type wrs_keyframe_request_callback = Option<unsafe extern "C" fn(user_data: 
 /// more): what the host's encoders may send in total.
 pub type wrs_bandwidth_estimate_callback = Option<unsafe extern "C" fn(user_data: *mut c_void, bitrate_bps: u64)>;
 
+/// A complete received frame (frame delivery: `wrs_session_on_frame`). `data` is borrowed for
+/// the call: VP8/VP9 frames as the encoder wrote them, H.264 as an Annex B stream (start
+/// codes before each NAL unit), AV1 as OBUs in the low-overhead bitstream format (each with
+/// its size field) after a temporal delimiter, audio as the packet's payload.
+#[repr(C)]
+pub struct wrs_frame {
+    pub track: u32,
+    pub ssrc: u32,
+    pub codec: super::types::wrs_codec,
+    /// RTP timestamp (the codec's clock).
+    pub timestamp: u32,
+    pub keyframe: bool,
+    /// Sequence numbers of this source that never arrived since its previous frame (0 when
+    /// nothing was lost).
+    pub lost_packets: u32,
+    pub data: *const u8,
+    pub len: usize,
+}
+
+/// A complete received frame; `frame` and its data are borrowed for the call.
+pub type wrs_frame_callback = Option<unsafe extern "C" fn(user_data: *mut c_void, frame: *const wrs_frame)>;
+
 /// One registered callback and its user data (kept as an address: the host owns it).
 #[derive(Clone, Copy)]
 pub(crate) struct Slot<F> {
@@ -63,6 +85,7 @@ pub(crate) struct Table {
     pub data_channel: Option<Slot<wrs_data_channel_callback>>,
     pub keyframe_request: Option<Slot<wrs_keyframe_request_callback>>,
     pub bandwidth_estimate: Option<Slot<wrs_bandwidth_estimate_callback>>,
+    pub frame: Option<Slot<wrs_frame_callback>>,
 }
 
 #[derive(Default)]
@@ -75,6 +98,8 @@ pub(crate) struct Callbacks {
     pub session: once_cell::sync::OnceCell<Weak<Session>>,
     /// Set by `wrs_session_use_polling`: events go to this queue instead of the callbacks.
     pub poll: once_cell::sync::OnceCell<PollQueue>,
+    /// Polling mode with frame delivery on: frames are queued instead of RTP packets.
+    pub frames_only: std::sync::atomic::AtomicBool,
 }
 
 impl Callbacks {
@@ -103,7 +128,16 @@ impl Callbacks {
             Some(Polled { channel: token(&h), ..Polled::new(kind) })
         };
         let e = match event {
+            Event::Rtp { .. } if self.frames_only.load(std::sync::atomic::Ordering::Relaxed) => None,
             Event::Rtp { track, packet } => Some(Polled { track, data: packet.to_vec(), ..Polled::new(wrs_event_type::Rtp) }),
+            Event::Frame { track, frame } => Some(Polled {
+                track,
+                data: frame.data.to_vec(),
+                state: super::types::wrs_codec::from(frame.codec) as u32,
+                value: frame.timestamp as u64,
+                frame: (frame.keyframe, frame.lost_packets, frame.ssrc),
+                ..Polled::new(wrs_event_type::Frame)
+            }),
             Event::Rtcp { packet } => Some(Polled { data: packet.to_vec(), ..Polled::new(wrs_event_type::Rtcp) }),
             Event::LocalCandidate { candidate, mid } => Some(Polled {
                 text: Some(c_string(candidate)),
@@ -261,6 +295,20 @@ impl EventHandler for Callbacks {
                 Event::Rtp { track, packet } => {
                     let (f, ud) = slot!(rtp);
                     f(ud, track, packet.as_ptr(), packet.len());
+                }
+                Event::Frame { track, frame } => {
+                    let (f, ud) = slot!(frame);
+                    let c = wrs_frame {
+                        track,
+                        ssrc: frame.ssrc,
+                        codec: frame.codec.into(),
+                        timestamp: frame.timestamp,
+                        keyframe: frame.keyframe,
+                        lost_packets: frame.lost_packets,
+                        data: frame.data.as_ptr(),
+                        len: frame.data.len(),
+                    };
+                    f(ud, &c);
                 }
                 Event::Rtcp { packet } => {
                     let (f, ud) = slot!(rtcp);

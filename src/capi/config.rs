@@ -293,6 +293,27 @@ pub extern "C" fn wrs_config_set_bandwidth_estimate(cfg: *mut wrs_config, start_
     })
 }
 
+/// The jitter buffers of frame delivery: how long the packet after a gap waits for the
+/// missing one (a retransmission) before the incomplete frame is given up (1..=5000 ms,
+/// default 150; make it longer than the round-trip time for NACK to help), and whether video
+/// frames after a loss are held back until a keyframe (default true: a decoder cannot use
+/// them without the frames they refer to).
+#[no_mangle]
+pub extern "C" fn wrs_config_set_jitter_buffer(cfg: *mut wrs_config, latency_ms: u32, keyframe_after_loss: bool) -> wrs_result {
+    guard(|| {
+        if !(1..=5000).contains(&latency_ms) {
+            return Err(FfiError::new(wrs_result::InvalidArgument, format!("a jitter buffer latency of {latency_ms} ms is not within 1..=5000")));
+        }
+        with_config(cfg, |c| {
+            c.jitter = crate::rtp::jitter::JitterConfig {
+                latency: std::time::Duration::from_millis(latency_ms as u64),
+                keyframe_after_loss,
+            };
+            Ok(())
+        })
+    })
+}
+
 /// The send history of each video track whose peer negotiated NACK (defaults 512 packets,
 /// 1000 ms): `packets` slots (1..=8192), each holding one sent packet (about 1.2 KB for a
 /// full-size video packet, so about 620 KB per track at the default), and the age past which

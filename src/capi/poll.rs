@@ -64,6 +64,10 @@ pub enum wrs_event_type {
     KeyframeRequest = 15,
     /// `value`: the send-side bandwidth estimate in bits per second.
     BandwidthEstimate = 16,
+    /// `track`, `data`/`len`: a complete received frame (frame delivery on:
+    /// `wrs_session_receive_frames`); `state`: its `wrs_codec`, `value`: its RTP timestamp,
+    /// `is_keyframe`, `lost_packets`, `ssrc`.
+    Frame = 17,
 }
 
 /// One event drained by `wrs_session_next_event`. Members a type does not use are 0 or NULL.
@@ -80,6 +84,12 @@ pub struct wrs_event {
     pub len: usize,
     pub text: *const c_char,
     pub mid: *const c_char,
+    /// FRAME: a keyframe.
+    pub is_keyframe: bool,
+    /// FRAME: sequence numbers that never arrived since the source's previous frame.
+    pub lost_packets: u32,
+    /// FRAME: the source.
+    pub ssrc: u32,
 }
 
 /// An event as queued (owned).
@@ -93,11 +103,24 @@ pub(crate) struct Polled {
     pub data: Vec<u8>,
     pub text: Option<CString>,
     pub mid: Option<CString>,
+    /// FRAME: keyframe, lost packets, SSRC.
+    pub frame: (bool, u32, u32),
 }
 
 impl Polled {
     pub fn new(kind: wrs_event_type) -> Self {
-        Polled { kind, track: 0, state: 0, is_text: false, value: 0, channel: 0, data: Vec::new(), text: None, mid: None }
+        Polled {
+            kind,
+            track: 0,
+            state: 0,
+            is_text: false,
+            value: 0,
+            channel: 0,
+            data: Vec::new(),
+            text: None,
+            mid: None,
+            frame: (false, 0, 0),
+        }
     }
 
     pub fn state(kind: wrs_event_type, state: u32) -> Self {
@@ -125,7 +148,7 @@ impl Polled {
     }
 
     fn is_media(&self) -> bool {
-        matches!(self.kind, wrs_event_type::Rtp | wrs_event_type::Rtcp)
+        matches!(self.kind, wrs_event_type::Rtp | wrs_event_type::Rtcp | wrs_event_type::Frame)
     }
 }
 
@@ -218,6 +241,9 @@ impl PollQueue {
             len: e.data.len(),
             text: e.text.as_ref().map_or(std::ptr::null(), |t| t.as_ptr()),
             mid: e.mid.as_ref().map_or(std::ptr::null(), |t| t.as_ptr()),
+            is_keyframe: e.frame.0,
+            lost_packets: e.frame.1,
+            ssrc: e.frame.2,
         };
     }
 }
@@ -242,6 +268,9 @@ impl wrs_event {
             len: 0,
             text: std::ptr::null(),
             mid: std::ptr::null(),
+            is_keyframe: false,
+            lost_packets: 0,
+            ssrc: 0,
         }
     }
 }

@@ -353,6 +353,36 @@ pub extern "C" fn wrs_session_on_rtp(s: *mut wrs_session, cb: wrs_rtp_callback, 
     register(s, |t| t.rtp = Slot::new(cb, user_data))
 }
 
+/// Registers the callback for complete received frames and turns frame delivery on (NULL
+/// unregisters and turns it off): each received source gets a jitter buffer that reorders,
+/// waits for late and retransmitted packets (`wrs_config_set_jitter_buffer`), and hands over
+/// only complete frames, in order, after their last packet's RTP callback. After a loss the
+/// incomplete frame is dropped and counted (`WRS_STAT_FRAMES_DROPPED`), the next frame says
+/// how many packets never came, and for video, by default, nothing is handed over until a
+/// keyframe, which the library asks the peer for (PLI or FIR, at most every 500 ms).
+#[no_mangle]
+pub extern "C" fn wrs_session_on_frame(s: *mut wrs_session, cb: super::callbacks::wrs_frame_callback, user_data: *mut c_void) -> wrs_result {
+    guard(|| {
+        let h = session(s)?;
+        h.callbacks.table.lock().frame = Slot::new(cb, user_data);
+        h.session.receive_frames(cb.is_some());
+        Ok(())
+    })
+}
+
+/// Turns frame delivery on or off without a callback, for polling mode: while on, the
+/// queue holds WRS_EVENT_TYPE_FRAME events instead of RTP packets (RTCP and everything else
+/// as before). In callback mode, `wrs_session_on_frame` does this.
+#[no_mangle]
+pub extern "C" fn wrs_session_receive_frames(s: *mut wrs_session, on: bool) -> wrs_result {
+    guard(|| {
+        let h = session(s)?;
+        h.callbacks.frames_only.store(on, std::sync::atomic::Ordering::Relaxed);
+        h.session.receive_frames(on);
+        Ok(())
+    })
+}
+
 /// Registers the callback for data channels the peer opens (RTCPeerConnection.ondatachannel).
 /// The channel handle it receives belongs to the host: register its callbacks inside this
 /// callback (its open callback follows right after), and free it with `wrs_data_channel_free`
@@ -716,6 +746,16 @@ pub extern "C" fn wrs_session_stat(s: *mut wrs_session, which: u32, out: *mut u6
                 }
             }
             41 => h.callbacks.poll.get().map_or(0, |q| q.dropped.load(Relaxed)),
+            42 => st.frames_received.load(Relaxed),
+            43..=46 => {
+                let c = h.session.frame_counters(None);
+                match which {
+                    43 => c.frames_dropped,
+                    44 => c.frames_malformed,
+                    45 => c.packets_lost,
+                    _ => c.packets_late + st.frame_packets_dropped.load(Relaxed),
+                }
+            }
             37..=40 => {
                 let c = h.session.bandwidth_counters();
                 match which {

@@ -204,6 +204,18 @@ pub enum wrs_stat {
     /// Polling mode: events dropped because the host let the queue fill (RTP and RTCP past
     /// 16 MB waiting; anything past 65,536 events or 32 MB).
     PollEventsDropped = 41,
+    /// Complete frames handed to the host (frame delivery on).
+    FramesReceived = 42,
+    /// Frames not handed over: incomplete when given up after a loss, malformed, or held back
+    /// while waiting for a keyframe.
+    FramesDropped = 43,
+    /// Of those, frames whose payload format was malformed.
+    FramesMalformed = 44,
+    /// Sequence numbers the jitter buffers gave up without their packet arriving.
+    FramePacketsLost = 45,
+    /// Packets that reached a jitter buffer after their frame was handed over or given up,
+    /// duplicates, and packets of sources past the per-session limit (32).
+    FramePacketsLate = 46,
 }
 
 fn bad(what: &str, v: u32) -> FfiError {

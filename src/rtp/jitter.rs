@@ -97,6 +97,9 @@ pub struct JitterBuffer {
     /// The first sequence number not yet handed over or given up.
     next: u64,
     highest: u64,
+    /// Everything below was handed over or given up (packets before the first one received
+    /// are still welcome: a retransmission of the stream's first packet arrives after it).
+    floor: u64,
     /// `next` is known to start a frame.
     clean: bool,
     /// How far the frame at `next` was seen complete: (next, first unchecked).
@@ -122,6 +125,7 @@ impl JitterBuffer {
             started: false,
             next: 0,
             highest: 0,
+            floor: 0,
             clean: false,
             walked: (u64::MAX, 0),
             need_keyframe: video && config.keyframe_after_loss,
@@ -179,9 +183,15 @@ impl JitterBuffer {
             self.clean = start.unwrap_or(true);
             ext
         };
-        if ext < self.next || self.present(ext).is_some() {
+        if ext < self.floor || self.present(ext).is_some() || ext + CAPACITY as u64 <= self.highest {
             self.counters.packets_late += 1;
             return;
+        }
+        if ext < self.next {
+            // Before everything waiting and nothing handed over there yet: it may begin the
+            // frame that waits.
+            self.next = ext;
+            self.clean = false;
         }
         if ext >= self.next + CAPACITY as u64 {
             // Too far ahead to wait for what is missing: give up everything waiting.
@@ -236,6 +246,7 @@ impl JitterBuffer {
         self.counters.packets_lost += missing;
         self.lost = self.lost.saturating_add(missing as u32);
         self.next = to;
+        self.floor = to;
         if self.video {
             self.need_keyframe |= self.config.keyframe_after_loss;
             self.keyframe_wanted = true;
@@ -341,6 +352,7 @@ impl JitterBuffer {
             self.pool.push(std::mem::take(&mut s.payload));
         }
         self.next = end + 1;
+        self.floor = end + 1;
         self.clean = true;
         let keyframe = match result {
             Ok(k) => k,
@@ -464,6 +476,18 @@ mod tests {
         // A duplicate and a packet of a frame already handed over are late.
         b.insert(65531, 1000, false, &[0, 1, 2], t0);
         assert_eq!(b.counters.packets_late, 1);
+    }
+
+    #[test]
+    fn the_streams_first_packet_may_arrive_after_the_second() {
+        let mut b = JitterBuffer::new(Codec::Vp8, JitterConfig::default());
+        let t0 = Instant::now();
+        let mut ps = vp8_frame(500, 0, 3, true);
+        ps.swap(0, 2);
+        let frames = feed(&mut b, &ps, t0);
+        assert_eq!(frames.len(), 1, "{:?}", b.counters);
+        assert_eq!((frames[0].first_sequence, frames[0].packets, frames[0].keyframe), (500, 3, true));
+        assert_eq!(b.counters.frames_dropped, 0);
     }
 
     #[test]

@@ -18,6 +18,9 @@ pub enum Event<'a> {
     Rtp { track: u32, packet: &'a [u8] },
     /// A decrypted (compound) RTCP packet.
     Rtcp { packet: &'a [u8] },
+    /// A complete frame from the jitter buffer of one of `track`'s sources (frame delivery
+    /// on, `Session::receive_frames`); it follows its last packet's `Rtp` event.
+    Frame { track: u32, frame: super::FrameView<'a> },
     /// A local ICE candidate (`candidate:` line) for the m-section `mid`.
     LocalCandidate { candidate: &'a str, mid: &'a str },
     ConnectionState(ConnectionState),

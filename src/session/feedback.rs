@@ -421,8 +421,9 @@ impl Session {
                         let st = s.rtcp.lock();
                         (st.engine.next_nack_due(), st.twcc.next_due())
                     };
+                    let frames = s.frames_next_due();
                     let report = if config.reports { Some(next_report) } else { None };
-                    match report.into_iter().chain(nack).chain(twcc).min() {
+                    match report.into_iter().chain(nack).chain(twcc).chain(frames).min() {
                         Some(at) => at.saturating_duration_since(Instant::now()),
                         None => Duration::from_secs(3600),
                     }
@@ -440,6 +441,7 @@ impl Session {
                 if config.transport_cc {
                     s.send_due_twcc(now);
                 }
+                s.release_due_frames(now);
             }
         });
     }

@@ -5,12 +5,15 @@
 mod data;
 mod events;
 mod feedback;
+mod frames;
 mod negotiate;
 mod stats;
 
 pub use data::{DataChannelInfo, DataCounters, MAX_LABEL_LEN};
 pub use events::{Event, EventHandler};
 pub use feedback::{ReceivedSource, RtcpConfig, TrackRtcp};
+pub use frames::{FrameView, MAX_SOURCES as MAX_FRAME_SOURCES};
+pub use crate::rtp::jitter::{FrameCounters, JitterConfig};
 pub use crate::sctp::{ChannelOptions, ChannelState, Reliability};
 
 use std::collections::HashMap;
@@ -108,6 +111,8 @@ pub struct SessionConfig {
     pub max_bundle: bool,
     /// The library's own RTCP (reports, keyframe requests), on by default.
     pub rtcp: RtcpConfig,
+    /// The jitter buffers of frame delivery (`receive_frames`).
+    pub jitter: JitterConfig,
 }
 
 impl Default for SessionConfig {
@@ -119,6 +124,7 @@ impl Default for SessionConfig {
             dtls_role: DtlsRolePreference::Auto,
             max_bundle: false,
             rtcp: RtcpConfig::default(),
+            jitter: JitterConfig::default(),
         }
     }
 }
@@ -149,6 +155,10 @@ pub struct Stats {
     /// only, or no original stream known).
     pub rtx_packets_received: AtomicU64,
     pub rtx_packets_dropped: AtomicU64,
+    /// Complete frames handed to the host (frame delivery on).
+    pub frames_received: AtomicU64,
+    /// Packets not given a jitter buffer: their source would exceed `MAX_FRAME_SOURCES`.
+    pub frame_packets_dropped: AtomicU64,
 }
 
 /// The send side of a track as the fast path sees it.
@@ -242,11 +252,13 @@ struct Routes {
 #[derive(Debug, Clone, Copy)]
 pub(super) struct PayloadInfo {
     clock_rate: u32,
+    /// The payload format (None for a payload type not negotiated).
+    codec: Option<Codec>,
     nack: bool,
     apt: Option<u8>,
 }
 
-const UNKNOWN_PAYLOAD: PayloadInfo = PayloadInfo { clock_rate: 90_000, nack: false, apt: None };
+const UNKNOWN_PAYLOAD: PayloadInfo = PayloadInfo { clock_rate: 90_000, codec: None, nack: false, apt: None };
 
 /// Facts about the connection, for getters and state transitions.
 struct Transport {
@@ -296,6 +308,9 @@ pub struct Session {
     /// Our transport-wide sequence numbers (made when first negotiated, kept across
     /// renegotiations: one numbering per transport).
     send_log: OnceCell<Arc<SendLog>>,
+    /// Frame delivery (`receive_frames`) and its jitter buffers.
+    frames_on: AtomicBool,
+    frames: frames::FrameReceiver,
     closed: AtomicBool,
     /// This session's number in log messages.
     log_id: u32,
@@ -355,6 +370,8 @@ impl Session {
             rtcp_running: AtomicBool::new(false),
             rtcp_wake: Arc::new(tokio::sync::Notify::new()),
             send_log: OnceCell::new(),
+            frames_on: AtomicBool::new(false),
+            frames: Default::default(),
             closed: AtomicBool::new(false),
             log_id,
             me: once_cell::sync::OnceCell::new(),
@@ -593,9 +610,9 @@ impl Session {
             if let Some(n) = negotiated {
                 for c in &n.codecs {
                     let clock_rate = c.codec.clock_rate();
-                    r.payloads.insert(c.payload_type, PayloadInfo { clock_rate, nack: nack_on && c.has_feedback("nack"), apt: None });
+                    r.payloads.insert(c.payload_type, PayloadInfo { clock_rate, codec: Some(c.codec), nack: nack_on && c.has_feedback("nack"), apt: None });
                     if let Some(x) = c.rtx.filter(|_| nack_on) {
-                        r.payloads.insert(x, PayloadInfo { clock_rate, nack: false, apt: Some(c.payload_type) });
+                        r.payloads.insert(x, PayloadInfo { clock_rate, codec: Some(c.codec), nack: false, apt: Some(c.payload_type) });
                     }
                 }
             }
@@ -885,6 +902,9 @@ impl Session {
                     self.rtcp_on_rtp(track, info, &header);
                 }
                 self.emitter.emit(Event::Rtp { track, packet: plain });
+                if let Some(codec) = info.codec.filter(|_| self.receives_frames()) {
+                    self.frames_on_rtp(track, codec, plain);
+                }
                 return;
             };
             // RTX (RFC 4588 §4): the payload starts with the original sequence number; one
@@ -894,8 +914,9 @@ impl Session {
                 self.stats.rtx_packets_dropped.fetch_add(1, Ordering::Relaxed);
                 return;
             }
-            (track, apt, (header.ssrc(), header.header_len, u16::from_be_bytes([payload[0], payload[1]])))
+            (track, (apt, info.codec), (header.ssrc(), header.header_len, u16::from_be_bytes([payload[0], payload[1]])))
         };
+        let (apt, codec) = apt;
         let (rtx_ssrc, header_len, original_seq) = rtx;
         let Some(primary) = self.rtx_primary(rtx_ssrc, track) else {
             self.stats.rtx_packets_dropped.fetch_add(1, Ordering::Relaxed);
@@ -913,6 +934,9 @@ impl Session {
         self.stats.rtp_bytes_received.fetch_add(n as u64, Ordering::Relaxed);
         self.rtcp_on_retransmission(primary, original_seq);
         self.emitter.emit(Event::Rtp { track, packet: &datagram[..n] });
+        if let Some(codec) = codec.filter(|_| self.receives_frames()) {
+            self.frames_on_rtp(track, codec, &datagram[..n]);
+        }
     }
 
     /// SSRC first, then the mid header extension, then a payload type unique to one track

@@ -21,6 +21,17 @@ pub enum Ev {
     Rtcp(Vec<u8>),
     Keyframe(u32),
     Bandwidth(u64),
+    Frame(Frame),
+}
+
+/// A complete frame the session handed over.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    pub track: u32,
+    pub data: Vec<u8>,
+    pub timestamp: u32,
+    pub keyframe: bool,
+    pub lost_packets: u32,
 }
 
 /// A data channel event, as the test records it.
@@ -51,6 +62,13 @@ impl EventHandler for Forward {
             Event::Rtcp { packet } => Ev::Rtcp(packet.to_vec()),
             Event::KeyframeRequest { track } => Ev::Keyframe(track),
             Event::BandwidthEstimate { bitrate } => Ev::Bandwidth(bitrate),
+            Event::Frame { track, frame } => Ev::Frame(Frame {
+                track,
+                data: frame.data.to_vec(),
+                timestamp: frame.timestamp,
+                keyframe: frame.keyframe,
+                lost_packets: frame.lost_packets,
+            }),
             _ => return,
         });
     }
@@ -68,6 +86,7 @@ pub struct Peer {
     pub keyframes: Vec<u32>,
     /// Bandwidth estimates the library reported (bits per second).
     pub estimates: Vec<u64>,
+    pub frames: Vec<Frame>,
 }
 
 pub fn peer(tweak: impl Fn(&mut SessionConfig)) -> Peer {
@@ -77,7 +96,7 @@ pub fn peer(tweak: impl Fn(&mut SessionConfig)) -> Peer {
     let s = Session::new(cfg).unwrap();
     let (tx, rx) = unbounded();
     s.set_event_handler(Some(Arc::new(Forward(tx))));
-    Peer { s, rx, track: 0, states: vec![], ice: vec![], rtp: vec![], channel_events: vec![], rtcp: vec![], keyframes: vec![], estimates: vec![] }
+    Peer { s, rx, track: 0, states: vec![], ice: vec![], rtp: vec![], channel_events: vec![], rtcp: vec![], keyframes: vec![], estimates: vec![], frames: vec![] }
 }
 
 impl Peer {
@@ -95,6 +114,7 @@ impl Peer {
                 Ev::Rtcp(p) => self.rtcp.push(p),
                 Ev::Keyframe(t) => self.keyframes.push(t),
                 Ev::Bandwidth(b) => self.estimates.push(b),
+                Ev::Frame(f) => self.frames.push(f),
             }
         }
     }

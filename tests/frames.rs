@@ -1,0 +1,216 @@
+//! Frames end to end between two sessions: a's host sends whole frames (`send_frame`, the
+//! library's packetizers), b's host receives whole frames (`receive_frames`: depacketizers
+//! behind a jitter buffer), through the tests' relay. Each frame must come back byte for byte.
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use common::native::{connected, negotiate_track, peer, run_until, Peer};
+use common::relay::{Policy, Relay};
+use webrtc_session::negotiation::{Codec, MediaKind};
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u32 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 32) as u32
+    }
+    fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next() as u8).collect()
+    }
+}
+
+/// A frame of `codec` whose content identifies `index`: a keyframe when `key`.
+fn frame(codec: Codec, index: u32, key: bool, size: usize, rng: &mut Rng) -> Vec<u8> {
+    let mut body = rng.bytes(size);
+    body[..4].copy_from_slice(&index.to_be_bytes());
+    match codec {
+        // VP8 payload header: P (bit 0) clear on a key frame.
+        Codec::Vp8 => {
+            body[0] = if key { 0x10 } else { 0x11 };
+            body
+        }
+        // VP9 uncompressed header: frame marker, profile 0, frame_type.
+        Codec::Vp9 => {
+            body[0] = if key { 0x82 } else { 0x86 };
+            body
+        }
+        // Annex B: SPS and PPS before an IDR, or one non-IDR slice; no emulated start codes.
+        Codec::H264 => {
+            for b in body.iter_mut() {
+                *b |= 0x01;
+            }
+            let mut out = Vec::new();
+            if key {
+                out.extend_from_slice(&[0, 0, 0, 1, 0x67, 0x42, 0xe0, 0x1f, 0x8d, 0x68, 0x0a]);
+                out.extend_from_slice(&[0, 0, 0, 1, 0x68, 0xce, 0x3c, 0x80]);
+                out.extend_from_slice(&[0, 0, 0, 1, 0x65, 0x88]);
+            } else {
+                out.extend_from_slice(&[0, 0, 0, 1, 0x41, 0x9a]);
+            }
+            out.extend_from_slice(&body);
+            out
+        }
+        // A temporal unit: delimiter, a sequence header on a keyframe, one frame OBU.
+        Codec::Av1 => {
+            let mut out = vec![0x12, 0x00];
+            if key {
+                out.extend_from_slice(&[0x0a, 0x03, 0x00, 0x00, 0x00]);
+            }
+            out.push(0x32);
+            let mut n = body.len();
+            loop {
+                let b = (n & 0x7f) as u8;
+                n >>= 7;
+                out.push(if n == 0 { b } else { b | 0x80 });
+                if n == 0 {
+                    break;
+                }
+            }
+            out.extend_from_slice(&body);
+            out
+        }
+        _ => body,
+    }
+}
+
+/// Connects a (sending `codec`) and b (receiving frames) through a relay with `policy`.
+fn frame_call(codec: Codec, seed: u64) -> (Peer, Peer, Relay) {
+    let mut a = peer(|_| {});
+    let mut b = peer(|_| {});
+    let relay = Relay::new(a.s.local_address(), b.s.local_address(), Policy::default(), seed);
+    negotiate_track(&mut a, &mut b, codec.kind(), codec);
+    b.s.receive_frames(true);
+    assert!(run_until(&mut a, &mut b, &relay, Duration::from_secs(30), connected), "connected");
+    (a, b, relay)
+}
+
+/// Sends `n` frames (a keyframe every `gop`, and whenever b asked for one), pumping both
+/// sides, then waits until b has them all or 5 s passed. Returns the frames sent by
+/// timestamp.
+fn send_frames(a: &mut Peer, b: &mut Peer, relay: &Relay, codec: Codec, n: u32, gop: u32, seed: u64) -> HashMap<u32, (Vec<u8>, bool)> {
+    let mut rng = Rng(seed | 1);
+    let mut sent = HashMap::new();
+    let step = codec.clock_rate() / 50;
+    let mut requests_seen = 0;
+    for i in 0..n {
+        let asked = a.keyframes.len() > requests_seen;
+        requests_seen = a.keyframes.len();
+        let key = i % gop == 0 || asked;
+        let size = if codec.kind() == MediaKind::Audio { 160 } else if key { 12_000 } else { 800 + (rng.next() % 3000) as usize };
+        let f = frame(codec, i, key, size, &mut rng);
+        let ts = 1000 + i * step;
+        a.s.send_frame(a.track, &f, ts).unwrap();
+        sent.insert(ts, (f, key));
+        for _ in 0..5 {
+            a.pump(&b.s, relay.for_b);
+            b.pump(&a.s, relay.for_a);
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    let total = sent.len();
+    run_until(a, b, relay, Duration::from_secs(5), |_, b| b.frames.len() >= total);
+    sent
+}
+
+/// Every frame b got is one a sent, whole, in order, with the right keyframe flag.
+fn check_frames(b: &Peer, sent: &HashMap<u32, (Vec<u8>, bool)>, codec: Codec) {
+    let mut last = 0;
+    for f in &b.frames {
+        assert_eq!(f.track, b.track);
+        let (data, key) = sent.get(&f.timestamp).unwrap_or_else(|| panic!("{codec:?}: a frame at {} was never sent", f.timestamp));
+        assert!(f.timestamp > last, "{codec:?}: frames in order");
+        last = f.timestamp;
+        let expected: &[u8] = data;
+        if codec == Codec::Av1 {
+            assert_eq!(&f.data[..], expected, "{codec:?}: frame at {} (temporal unit rebuilt)", f.timestamp);
+        } else {
+            assert_eq!(f.data.len(), expected.len(), "{codec:?}: frame at {}", f.timestamp);
+            assert!(f.data == expected, "{codec:?}: frame at {} differs", f.timestamp);
+        }
+        if codec.kind() == MediaKind::Video {
+            assert_eq!(f.keyframe, *key, "{codec:?}: keyframe flag at {}", f.timestamp);
+        }
+    }
+}
+
+#[test]
+fn every_codecs_frames_come_back_whole() {
+    for (i, codec) in [Codec::Vp8, Codec::Vp9, Codec::H264, Codec::Av1, Codec::Opus].into_iter().enumerate() {
+        let (mut a, mut b, relay) = frame_call(codec, 40 + i as u64);
+        let sent = send_frames(&mut a, &mut b, &relay, codec, 40, 20, 7 + i as u64);
+        check_frames(&b, &sent, codec);
+        assert_eq!(b.frames.len(), sent.len(), "{codec:?}: every frame");
+        assert!(b.frames.iter().all(|f| f.lost_packets == 0));
+        let c = b.s.frame_counters(None);
+        assert_eq!((c.frames_delivered, c.frames_dropped, c.packets_lost), (40, 0, 0), "{codec:?}: {c:?}");
+        // The raw packets still arrive too.
+        assert!(b.rtp.len() >= 40, "{codec:?}: {} RTP packets", b.rtp.len());
+        eprintln!("frames: {codec:?}: 40 of 40 frames whole ({} packets)", b.rtp.len());
+    }
+}
+
+#[test]
+fn frames_survive_a_lossy_reordering_path_with_nack() {
+    let codec = Codec::Vp8;
+    let (mut a, mut b, relay) = frame_call(codec, 50);
+    relay.set(|p| {
+        p.loss = 0.02;
+        p.delay = Duration::from_millis(10);
+        p.jitter = Duration::from_millis(6);
+    });
+    let n = 300;
+    let sent = send_frames(&mut a, &mut b, &relay, codec, n, 60, 11);
+    check_frames(&b, &sent, codec);
+    let c = b.s.frame_counters(None);
+    let rtcp = b.s.rtcp_counters();
+    let got = b.frames.len();
+    eprintln!(
+        "frames: lossy path: {got} of {n} frames whole, {} NACKs sent, {} recovered, {c:?}, {} keyframe requests at a",
+        rtcp.nack_sent, rtcp.nack_recovered, a.keyframes.len()
+    );
+    assert!(rtcp.nack_recovered > 0, "the relay's loss was repaired by retransmissions: {rtcp:?}");
+    assert!(got as f64 >= 0.99 * n as f64, "{got} of {n} frames: {c:?}");
+    assert_eq!(c.frames_delivered as usize, got);
+}
+
+#[test]
+fn a_loss_beyond_repair_holds_video_back_until_the_keyframe_it_asked_for() {
+    let codec = Codec::Vp8;
+    let mut a = peer(|c| c.rtcp.nack = false);
+    let mut b = peer(|c| {
+        c.rtcp.nack = false;
+        c.jitter.latency = Duration::from_millis(50);
+    });
+    let relay = Relay::new(a.s.local_address(), b.s.local_address(), Policy::default(), 60);
+    negotiate_track(&mut a, &mut b, MediaKind::Video, codec);
+    b.s.receive_frames(true);
+    assert!(run_until(&mut a, &mut b, &relay, Duration::from_secs(30), connected));
+    let mut rng = Rng(5);
+    let mut send = |a: &mut Peer, b: &mut Peer, i: u32, key: bool| {
+        let f = frame(codec, i, key, 3000, &mut rng);
+        a.s.send_frame(a.track, &f, i * 3000).unwrap();
+        run_until(a, b, &relay, Duration::from_millis(20), |_, _| false);
+    };
+    send(&mut a, &mut b, 1, true);
+    send(&mut a, &mut b, 2, false);
+    assert!(run_until(&mut a, &mut b, &relay, Duration::from_secs(2), |_, b| b.frames.len() == 2));
+    // Frame 3's packets vanish; 4 and 5 are deltas that need it.
+    relay.set(|p| p.blocked = true);
+    send(&mut a, &mut b, 3, false);
+    relay.set(|p| p.blocked = false);
+    send(&mut a, &mut b, 4, false);
+    send(&mut a, &mut b, 5, false);
+    assert!(run_until(&mut a, &mut b, &relay, Duration::from_secs(3), |a, _| !a.keyframes.is_empty()), "b asked a for a keyframe");
+    assert_eq!(b.frames.len(), 2, "no delta after the loss");
+    send(&mut a, &mut b, 6, true);
+    assert!(run_until(&mut a, &mut b, &relay, Duration::from_secs(2), |_, b| b.frames.len() == 3));
+    let key = &b.frames[2];
+    assert_eq!((key.timestamp, key.keyframe, key.lost_packets), (18_000, true, 3), "the keyframe reports the 3 lost packets");
+    let c = b.s.frame_counters(None);
+    assert_eq!((c.frames_dropped, c.packets_lost), (3, 3), "{c:?}");
+}

@@ -83,6 +83,11 @@ impl Session {
         total
     }
 
+    /// What the jitter buffer of received source `ssrc` did, if it has one.
+    pub fn frame_counters_of_source(&self, ssrc: u32) -> Option<FrameCounters> {
+        self.frames.sources.lock().get(&ssrc).map(|s| s.buffer.counters)
+    }
+
     /// A decrypted (and, for RTX, unwrapped) packet of `track` with payload format `codec`.
     pub(super) fn frames_on_rtp(&self, track: u32, codec: Codec, packet: &[u8]) {
         let Ok(h) = RtpHeader::parse(packet) else { return };

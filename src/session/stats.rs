@@ -145,6 +145,11 @@ impl Session {
                     .set("packetsLost", src.stats.cumulative_lost())
                     .set("jitter", src.stats.jitter() as f64 / src.stats.clock_rate().max(1) as f64)
                     .set_opt("remoteId", src.sender_report.map(|_| format!("RO{ssrc}")));
+                if let Some(f) = self.frame_counters_of_source(ssrc) {
+                    // Frames handed over whole, and those given up (incomplete, malformed,
+                    // or held back for a keyframe).
+                    s.set("framesReceived", f.frames_delivered).set("framesDropped", f.frames_dropped);
+                }
                 if src.nack.is_some() {
                     s.set("nackCount", src.nacks_sent).set("retransmittedPacketsReceived", src.retransmissions_received);
                 }

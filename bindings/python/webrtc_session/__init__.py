@@ -25,7 +25,7 @@ from ._native import lib, take_string
 __all__ = [
     "Session", "Config", "Track", "MediaKind", "Codec", "Direction", "SdpType", "ConnectionState", "IceState",
     "GatheringState", "SignalingState", "SrtpProfile", "DtlsRole", "Stat", "WebRTCError", "version",
-    "DataChannel", "LogLevel", "LOG_AREAS", "set_log_callback", "log_to_python", "Event", "EventType",
+    "DataChannel", "LogLevel", "LOG_AREAS", "set_log_callback", "log_to_python", "Event", "EventType", "Frame",
 ]
 
 log = logging.getLogger("webrtc_session")
@@ -150,6 +150,11 @@ class Stat(enum.IntEnum):
     BANDWIDTH_OVERUSE = 39
     TRANSPORT_FEEDBACK_UNKNOWN = 40
     POLL_EVENTS_DROPPED = 41
+    FRAMES_RECEIVED = 42
+    FRAMES_DROPPED = 43
+    FRAMES_MALFORMED = 44
+    FRAME_PACKETS_LOST = 45
+    FRAME_PACKETS_LATE = 46
 
 
 class WebRTCError(Exception):
@@ -220,6 +225,7 @@ class EventType(enum.IntEnum):
     CHANNEL_CLOSED = 14
     KEYFRAME_REQUEST = 15
     BANDWIDTH_ESTIMATE = 16
+    FRAME = 17
 
 
 @dataclass
@@ -237,6 +243,24 @@ class Event:
     mid: str = ""
     is_text: bool = False
     channel: Optional["DataChannel"] = None
+    #: A FRAME event's frame (its ``data`` is also ``data``).
+    frame: Optional["Frame"] = None
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A complete received frame (:attr:`Session.on_frame`, or FRAME events in polling mode
+    after :meth:`Session.receive_frames`): VP8/VP9 as the encoder wrote it, H.264 as an Annex B
+    stream, AV1 as low-overhead OBUs after a temporal delimiter, audio as the payload; what a
+    decoder (PyAV's ``CodecContext.decode``) takes. ``lost_packets`` counts the source's
+    packets that never arrived since its previous frame."""
+    track: int
+    data: bytes
+    timestamp: int
+    keyframe: bool
+    codec: "Codec"
+    lost_packets: int = 0
+    ssrc: int = 0
 
 
 _STATE_ENUMS = {}  # filled below, once the enums exist
@@ -309,6 +333,9 @@ class Config:
         (default ``(512, 1000)``).
     :param bandwidth: ``(start_bps, min_bps, max_bps)`` of the bandwidth estimate (default
         ``(300000, 30000, 10000000)``).
+    :param jitter_buffer: ``(latency_ms, keyframe_after_loss)`` of frame delivery (default
+        ``(150, True)``): how long the packet after a gap waits for a retransmission, and
+        whether video after a loss waits for a keyframe.
     """
 
     def __init__(
@@ -329,6 +356,7 @@ class Config:
         transport_cc: bool = True,
         nack_history: Optional[tuple[int, int]] = None,
         bandwidth: Optional[tuple[int, int, int]] = None,
+        jitter_buffer: Optional[tuple[int, bool]] = None,
     ):
         self._handle = ctypes.c_void_p()
         _check(lib.wrs_config_new(ctypes.byref(self._handle)))
@@ -360,6 +388,8 @@ class Config:
                 _check(lib.wrs_config_set_nack_history(self._handle, nack_history[0], nack_history[1]))
             if bandwidth is not None:
                 _check(lib.wrs_config_set_bandwidth_estimate(self._handle, *bandwidth))
+            if jitter_buffer is not None:
+                _check(lib.wrs_config_set_jitter_buffer(self._handle, jitter_buffer[0], jitter_buffer[1]))
         except BaseException:
             self.free()
             raise
@@ -424,6 +454,8 @@ class Session:
     Assign callables to the ``on_*`` attributes (``None`` to unregister):
 
     - ``on_rtp(track_id: int, packet: bytes)``; ``on_rtcp(packet: bytes)``
+    - ``on_frame(Frame)``: complete received frames from the jitter buffer; assigning it
+      turns frame delivery on (``None`` off). ``on_rtp`` still sees every packet.
     - ``on_ice_candidate(candidate: str, mid: str)``
     - ``on_connection_state(ConnectionState)``, ``on_ice_state(IceState)``,
       ``on_gathering_state(GatheringState)``, ``on_signaling_state(SignalingState)``
@@ -441,6 +473,7 @@ class Session:
 
     _EVENTS = {
         "on_rtp": ("wrs_session_on_rtp", _native.RTP_CB),
+        "on_frame": ("wrs_session_on_frame", _native.FRAME_CB),
         "on_rtcp": ("wrs_session_on_rtcp", _native.RTCP_CB),
         "on_ice_candidate": ("wrs_session_on_ice_candidate", _native.CANDIDATE_CB),
         "on_connection_state": ("wrs_session_on_connection_state", _native.STATE_CB),
@@ -529,6 +562,12 @@ class Session:
             return lambda _ud, track, p, n: guarded(track, ctypes.string_at(p, n))
         if name == "on_rtcp":
             return lambda _ud, p, n: guarded(ctypes.string_at(p, n))
+        if name == "on_frame":
+            def frame(_ud, f):
+                c = f.contents
+                guarded(Frame(c.track, ctypes.string_at(c.data, c.len), c.timestamp, bool(c.keyframe),
+                              Codec(c.codec), c.lost_packets, c.ssrc))
+            return frame
         if name == "on_ice_candidate":
             return lambda _ud, c, mid: guarded(c.decode(), mid.decode())
         if name == "on_track":
@@ -733,7 +772,14 @@ class Session:
             ev.mid = e.mid.decode("utf-8", "replace")
         if e.channel:
             ev.channel = self._adopt(e.channel) if kind == EventType.DATA_CHANNEL else self._channels.get(e.channel)
+        if kind == EventType.FRAME:
+            ev.frame = Frame(e.track, ev.data, e.value, bool(e.is_keyframe), Codec(e.state), e.lost_packets, e.ssrc)
         return ev
+
+    def receive_frames(self, on: bool = True) -> None:
+        """Frame delivery without a callback, for polling mode: while on, FRAME events (with
+        :attr:`Event.frame`) replace RTP events. ``on_frame`` does this in callback mode."""
+        _check(lib.wrs_session_receive_frames(self._h(), on))
 
     def events(self) -> list[Event]:
         """Every waiting event, in order (polling mode only)."""

@@ -33,7 +33,27 @@ class EVENT(ctypes.Structure):
         ("len", ctypes.c_size_t),
         ("text", ctypes.c_char_p),
         ("mid", ctypes.c_char_p),
+        ("is_keyframe", ctypes.c_bool),
+        ("lost_packets", ctypes.c_uint32),
+        ("ssrc", ctypes.c_uint32),
     ]
+
+
+class FRAME(ctypes.Structure):
+    """wrs_frame."""
+    _fields_ = [
+        ("track", ctypes.c_uint32),
+        ("ssrc", ctypes.c_uint32),
+        ("codec", ctypes.c_uint32),
+        ("timestamp", ctypes.c_uint32),
+        ("keyframe", ctypes.c_bool),
+        ("lost_packets", ctypes.c_uint32),
+        ("data", ctypes.POINTER(ctypes.c_uint8)),
+        ("len", ctypes.c_size_t),
+    ]
+
+
+FRAME_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.POINTER(FRAME))
 c_channel_p = ctypes.c_void_p
 c_channel_init_p = ctypes.c_void_p
 DATA_CHANNEL_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
@@ -112,6 +132,7 @@ _SIGNATURES = {
     "wrs_config_set_transport_cc": (_R, [c_config_p, ctypes.c_bool]),
     "wrs_config_set_nack_history": (_R, [c_config_p, ctypes.c_uint32, ctypes.c_uint32]),
     "wrs_config_set_bandwidth_estimate": (_R, [c_config_p, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64]),
+    "wrs_config_set_jitter_buffer": (_R, [c_config_p, ctypes.c_uint32, ctypes.c_bool]),
     "wrs_config_set_max_remote_candidates": (_R, [c_config_p, ctypes.c_uint32]),
     "wrs_config_set_ice_timeouts": (_R, [c_config_p, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_uint32]),
     "wrs_session_new": (_R, [c_config_p, ctypes.POINTER(c_session_p)]),
@@ -135,6 +156,8 @@ _SIGNATURES = {
     ),
     "wrs_session_send_rtcp": (_R, [c_session_p, ctypes.c_char_p, ctypes.c_size_t]),
     "wrs_session_on_rtp": (_R, [c_session_p, RTP_CB, ctypes.c_void_p]),
+    "wrs_session_on_frame": (_R, [c_session_p, FRAME_CB, ctypes.c_void_p]),
+    "wrs_session_receive_frames": (_R, [c_session_p, ctypes.c_bool]),
     "wrs_session_on_rtcp": (_R, [c_session_p, RTCP_CB, ctypes.c_void_p]),
     "wrs_session_on_ice_candidate": (_R, [c_session_p, CANDIDATE_CB, ctypes.c_void_p]),
     "wrs_session_on_connection_state": (_R, [c_session_p, STATE_CB, ctypes.c_void_p]),

@@ -13,7 +13,7 @@ int main() {
         std::atomic<int> warnings{0}, tracks{0};
         wrs::set_log_handler([&](wrs_log_level, wrs_log_area, const char *) { ++warnings; }, WRS_LOG_LEVEL_WARN);
         wrs::config cfg;
-        cfg.local_address("127.0.0.1").nack(true).transport_cc(true).bandwidth_estimate(300000, 30000, 5000000);
+        cfg.local_address("127.0.0.1").nack(true).transport_cc(true).bandwidth_estimate(300000, 30000, 5000000).jitter_buffer(100);
         wrs::session a(&cfg), b(&cfg);
         std::atomic<int> at_a{0}, at_b{0};
         b.on_track([&](uint32_t, wrs_media_kind kind, const std::string &) { tracks += kind == WRS_MEDIA_KIND_AUDIO; });
@@ -21,6 +21,9 @@ int main() {
         b.on_ice_candidate([&](const std::string &c, const std::string &) { a.add_remote_candidate(c); });
         a.on_rtp([&](uint32_t, const uint8_t *, size_t) { ++at_a; });
         b.on_rtp([&](uint32_t, const uint8_t *, size_t) { ++at_b; });
+        // The same packets as whole frames from b's jitter buffer (audio: a frame a packet).
+        std::atomic<int> frames_at_b{0};
+        b.on_frame([&](const wrs_frame &f) { frames_at_b += f.len == 160 && f.codec == WRS_CODEC_OPUS && f.lost_packets == 0; });
 
         auto t0 = clock::now();
         uint32_t ta = a.add_track(WRS_MEDIA_KIND_AUDIO, {WRS_CODEC_OPUS, WRS_CODEC_PCMU});
@@ -53,7 +56,7 @@ int main() {
             std::this_thread::sleep_for(std::chrono::milliseconds(20));
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
-        std::printf("C++: connected in %.1f ms, packets a->b %d/50, b->a %d/50\n", ms, at_b.load(), at_a.load());
+        std::printf("C++: connected in %.1f ms, packets a->b %d/50, b->a %d/50, frames at b %d/50\n", ms, at_b.load(), at_a.load(), frames_at_b.load());
         // getStats JSON names a's sending stream with what it sent.
         std::string stats = a.stats_json();
         bool stats_ok = stats.find("\"type\":\"outbound-rtp\"") != std::string::npos && stats.find("\"packetsSent\":50") != std::string::npos;
@@ -68,7 +71,7 @@ int main() {
         b.close();
         wrs::set_log_handler(nullptr);
         std::printf("C++: %d warnings logged\n", warnings.load());
-        return at_a == 50 && at_b == 50 && warnings == 0 ? 0 : 1;
+        return at_a == 50 && at_b == 50 && frames_at_b == 50 && warnings == 0 ? 0 : 1;
     } catch (const wrs::error &e) {
         std::fprintf(stderr, "%s\n", e.what());
         return 2;

@@ -100,6 +100,11 @@ class config {
     config &nack(bool on) { check(wrs_config_set_nack(get(), on)); return *this; }
     config &nack_history(uint32_t packets, uint32_t max_age_ms) { check(wrs_config_set_nack_history(get(), packets, max_age_ms)); return *this; }
     config &transport_cc(bool on) { check(wrs_config_set_transport_cc(get(), on)); return *this; }
+    /// Frame delivery's jitter buffers: wait for a missing packet, video waits for a keyframe.
+    config &jitter_buffer(uint32_t latency_ms, bool keyframe_after_loss = true) {
+        check(wrs_config_set_jitter_buffer(get(), latency_ms, keyframe_after_loss));
+        return *this;
+    }
     config &bandwidth_estimate(uint64_t start_bps, uint64_t min_bps, uint64_t max_bps) {
         check(wrs_config_set_bandwidth_estimate(get(), start_bps, min_bps, max_bps));
         return *this;
@@ -217,6 +222,8 @@ class session {
     using bandwidth_fn = std::function<void(uint64_t bitrate_bps)>;
     using rtcp_fn = std::function<void(const uint8_t *packet, size_t len)>;
     using track_fn = std::function<void(uint32_t track, wrs_media_kind kind, const std::string &mid)>;
+    /// A complete received frame; `f.data` is borrowed for the call.
+    using frame_fn = std::function<void(const wrs_frame &f)>;
 
     explicit session(const config *cfg = nullptr) : handlers_(std::make_unique<handlers>()) {
         wrs_session *s = nullptr;
@@ -228,6 +235,14 @@ class session {
         handlers_->rtp = std::move(f);
         check(wrs_session_on_rtp(get(), &rtp_trampoline, handlers_.get()));
     }
+    /// Complete frames from the jitter buffers (turns frame delivery on; nullptr turns it off).
+    void on_frame(frame_fn f) {
+        bool on = static_cast<bool>(f);
+        handlers_->frame = std::move(f);
+        check(wrs_session_on_frame(get(), on ? &frame_trampoline : nullptr, handlers_.get()));
+    }
+    /// Frame delivery for polling mode (WRS_EVENT_TYPE_FRAME instead of RTP events).
+    void receive_frames(bool on) { check(wrs_session_receive_frames(get(), on)); }
     void on_ice_candidate(candidate_fn f) {
         handlers_->candidate = std::move(f);
         check(wrs_session_on_ice_candidate(get(), &candidate_trampoline, handlers_.get()));
@@ -383,7 +398,9 @@ class session {
         std::function<void(wrs_signaling_state)> signaling_state;
         track_fn track;
         std::function<void(uint32_t)> keyframe;
+        frame_fn frame;
     };
+    static void frame_trampoline(void *ud, const wrs_frame *f) noexcept { try { hs(ud)->frame(*f); } catch (...) {} }
     static handlers *hs(void *ud) { return static_cast<handlers *>(ud); }
     static void rtcp_trampoline(void *ud, const uint8_t *p, size_t n) noexcept { try { hs(ud)->rtcp(p, n); } catch (...) {} }
     static void ice_state_trampoline(void *ud, wrs_ice_state s) noexcept { try { hs(ud)->ice_state(s); } catch (...) {} }

@@ -13,6 +13,22 @@ namespace WebRtcSession
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
         internal delegate void RtpCallback(IntPtr userData, uint track, IntPtr packet, UIntPtr len);
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        internal delegate void FrameCallback(IntPtr userData, ref WrsFrame frame);
+
+        /// <summary>wrs_frame.</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct WrsFrame
+        {
+            public uint Track;
+            public uint Ssrc;
+            public uint Codec;
+            public uint Timestamp;
+            [MarshalAs(UnmanagedType.I1)] public bool Keyframe;
+            public uint LostPackets;
+            public IntPtr Data;
+            public UIntPtr Len;
+        }
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
         internal delegate void RtcpCallback(IntPtr userData, IntPtr packet, UIntPtr len);
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
         internal delegate void CandidateCallback(IntPtr userData, IntPtr candidate, IntPtr mid);
@@ -65,6 +81,8 @@ namespace WebRtcSession
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_send_media(SessionHandle s, uint track, byte[] payload, UIntPtr len, uint timestamp, [MarshalAs(UnmanagedType.I1)] bool marker);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_send_rtcp(SessionHandle s, byte[] packet, UIntPtr len);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_on_rtp(SessionHandle s, RtpCallback cb, IntPtr userData);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_on_frame(SessionHandle s, FrameCallback cb, IntPtr userData);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_config_set_jitter_buffer(ConfigHandle cfg, uint latencyMs, [MarshalAs(UnmanagedType.I1)] bool keyframeAfterLoss);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_on_rtcp(SessionHandle s, RtcpCallback cb, IntPtr userData);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_on_ice_candidate(SessionHandle s, CandidateCallback cb, IntPtr userData);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_on_connection_state(SessionHandle s, StateCallback cb, IntPtr userData);

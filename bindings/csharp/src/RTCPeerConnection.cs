@@ -96,6 +96,24 @@ namespace WebRtcSession
         }
     }
 
+    /// <summary>A complete received frame (<see cref="RTCPeerConnection.OnFrame"/>).</summary>
+    public sealed class MediaFrame
+    {
+        public readonly uint Track;
+        public readonly Codec Codec;
+        /// <summary>RTP timestamp on the codec's clock.</summary>
+        public readonly uint Timestamp;
+        public readonly bool Keyframe;
+        /// <summary>Packets of this source that never arrived since its previous frame.</summary>
+        public readonly uint LostPackets;
+        public readonly byte[] Data;
+
+        internal MediaFrame(uint track, Codec codec, uint timestamp, bool keyframe, uint lost, byte[] data)
+        {
+            Track = track; Codec = codec; Timestamp = timestamp; Keyframe = keyframe; LostPackets = lost; Data = data;
+        }
+    }
+
     /// <summary>A track of a session. <see cref="Id"/> is what SendRtp and OnRtpPacket use.</summary>
     public sealed class MediaTrack
     {
@@ -211,8 +229,15 @@ namespace WebRtcSession
                 var h = ondatachannel;
                 if (h != null) h(ch);
             }));
-            // Registered once for the life of the handle, which keeps the delegates reachable.
-            handle.Callbacks = new Delegate[] { rtp, rtcp, candidate, connection, ice, gathering, signaling, onTrack, onChannel };
+            var onFrame = new Native.FrameCallback((IntPtr ud, ref Native.WrsFrame f) =>
+            {
+                var frame = new MediaFrame(f.Track, (Codec)f.Codec, f.Timestamp, f.Keyframe, f.LostPackets, Copy(f.Data, f.Len));
+                Raise(() => RaiseFrame(frame));
+            });
+            frameCallback = onFrame;
+            // Registered once for the life of the handle, which keeps the delegates reachable
+            // (the frame callback only once somebody listens: it turns the jitter buffers on).
+            handle.Callbacks = new Delegate[] { rtp, rtcp, candidate, connection, ice, gathering, signaling, onTrack, onChannel, onFrame };
             Native.Check(Native.wrs_session_on_rtp(handle, rtp, IntPtr.Zero));
             Native.Check(Native.wrs_session_on_rtcp(handle, rtcp, IntPtr.Zero));
             Native.Check(Native.wrs_session_on_ice_candidate(handle, candidate, IntPtr.Zero));
@@ -222,6 +247,37 @@ namespace WebRtcSession
             Native.Check(Native.wrs_session_on_signaling_state(handle, signaling, IntPtr.Zero));
             Native.Check(Native.wrs_session_on_track(handle, onTrack, IntPtr.Zero));
             Native.Check(Native.wrs_session_on_data_channel(handle, onChannel, IntPtr.Zero));
+        }
+
+        private Native.FrameCallback frameCallback;
+        private bool framesOn;
+        private Action<MediaFrame> onFrame;
+
+        /// <summary>Complete received frames from the library's jitter buffers (subscribing
+        /// turns frame delivery on): VP8/VP9 as encoded, H.264 as Annex B, AV1 as OBUs, audio
+        /// as the payload.</summary>
+        public event Action<MediaFrame> OnFrame
+        {
+            add { lock (channels) onFrame += value; EnableFrames(); }
+            remove { lock (channels) onFrame -= value; }
+        }
+
+        private void EnableFrames()
+        {
+            lock (channels)
+            {
+                if (framesOn) return;
+                framesOn = true;
+            }
+            Native.Check(Native.wrs_session_on_frame(handle, frameCallback, IntPtr.Zero));
+        }
+
+        private void RaiseFrame(MediaFrame f)
+        {
+            Action<MediaFrame> h;
+            lock (channels) h = onFrame;
+            if (h != null) h(f);
+            RaiseSipsorceryFrame(f);
         }
 
         // Channels that may still raise events: kept reachable (with their delegates) until closed.

@@ -3,8 +3,9 @@
 // setLocalDescription (a Task), setRemoteDescription returning SetDescriptionResultEnum,
 // onicecandidate, addIceCandidate(RTCIceCandidateInit), onconnectionstatechange,
 // OnRtpPacketReceived(IPEndPoint, SDPMediaTypesEnum, RTPPacket), addTrack(MediaStreamTrack),
-// SendAudio, SendVideo (VP8 now; the other video formats with issue #14). Events come from
-// library threads, as the rest of this binding's (see RTCPeerConnection).
+// SendAudio, SendVideo (every video codec the library packetizes), OnVideoFrameReceived (whole
+// frames from the library's jitter buffer). Events come from library threads, as the rest of
+// this binding's (see RTCPeerConnection).
 using System;
 using System.Collections.Generic;
 using System.Net;
@@ -16,6 +17,30 @@ namespace WebRtcSession
     public enum RTCPeerConnectionState { closed, failed, disconnected, @new, connecting, connected }
     public enum RTCIceConnectionState { closed, failed, disconnected, @new, checking, connected }
     public enum RTCSignalingState { stable, have_local_offer, have_remote_offer, have_local_pranswer, have_remote_pranswer, closed }
+    /// <summary>SIPSorcery's video codec names.</summary>
+    public enum VideoCodecsEnum { VP8 = 0, H264 = 1, VP9 = 3, AV1 = 6 }
+
+    /// <summary>SIPSorcery's VideoFormat (the members a received frame needs).</summary>
+    public struct VideoFormat
+    {
+        public VideoCodecsEnum Codec;
+        public int ClockRate;
+        public string FormatName;
+
+        public VideoFormat(WebRtcSession.Codec codec)
+        {
+            switch (codec)
+            {
+                case WebRtcSession.Codec.VP9: Codec = VideoCodecsEnum.VP9; break;
+                case WebRtcSession.Codec.H264: Codec = VideoCodecsEnum.H264; break;
+                case WebRtcSession.Codec.AV1: Codec = VideoCodecsEnum.AV1; break;
+                default: Codec = VideoCodecsEnum.VP8; break;
+            }
+            ClockRate = 90000;
+            FormatName = Codec.ToString();
+        }
+    }
+
     public enum SDPMediaTypesEnum { audio = 0, video = 1, application = 2, data = 3, control = 4, image = 5, message = 6 }
     public enum MediaStreamStatusEnum { SendRecv = 0, SendOnly = 1, RecvOnly = 2, Inactive = 3 }
     /// <summary>SIPSorcery's well-known audio formats (their static payload type numbers).</summary>
@@ -195,6 +220,16 @@ namespace WebRtcSession
         /// <summary>SIPSorcery's OnRtpPacketReceived: the peer's address (the selected pair's),
         /// the media type of the track, and the parsed packet.</summary>
         public event Action<IPEndPoint, SDPMediaTypesEnum, RTPPacket> OnRtpPacketReceived;
+
+        private Action<IPEndPoint, uint, byte[], VideoFormat> videoFrameReceived;
+        /// <summary>SIPSorcery's OnVideoFrameReceived: the peer's address, the frame's RTP
+        /// timestamp, the whole encoded frame (from the library's jitter buffer) and its
+        /// format. Subscribing turns frame delivery on.</summary>
+        public event Action<IPEndPoint, uint, byte[], VideoFormat> OnVideoFrameReceived
+        {
+            add { lock (kinds) videoFrameReceived += value; EnableFrames(); }
+            remove { lock (kinds) videoFrameReceived -= value; }
+        }
 
         /// <summary>Why the last setRemoteDescription did not return OK.</summary>
         public string LastSetDescriptionError { get; private set; }
@@ -382,12 +417,16 @@ namespace WebRtcSession
             if (h != null) h(ToSipsorcery(s));
         }
 
-        private void RaiseSipsorceryRtp(uint track, byte[] packet)
+        private void RaiseSipsorceryFrame(MediaFrame f)
         {
-            var h = OnRtpPacketReceived;
-            if (h == null || packet.Length < 12) return;
-            MediaKind kind;
-            lock (kinds) if (!kinds.TryGetValue(track, out kind)) kind = MediaKind.Audio;
+            Action<IPEndPoint, uint, byte[], VideoFormat> h;
+            lock (kinds) h = videoFrameReceived;
+            if (h == null || f.Codec < Codec.VP8) return;
+            h(RemoteEndPoint(), f.Timestamp, f.Data, new VideoFormat(f.Codec));
+        }
+
+        private IPEndPoint RemoteEndPoint()
+        {
             if (remoteEndPoint == null)
             {
                 try
@@ -398,7 +437,16 @@ namespace WebRtcSession
                 }
                 catch (Exception) { }
             }
-            h(remoteEndPoint, kind == MediaKind.Video ? SDPMediaTypesEnum.video : SDPMediaTypesEnum.audio, new RTPPacket(packet));
+            return remoteEndPoint;
+        }
+
+        private void RaiseSipsorceryRtp(uint track, byte[] packet)
+        {
+            var h = OnRtpPacketReceived;
+            if (h == null || packet.Length < 12) return;
+            MediaKind kind;
+            lock (kinds) if (!kinds.TryGetValue(track, out kind)) kind = MediaKind.Audio;
+            h(RemoteEndPoint(), kind == MediaKind.Video ? SDPMediaTypesEnum.video : SDPMediaTypesEnum.audio, new RTPPacket(packet));
         }
     }
 }

@@ -384,7 +384,12 @@ static class Tests
             int received = 0, badPacket = 0;
             System.Net.IPEndPoint from = null;
             var connected = new ManualResetEventSlim();
-            int videoPackets = 0, videoMarkers = 0;
+            int videoPackets = 0, videoMarkers = 0, videoFrames = 0, badFrames = 0;
+            bob.OnVideoFrameReceived += (rep, timestamp, frame, format) =>
+            {
+                if (format.Codec != VideoCodecsEnum.VP8 || frame.Length != 3000 || frame[1] != 7 || rep == null) Interlocked.Increment(ref badFrames);
+                Interlocked.Increment(ref videoFrames);
+            };
             foreach (var pc in new[] { alice, bob })
             {
                 var formats = new List<SDPAudioVideoMediaFormat> { new SDPAudioVideoMediaFormat(SDPWellKnownMediaFormatsEnum.PCMU) };
@@ -426,8 +431,12 @@ static class Tests
             }
             Assert(WaitFor(() => received == 50), "50 packets through OnRtpPacketReceived, got " + received);
             // SendVideo: a 3,000-byte VP8 frame leaves as three RFC 7741 packets, the marker on the last.
-            alice.SendVideo(3000, new byte[3000]);
+            // OnVideoFrameReceived: the three packets come back as the one frame.
+            var keyframe = new byte[3000];
+            keyframe[1] = 7;
+            alice.SendVideo(3000, keyframe);
             Assert(WaitFor(() => videoPackets == 3) && videoMarkers == 1, "SendVideo: " + videoPackets + " packets, " + videoMarkers + " markers");
+            Assert(WaitFor(() => videoFrames == 1) && badFrames == 0, "OnVideoFrameReceived: " + videoFrames + " frames, " + badFrames + " wrong");
             Assert(badPacket == 0, "parsed packets");
             Assert(from != null && from.Address.ToString() == "127.0.0.1", "remote end point " + from);
             // A description without a fingerprint: SIPSorcery's result, with the library's reason.
@@ -451,7 +460,7 @@ static class Tests
         Run("no event after Dispose returns", NoEventAfterDispose);
         Run("data channels in SIPSorcery's shape: 1,000 echoed messages, limits, close", DataChannels);
         Run("the library's log messages reach Log.SetHandler", LogMessages);
-        Run("SIPSorcery's shapes: offer/answer, candidates, SendAudio, OnRtpPacketReceived", SipsorceryShapes);
+        Run("SIPSorcery's shapes: offer/answer, candidates, SendAudio, SendVideo, OnRtpPacketReceived, OnVideoFrameReceived", SipsorceryShapes);
         Console.WriteLine(passed + " passed, " + failed + " failed");
         return failed == 0 ? 0 : 1;
     }

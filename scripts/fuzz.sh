@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-20}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(set_remote_description add_remote_candidate datagram stun sctp rtcp)
+[ ${#targets[@]} -gt 0 ] || targets=(set_remote_description add_remote_candidate datagram stun sctp rtcp frames)
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 export RUSTC_BOOTSTRAP=1
 for t in "${targets[@]}"; do

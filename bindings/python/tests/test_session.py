@@ -268,3 +268,42 @@ def test_polling_mode_with_asyncio(config):
             assert a.stat(w.Stat.POLL_EVENTS_DROPPED) == 0
 
     asyncio.run(run())
+
+
+def test_frames_by_callback_and_by_polling(config):
+    """Whole frames back: b's on_frame gets a's VP8 frames (4,000 bytes, four packets each)
+    as they were sent; in polling mode, after receive_frames(), FRAME events replace RTP."""
+    with w.Session(config) as a, w.Session(config) as b:
+        frames = Collector()
+        b.on_frame = frames
+        ta, tb = connect(a, b, w.MediaKind.VIDEO, (w.Codec.VP8,))
+        sent = []
+        for i in range(20):
+            f = bytes([0x10 if i == 0 else 0x11]) + i.to_bytes(2, "big") * 2000
+            sent.append(f[:4000])
+            ta.send_frame(f[:4000], timestamp=i * 3000)
+            time.sleep(0.002)
+        assert wait_for(lambda: len(frames) == 20), len(frames)
+        got = [f for (f,) in frames.items]
+        assert [f.data for f in got] == sent
+        assert [f.timestamp for f in got] == [i * 3000 for i in range(20)]
+        assert got[0].keyframe and not any(f.keyframe for f in got[1:])
+        assert all(f.codec == w.Codec.VP8 and f.track == tb.id and f.lost_packets == 0 for f in got)
+        assert b.stat(w.Stat.FRAMES_RECEIVED) == 20 and b.stat(w.Stat.FRAMES_DROPPED) == 0
+        inbound = [v for v in b.get_stats().values() if v["type"] == "inbound-rtp"]
+        assert inbound[0]["framesReceived"] == 20, inbound
+
+        # The other way in polling mode: frames instead of packets.
+        a.use_polling()
+        a.receive_frames(True)
+        for i in range(5):
+            tb.send_frame(bytes([0x10]) + bytes(2999), timestamp=i * 3000)
+        events = []
+        assert wait_for(lambda: events.extend(a.events()) or sum(e.type == w.EventType.FRAME for e in events) == 5), events
+        kinds = {e.type for e in events}
+        assert w.EventType.RTP not in kinds, kinds
+        fr = [e.frame for e in events if e.type == w.EventType.FRAME]
+        assert all(f.data == bytes([0x10]) + bytes(2999) and f.keyframe and f.codec == w.Codec.VP8 for f in fr)
+        assert [f.timestamp for f in fr] == [i * 3000 for i in range(5)]
+        with pytest.raises(w.InvalidArgumentError):
+            w.Config(jitter_buffer=(0, True))

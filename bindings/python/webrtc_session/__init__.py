@@ -438,8 +438,10 @@ class Track:
         self.session.send_media(self.id, payload, timestamp, marker)
 
     def send_frame(self, frame: bytes, timestamp: int) -> None:
-        """Sends one encoded frame, packetized by the library (audio: one packet; VP8:
-        RFC 7741 fragments, marker on the last) with ``timestamp`` on the codec's clock."""
+        """Sends one encoded frame, packetized by the library with ``timestamp`` on the
+        codec's clock: audio one packet; VP8 (RFC 7741) and VP9 (RFC 9628) fragments; H.264
+        from Annex B (RFC 6184: STAP-A, single NAL units, FU-A); AV1 from a low-overhead
+        temporal unit (OBU elements); the marker on a video frame's last packet."""
         frame = bytes(frame)
         _check(lib.wrs_session_send_frame(self.session._h(), self.id, frame, len(frame), timestamp & 0xFFFFFFFF))
 

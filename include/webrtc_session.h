@@ -1711,14 +1711,24 @@ wrs_result wrs_session_track_mid(wrs_session *s, uint32_t track, char **out);
 wrs_result wrs_session_track_ssrc(wrs_session *s, uint32_t track, uint32_t *out);
 
 /**
- * The first (preferred) payload type negotiated for `track`: what a host building its own
- * RTP packets puts in them. WRS_RESULT_NOT_AVAILABLE before negotiation.
+ * The payload type `track` sends (the first, preferred, one negotiated unless
+ * `wrs_session_set_send_codec` chose another): what a host building its own RTP packets puts
+ * in them. WRS_RESULT_NOT_AVAILABLE before negotiation.
  */
 wrs_result wrs_session_track_payload_type(wrs_session *s, uint32_t track, uint8_t *out);
 
 /**
- * The first (preferred) codec negotiated for `track`, with its payload type and clock rate
- * (Hz): what the host encodes, and the clock of its RTP timestamps. No SDP parsing needed.
+ * Chooses which of `track`'s negotiated payload types `wrs_session_send_media` and
+ * `wrs_session_send_frame` send (the first negotiated by default); kept across
+ * renegotiations that keep it. Errors: WRS_RESULT_UNKNOWN_TRACK; WRS_RESULT_INVALID_STATE
+ * before negotiation; WRS_RESULT_INVALID_ARGUMENT for a payload type not negotiated.
+ */
+wrs_result wrs_session_set_send_codec(wrs_session *s, uint32_t track, uint8_t payload_type);
+
+/**
+ * The codec `track` sends (the first, preferred, one negotiated unless
+ * `wrs_session_set_send_codec` chose another), with its payload type and clock rate (Hz):
+ * what the host encodes, and the clock of its RTP timestamps. No SDP parsing needed.
  * Errors: WRS_RESULT_UNKNOWN_TRACK; WRS_RESULT_NOT_AVAILABLE before negotiation.
  */
 wrs_result wrs_session_track_codec(wrs_session *s,

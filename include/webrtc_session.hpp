@@ -358,6 +358,8 @@ class session {
     }
     struct codec_info { wrs_codec codec; uint8_t payload_type; uint32_t clock_rate; };
     /// The first negotiated codec of `track`, its payload type and clock rate.
+    /// Sends this negotiated payload type (and its codec) with send_media and send_frame.
+    void set_send_codec(uint32_t track, uint8_t payload_type) { check(wrs_session_set_send_codec(get(), track, payload_type)); }
     codec_info track_codec(uint32_t track) const {
         codec_info c{WRS_CODEC_PCMU, 0, 0};
         check(wrs_session_track_codec(get(), track, &c.codec, &c.payload_type, &c.clock_rate));

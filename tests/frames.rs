@@ -214,3 +214,34 @@ fn a_loss_beyond_repair_holds_video_back_until_the_keyframe_it_asked_for() {
     let c = b.s.frame_counters(None);
     assert_eq!((c.frames_dropped, c.packets_lost), (3, 3), "{c:?}");
 }
+
+#[test]
+fn the_host_chooses_which_negotiated_codec_it_sends() {
+    use webrtc_session::negotiation::Direction;
+    use webrtc_session::session::SdpType;
+    let mut a = peer(|_| {});
+    let mut b = peer(|_| {});
+    let relay = Relay::new(a.s.local_address(), b.s.local_address(), Policy::default(), 70);
+    a.track = a.s.add_track(MediaKind::Video, &[Codec::Vp8, Codec::H264], Direction::SendRecv).unwrap();
+    let offer = a.s.create_offer().unwrap();
+    b.s.set_remote_description(SdpType::Offer, &offer).unwrap();
+    a.s.set_local_description(SdpType::Offer, Some(&offer)).unwrap();
+    b.track = b.s.add_track(MediaKind::Video, &[Codec::Vp8, Codec::H264], Direction::SendRecv).unwrap();
+    let answer = b.s.create_answer().unwrap();
+    a.s.set_remote_description(SdpType::Answer, &answer).unwrap();
+    b.s.set_local_description(SdpType::Answer, Some(&answer)).unwrap();
+    b.s.receive_frames(true);
+    assert!(run_until(&mut a, &mut b, &relay, Duration::from_secs(30), connected));
+    let pts = a.s.track_payload_types(a.track).unwrap();
+    assert_eq!(a.s.track_codec(a.track).unwrap().map(|c| c.0), Some(Codec::Vp8), "the first by default");
+    let h264 = pts[1];
+    assert!(a.s.set_send_codec(a.track, 127).is_err(), "a payload type never negotiated");
+    a.s.set_send_codec(a.track, h264).unwrap();
+    assert_eq!(a.s.track_codec(a.track).unwrap(), Some((Codec::H264, h264, 90_000)));
+    let mut rng = Rng(9);
+    let f = frame(Codec::H264, 0, true, 5000, &mut rng);
+    a.s.send_frame(a.track, &f, 9000).unwrap();
+    assert!(run_until(&mut a, &mut b, &relay, Duration::from_secs(3), |_, b| !b.frames.is_empty()));
+    assert_eq!(b.frames[0].data, f, "sent as H.264 and received as H.264");
+    assert!(b.rtp.iter().all(|p| p[1] & 0x7f == h264), "every packet carries the chosen payload type");
+}

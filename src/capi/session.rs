@@ -665,23 +665,38 @@ pub extern "C" fn wrs_session_track_ssrc(s: *mut wrs_session, track: u32, out: *
     })
 }
 
-/// The first (preferred) payload type negotiated for `track`: what a host building its own
-/// RTP packets puts in them. WRS_RESULT_NOT_AVAILABLE before negotiation.
+/// The payload type `track` sends (the first, preferred, one negotiated unless
+/// `wrs_session_set_send_codec` chose another): what a host building its own RTP packets puts
+/// in them. WRS_RESULT_NOT_AVAILABLE before negotiation.
 #[no_mangle]
 pub extern "C" fn wrs_session_track_payload_type(s: *mut wrs_session, track: u32, out: *mut u8) -> wrs_result {
     guard(|| {
         check_out(out, "out")?;
-        let pts = session(s)?.session.track_payload_types(track)?;
-        let pt = *pts
-            .first()
+        let (_, pt, _) = session(s)?
+            .session
+            .track_codec(track)?
             .ok_or_else(|| FfiError::new(wrs_result::NotAvailable, format!("track {track} has no negotiated codec yet")))?;
         // SAFETY: NULL is rejected; otherwise a writable pointer.
         unsafe { write_out(out, pt, "out") }
     })
 }
 
-/// The first (preferred) codec negotiated for `track`, with its payload type and clock rate
-/// (Hz): what the host encodes, and the clock of its RTP timestamps. No SDP parsing needed.
+/// Chooses which of `track`'s negotiated payload types `wrs_session_send_media` and
+/// `wrs_session_send_frame` send (the first negotiated by default); kept across
+/// renegotiations that keep it. Errors: WRS_RESULT_UNKNOWN_TRACK; WRS_RESULT_INVALID_STATE
+/// before negotiation; WRS_RESULT_INVALID_ARGUMENT for a payload type not negotiated.
+#[no_mangle]
+pub extern "C" fn wrs_session_set_send_codec(s: *mut wrs_session, track: u32, payload_type: u8) -> wrs_result {
+    guard(|| {
+        let h = session(s)?;
+        h.session.set_send_codec(track, payload_type)?;
+        Ok(())
+    })
+}
+
+/// The codec `track` sends (the first, preferred, one negotiated unless
+/// `wrs_session_set_send_codec` chose another), with its payload type and clock rate (Hz):
+/// what the host encodes, and the clock of its RTP timestamps. No SDP parsing needed.
 /// Errors: WRS_RESULT_UNKNOWN_TRACK; WRS_RESULT_NOT_AVAILABLE before negotiation.
 #[no_mangle]
 pub extern "C" fn wrs_session_track_codec(

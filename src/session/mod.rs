@@ -181,8 +181,11 @@ struct SendTrack {
     payload_types: Vec<u8>,
     mid: String,
     mid_extension_id: Option<u8>,
-    /// The first negotiated codec (what `send_media` and `send_frame` send).
-    codec: Option<Codec>,
+    /// The negotiated codecs by payload type, in the negotiation's order.
+    codecs: Vec<(u8, Codec)>,
+    /// Which of them `send_media` and `send_frame` send (`set_send_codec`; the first by
+    /// default), kept across renegotiations while still negotiated.
+    send_index: std::sync::atomic::AtomicUsize,
     /// The transport-wide sequence number extension's id and the session's send log, when
     /// negotiated (transport-cc on).
     twcc: Option<(u8, Arc<SendLog>)>,
@@ -190,9 +193,14 @@ struct SendTrack {
 }
 
 impl SendTrack {
-    /// Clock rate of the first negotiated codec (90 kHz before negotiation).
+    /// The payload type and codec `send_media` and `send_frame` send.
+    fn send_codec(&self) -> Option<(u8, Codec)> {
+        self.codecs.get(self.send_index.load(Ordering::Relaxed)).or(self.codecs.first()).copied()
+    }
+
+    /// Clock rate of the codec sent (90 kHz before negotiation).
     fn clock_rate(&self) -> u32 {
-        self.codec.map_or(90_000, Codec::clock_rate)
+        self.send_codec().map_or(90_000, |(_, c)| c.clock_rate())
     }
 
     /// Numbers the packet whose header is `buf[..header_len]` on the transport, when
@@ -632,7 +640,13 @@ impl Session {
                     payload_types: payload_types.clone(),
                     mid: t.mid.clone().unwrap_or_default(),
                     mid_extension_id,
-                    codec: negotiated.and_then(|n| n.codecs.first()).map(|c| c.codec),
+                    send_index: {
+                        // The host's choice survives a renegotiation that keeps its payload type.
+                        let chosen = old.tracks.get(&t.id).and_then(|s| s.send_codec()).filter(|_| old.tracks.get(&t.id).is_some_and(|s| s.send_index.load(Ordering::Relaxed) != 0));
+                        let i = chosen.and_then(|(pt, _)| negotiated.and_then(|n| n.codecs.iter().position(|c| c.payload_type == pt)));
+                        std::sync::atomic::AtomicUsize::new(i.unwrap_or(0))
+                    },
+                    codecs: negotiated.map(|n| n.codecs.iter().map(|c| (c.payload_type, c.codec)).collect()).unwrap_or_default(),
                     twcc,
                     sequence: AtomicU16::new(seq),
                 }),
@@ -806,7 +820,8 @@ impl Session {
             let now = Instant::now();
             let at_us = feedback::clock_us(now);
             t.counters.sent(payload_len, timestamp, at_us);
-            let n = rtp::write_header(&mut buf, t.payload_types[0], marker, seq, timestamp, t.ssrc, mid);
+            let pt = t.send_codec().map_or(t.payload_types[0], |(pt, _)| pt);
+            let n = rtp::write_header(&mut buf, pt, marker, seq, timestamp, t.ssrc, mid);
             let (len, header_len) = t.number(&mut buf, n, parts, at_us);
             t.remember(&buf[..len], now);
             (len, header_len)
@@ -815,16 +830,17 @@ impl Session {
     }
 
     /// Sends one encoded frame on `track` with the RTP timestamp `timestamp` (on the codec's
-    /// clock), packetized for the track's first negotiated codec (`crate::rtp::packetize`): one
-    /// packet for an audio frame, RFC 7741 fragments for VP8, RFC 6184 for H.264 (Annex B in),
-    /// the marker on the last. The frame is copied once, into each packet's SRTP buffer.
-    /// Errors: PacketRejected (empty, too large, an audio frame over one packet);
-    /// Unsupported (a codec whose payload format is still to come); as `send_media`.
+    /// clock), packetized for the track's send codec (`crate::rtp::packetize`; the first
+    /// negotiated unless `set_send_codec` chose another): one packet for an audio frame,
+    /// RFC 7741 fragments for VP8, RFC 9628 for VP9, RFC 6184 for H.264 (Annex B in), OBU
+    /// elements for AV1, the marker on the last. The frame is copied once, into each
+    /// packet's SRTP buffer. Errors: PacketRejected (empty, too large, malformed for its
+    /// codec, an audio frame over one packet); as `send_media`.
     pub fn send_frame(&self, track: u32, frame: &[u8], timestamp: u32) -> Result<()> {
         self.check_open()?;
         let codec = {
             let routes = self.routes.read();
-            Self::sendable(&routes, track)?.codec
+            Self::sendable(&routes, track)?.send_codec().map(|(_, c)| c)
         };
         let codec = codec.ok_or_else(|| error::invalid_state(format!("track {track} has no negotiated codec")))?;
         crate::rtp::packetize::packetize(codec, frame, |parts, last| self.send_payload(track, parts, timestamp, last && codec.kind() == MediaKind::Video))
@@ -1386,7 +1402,27 @@ impl Session {
     pub fn track_codec(&self, track: u32) -> Result<Option<(Codec, u8, u32)>> {
         let r = self.routes.read();
         let t = r.tracks.get(&track).ok_or_else(|| error::unknown_track(format!("track {track} does not exist in this session")))?;
-        Ok(t.codec.zip(t.payload_types.first().copied()).map(|(c, pt)| (c, pt, c.clock_rate())))
+        Ok(t.send_codec().map(|(pt, c)| (c, pt, c.clock_rate())))
+    }
+
+    /// Chooses which negotiated payload type of `track` `send_media` and `send_frame` send
+    /// (the first negotiated by default); kept across renegotiations that keep it.
+    /// Errors: UnknownTrack; InvalidState before negotiation; InvalidArgument for a payload
+    /// type the track did not negotiate.
+    pub fn set_send_codec(&self, track: u32, payload_type: u8) -> Result<()> {
+        let r = self.routes.read();
+        let t = r.tracks.get(&track).ok_or_else(|| error::unknown_track(format!("track {track} does not exist in this session")))?;
+        if t.codecs.is_empty() {
+            return Err(error::invalid_state(format!("track {track} has no negotiated codec yet")));
+        }
+        let i = t.codecs.iter().position(|(pt, _)| *pt == payload_type).ok_or_else(|| {
+            error::invalid_argument(format!(
+                "payload type {payload_type} is not negotiated on track {track} (negotiated: {:?})",
+                t.codecs.iter().map(|(pt, _)| *pt).collect::<Vec<_>>()
+            ))
+        })?;
+        t.send_index.store(i, Ordering::Relaxed);
+        Ok(())
     }
 
     pub fn track_payload_types(&self, track: u32) -> Result<Vec<u8>> {

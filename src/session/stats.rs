@@ -96,7 +96,7 @@ impl Session {
                 continue;
             }
             let kind = kind_name(t.kind);
-            let codec = t.payload_types.first().map(|pt| format!("CO{pt}"));
+            let codec = t.send_codec().map(|(pt, _)| format!("CO{pt}"));
             if t.can_send || t.counters.packets() > 0 {
                 let inbound = engine.remote_inbound(t.ssrc);
                 let s = r.add(format!("OT{}", t.ssrc), "outbound-rtp");

@@ -399,6 +399,13 @@ namespace WebRtcSession
         public string LocalDescription { get { return Get(Native.wrs_session_local_description); } }
         public string RemoteDescription { get { return Get(Native.wrs_session_remote_description); } }
 
+        /// <summary>Sends this negotiated payload type (and its codec) with SendMedia and
+        /// SendFrame (the first negotiated by default).</summary>
+        public void SetSendCodec(uint track, byte payloadType)
+        {
+            Native.Check(Native.wrs_session_set_send_codec(handle, track, payloadType));
+        }
+
         public void SendRtp(uint track, byte[] packet)
         {
             Native.Check(Native.wrs_session_send_rtp(H, track, packet, (UIntPtr)packet.Length));

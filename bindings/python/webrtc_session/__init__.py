@@ -429,10 +429,16 @@ class Track:
 
     @property
     def codec(self) -> tuple[Codec, int, int]:
-        """The first negotiated codec, its payload type and clock rate (Hz)."""
+        """The codec this track sends (the first negotiated unless :meth:`set_send_codec`
+        chose another), its payload type and clock rate (Hz)."""
         c, pt, clock = ctypes.c_uint32(), ctypes.c_uint8(), ctypes.c_uint32()
         _check(lib.wrs_session_track_codec(self.session._h(), self.id, ctypes.byref(c), ctypes.byref(pt), ctypes.byref(clock)))
         return Codec(c.value), pt.value, clock.value
+
+    def set_send_codec(self, payload_type: int) -> None:
+        """Sends this negotiated payload type (and its codec) from now on with
+        :meth:`send_media` and :meth:`send_frame`."""
+        _check(lib.wrs_session_set_send_codec(self.session._h(), self.id, payload_type))
 
     def send_media(self, payload: bytes, timestamp: int, marker: bool = False) -> None:
         self.session.send_media(self.id, payload, timestamp, marker)

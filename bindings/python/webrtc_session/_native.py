@@ -188,6 +188,7 @@ _SIGNATURES = {
     "wrs_session_track_ssrc": (_R, [c_session_p, ctypes.c_uint32, ctypes.POINTER(ctypes.c_uint32)]),
     "wrs_session_track_payload_type": (_R, [c_session_p, ctypes.c_uint32, ctypes.POINTER(ctypes.c_uint8)]),
     "wrs_session_send_frame": (_R, [c_session_p, ctypes.c_uint32, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint32]),
+    "wrs_session_set_send_codec": (_R, [c_session_p, ctypes.c_uint32, ctypes.c_uint8]),
     "wrs_session_track_codec": (_R, [c_session_p, ctypes.c_uint32, ctypes.POINTER(ctypes.c_uint32), ctypes.POINTER(ctypes.c_uint8), ctypes.POINTER(ctypes.c_uint32)]),
     "wrs_session_stat": (_R, [c_session_p, ctypes.c_uint32, ctypes.POINTER(ctypes.c_uint64)]),
     "wrs_session_on_data_channel": (_R, [c_session_p, DATA_CHANNEL_CB, ctypes.c_void_p]),

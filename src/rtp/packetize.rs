@@ -298,6 +298,15 @@ fn h264(frame: &[u8], mut send: impl FnMut(&[&[u8]], bool) -> Result<()>) -> Res
     if nals.peek().is_none() {
         return Err(error::packet_rejected("an H.264 frame without an Annex B start code and NAL unit"));
     }
+    // Types 0 and 24..=31 are unspecified in H.264 streams (RFC 6184 gives 24..=29 to its
+    // aggregation and fragmentation units): sent alone, a receiver would read them as such.
+    if let Some(n) = nal_units(frame).find(|n| matches!(n[0] & 0x1f, 0 | 24..=31) || n[0] & 0x80 != 0) {
+        return Err(error::packet_rejected(format!(
+            "an H.264 frame with a NAL unit of type {}{}, which a stream does not carry",
+            n[0] & 0x1f,
+            if n[0] & 0x80 != 0 { " and its forbidden bit set" } else { "" }
+        )));
+    }
     while let Some(nal) = nals.next() {
         // Aggregate a run of small units that fit one packet together.
         let mut group: [&[u8]; MAX_AGGREGATED] = [&[]; MAX_AGGREGATED];
@@ -388,6 +397,8 @@ mod tests {
         assert!(packetize(Codec::Av1, &[0x12, 0], |_, _| Ok(())).is_err(), "only a temporal delimiter");
         assert!(packetize(Codec::Vp9, &[0x00, 0], |_, _| Ok(())).is_err(), "no VP9 frame marker");
         assert!(packetize(Codec::H264, &[1, 2, 3, 4], |_, _| Ok(())).is_err(), "no start code");
+        assert!(packetize(Codec::H264, &[0, 0, 0, 1, 0x7c, 0x18, 0x45], |_, _| Ok(())).is_err(), "a NAL of type 28 (FU-A)");
+        assert!(packetize(Codec::H264, &[0, 0, 1, 0xe5, 1], |_, _| Ok(())).is_err(), "the forbidden bit");
     }
 
     #[test]

@@ -363,6 +363,7 @@ enum wrs_codec
   WRS_CODEC_VP9 = 5,
   WRS_CODEC_H264 = 6,
   WRS_CODEC_AV1 = 7,
+  WRS_CODEC_H265 = 8,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

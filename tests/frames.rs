@@ -55,6 +55,23 @@ fn frame(codec: Codec, index: u32, key: bool, size: usize, rng: &mut Rng) -> Vec
             out.extend_from_slice(&body);
             out
         }
+        // Annex B: VPS, SPS, PPS before an IDR_W_RADL, or one TRAIL_R slice segment.
+        Codec::H265 => {
+            for b in body.iter_mut() {
+                *b |= 0x01;
+            }
+            let mut out = Vec::new();
+            if key {
+                out.extend_from_slice(&[0, 0, 0, 1, 0x40, 0x01, 0x0c, 0x01]);
+                out.extend_from_slice(&[0, 0, 0, 1, 0x42, 0x01, 0x01, 0x01]);
+                out.extend_from_slice(&[0, 0, 0, 1, 0x44, 0x01, 0xc1, 0x73]);
+                out.extend_from_slice(&[0, 0, 0, 1, 0x26, 0x01, 0xaf]);
+            } else {
+                out.extend_from_slice(&[0, 0, 0, 1, 0x02, 0x01, 0xd1]);
+            }
+            out.extend_from_slice(&body);
+            out
+        }
         // A temporal unit: delimiter, a sequence header on a keyframe, one frame OBU.
         Codec::Av1 => {
             let mut out = vec![0x12, 0x00];
@@ -140,7 +157,7 @@ fn check_frames(b: &Peer, sent: &HashMap<u32, (Vec<u8>, bool)>, codec: Codec) {
 
 #[test]
 fn every_codecs_frames_come_back_whole() {
-    for (i, codec) in [Codec::Vp8, Codec::Vp9, Codec::H264, Codec::Av1, Codec::Opus].into_iter().enumerate() {
+    for (i, codec) in [Codec::Vp8, Codec::Vp9, Codec::H264, Codec::H265, Codec::Av1, Codec::Opus].into_iter().enumerate() {
         let (mut a, mut b, relay) = frame_call(codec, 40 + i as u64);
         let sent = send_frames(&mut a, &mut b, &relay, codec, 40, 20, 7 + i as u64);
         check_frames(&b, &sent, codec);

@@ -30,6 +30,7 @@ pub enum wrs_codec {
     Vp9 = 5,
     H264 = 6,
     Av1 = 7,
+    H265 = 8,
 }
 
 /// Direction of a track, as this side wants it.
@@ -241,6 +242,7 @@ impl From<Codec> for wrs_codec {
             Codec::Vp9 => wrs_codec::Vp9,
             Codec::H264 => wrs_codec::H264,
             Codec::Av1 => wrs_codec::Av1,
+            Codec::H265 => wrs_codec::H265,
         }
     }
 }
@@ -255,6 +257,7 @@ pub(crate) fn codec(v: u32) -> FfiResult<Codec> {
         5 => Codec::Vp9,
         6 => Codec::H264,
         7 => Codec::Av1,
+        8 => Codec::H265,
         _ => return Err(bad("wrs_codec", v)),
     })
 }

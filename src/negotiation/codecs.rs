@@ -26,11 +26,12 @@ pub enum Codec {
     Vp9,
     H264,
     Av1,
+    H265,
 }
 
 impl Codec {
-    pub const ALL: [Codec; 8] =
-        [Codec::Opus, Codec::G722, Codec::Pcmu, Codec::Pcma, Codec::Vp8, Codec::Vp9, Codec::H264, Codec::Av1];
+    pub const ALL: [Codec; 9] =
+        [Codec::Opus, Codec::G722, Codec::Pcmu, Codec::Pcma, Codec::Vp8, Codec::Vp9, Codec::H264, Codec::Av1, Codec::H265];
 
     pub fn kind(self) -> MediaKind {
         match self {
@@ -48,6 +49,7 @@ impl Codec {
             Codec::Vp9 => "VP9",
             Codec::H264 => "H264",
             Codec::Av1 => "AV1",
+            Codec::H265 => "H265",
         }
     }
     /// RTP clock rate (G722's is 8000 by the RFC 3551 erratum every stack follows).
@@ -73,6 +75,7 @@ impl Codec {
             Codec::Vp9 => 98,
             Codec::H264 => 108,
             Codec::Av1 => 45,
+            Codec::H265 => 49,
         }
     }
     pub fn default_fmtp(self) -> Option<&'static str> {
@@ -81,6 +84,8 @@ impl Codec {
             Codec::Vp9 => Some("profile-id=0"),
             Codec::H264 => Some("level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"),
             Codec::Av1 => Some("level-idx=5;profile=0;tier=0"),
+            // Main profile, level 3.1, single RTP stream (RFC 7798 §7.1).
+            Codec::H265 => Some("level-id=93;profile-id=1;tier-flag=0;tx-mode=SRST"),
             _ => None,
         }
     }
@@ -145,6 +150,12 @@ impl Codec {
             }
             Codec::Vp9 => fmtp_param(fmtp, "profile-id").unwrap_or("0") == "0",
             Codec::Av1 => fmtp_param(fmtp, "profile").unwrap_or("0") == "0",
+            // Main profile, one RTP stream (no decoding-order numbers: sprop-max-don-diff 0).
+            Codec::H265 => {
+                fmtp_param(fmtp, "profile-id").unwrap_or("1") == "1"
+                    && fmtp_param(fmtp, "tx-mode").unwrap_or("SRST").eq_ignore_ascii_case("SRST")
+                    && fmtp_param(fmtp, "sprop-max-don-diff").unwrap_or("0") == "0"
+            }
             _ => channels.unwrap_or(1) == 1,
         }
     }

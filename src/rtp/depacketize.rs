@@ -56,6 +56,28 @@ pub fn frame_start(codec: Codec, payload: &[u8]) -> Option<bool> {
                 _ => None,
             }
         }
+        Codec::H265 => {
+            let t = (payload.first()? >> 1) & 0x3f;
+            let starts = |kind: u8, first_byte: Option<&u8>| -> Option<bool> {
+                match kind {
+                    // A slice segment: first_slice_segment_in_pic_flag, the first bit after the header.
+                    0..=31 => Some(first_byte? & 0x80 != 0),
+                    32..=40 => Some(true),
+                    _ => None,
+                }
+            };
+            match t {
+                48 => starts((payload.get(4)? >> 1) & 0x3f, payload.get(6)),
+                49 => {
+                    let fu = *payload.get(2)?;
+                    if fu & 0x80 == 0 {
+                        return Some(false);
+                    }
+                    starts(fu & 0x3f, payload.get(3))
+                }
+                t => starts(t, payload.get(2)),
+            }
+        }
         Codec::Av1 => {
             let b = *payload.first()?;
             // N: the first packet of a coded video sequence. Otherwise a packet that does
@@ -96,6 +118,7 @@ pub fn depacketize<'a>(
         Codec::Vp9 => vp9(payloads, out),
         Codec::H264 => h264(payloads, out),
         Codec::Av1 => av1(payloads, out, scratch),
+        Codec::H265 => h265(payloads, out),
     }
 }
 
@@ -280,6 +303,72 @@ fn h264<'a>(payloads: impl Iterator<Item = &'a [u8]>, out: &mut Vec<u8>) -> Resu
     }
     if out.is_empty() {
         return Err(bad("an H.264 frame without packets"));
+    }
+    Ok(keyframe)
+}
+
+fn h265<'a>(payloads: impl Iterator<Item = &'a [u8]>, out: &mut Vec<u8>) -> Result<bool> {
+    let mut keyframe = false;
+    let mut in_fu: Option<u8> = None;
+    // IRAP pictures (BLA, IDR, CRA: types 16..=23) start a decodable sequence.
+    let irap = |t: u8| (16..=23).contains(&t);
+    let nal = |out: &mut Vec<u8>, n: &[u8], keyframe: &mut bool| {
+        *keyframe |= irap((n[0] >> 1) & 0x3f);
+        out.extend_from_slice(&START_CODE);
+        out.extend_from_slice(n);
+    };
+    for p in payloads {
+        if p.len() < 3 {
+            return Err(bad("an H.265 payload shorter than a NAL unit header and a byte"));
+        }
+        let kind = (p[0] >> 1) & 0x3f;
+        if in_fu.is_some() && kind != 49 {
+            return Err(bad("an H.265 fragmentation unit sequence ended without its end bit"));
+        }
+        match kind {
+            0..=47 => nal(out, p, &mut keyframe),
+            48 => {
+                let mut rest = &p[2..];
+                while !rest.is_empty() {
+                    let [h, l, tail @ ..] = rest else {
+                        return Err(bad("an H.265 aggregation packet truncated inside a NAL unit size"));
+                    };
+                    let size = u16::from_be_bytes([*h, *l]) as usize;
+                    if size < 2 || size > tail.len() {
+                        return Err(bad(format!("an H.265 aggregated NAL unit of {size} bytes where {} remain", tail.len())));
+                    }
+                    nal(out, &tail[..size], &mut keyframe);
+                    rest = &tail[size..];
+                }
+            }
+            49 => {
+                let fu = p[2];
+                let (start, end, t) = (fu & 0x80 != 0, fu & 0x40 != 0, fu & 0x3f);
+                if start {
+                    if in_fu.is_some() {
+                        return Err(bad("an H.265 fragment start inside another fragmented NAL unit"));
+                    }
+                    keyframe |= irap(t);
+                    out.extend_from_slice(&START_CODE);
+                    out.push((p[0] & 0x81) | (t << 1));
+                    out.push(p[1]);
+                    in_fu = Some(t);
+                } else if in_fu != Some(t) {
+                    return Err(bad("an H.265 fragment without its start"));
+                }
+                out.extend_from_slice(&p[3..]);
+                if end {
+                    in_fu = None;
+                }
+            }
+            t => return Err(error::unsupported(format!("H.265 payload type {t} (PACI or reserved) is not supported"))),
+        }
+    }
+    if in_fu.is_some() {
+        return Err(bad("an H.265 frame ends inside a fragmented NAL unit"));
+    }
+    if out.is_empty() {
+        return Err(bad("an H.265 frame without packets"));
     }
     Ok(keyframe)
 }
@@ -543,5 +632,32 @@ mod tests {
         assert!(key);
         assert_eq!(out, tu, "the temporal unit comes back as it was written");
         assert!(packetize(Codec::Av1, &[0x32, 0x10, 1], |_, _| Ok(())).is_err(), "size past the end");
+    }
+
+    #[test]
+    fn h265_round_trip_and_bad_input() {
+        // VPS, SPS, PPS (aggregated), then an IDR_W_RADL slice (type 19) of 4,000 bytes.
+        let vps = [0x40u8, 0x01, 0x0c, 0x01];
+        let sps = [0x42u8, 0x01, 0x01, 0x01];
+        let pps = [0x44u8, 0x01, 0xc1, 0x72];
+        let idr: Vec<u8> = [0x26u8, 0x01, 0xaf].into_iter().chain((0..4000u32).map(|i| (i % 251) as u8 | 1)).collect();
+        let mut stream = Vec::new();
+        for n in [&vps[..], &sps[..], &pps[..], &idr[..]] {
+            stream.extend_from_slice(&START_CODE);
+            stream.extend_from_slice(n);
+        }
+        let ps = packets(Codec::H265, &stream);
+        assert_eq!((ps[0][0] >> 1) & 0x3f, 48, "an aggregation packet first");
+        assert!(ps[1..].iter().all(|p| (p[0] >> 1) & 0x3f == 49 && p.len() <= crate::rtp::packetize::FRAGMENT));
+        assert_eq!(frame_start(Codec::H265, &ps[0]), Some(true));
+        assert_eq!(frame_start(Codec::H265, &ps[1]), Some(true), "the IDR's first fragment, first slice segment");
+        assert_eq!(frame_start(Codec::H265, &ps[2]), Some(false));
+        assert_eq!(join(Codec::H265, &ps).unwrap(), (stream, true));
+        assert!(join(Codec::H265, &ps[2..]).is_err(), "fragments without their start");
+        assert!(join(Codec::H265, &[vec![0x60, 0x01, 0x00, 0x09, 0x40]]).is_err(), "aggregated size past the end");
+        assert!(join(Codec::H265, &[vec![0x64, 0x01, 0x00]]).is_err(), "PACI");
+        let trail = [0x02u8, 0x01, 0x80]; // TRAIL_R, first slice segment
+        assert_eq!(join(Codec::H265, &[trail.to_vec()]).unwrap().1, false);
+        assert!(packetize(Codec::H265, &[0, 0, 1, 0x62, 0x01, 0x05], |_, _| Ok(())).is_err(), "a type-49 NAL in the stream");
     }
 }

@@ -54,7 +54,76 @@ pub fn packetize(codec: Codec, frame: &[u8], mut send: impl FnMut(&[&[u8]], bool
             Ok(())
         }
         Codec::Av1 => av1(frame, send),
+        Codec::H265 => h265(frame, send),
     }
+}
+
+/// An H.265 access unit from Annex B (RFC 7798, one RTP stream, no DONL): small neighbours
+/// in aggregation packets (type 48), a NAL unit that fits alone, larger ones in
+/// fragmentation units (type 49).
+fn h265(frame: &[u8], mut send: impl FnMut(&[&[u8]], bool) -> Result<()>) -> Result<()> {
+    let mut nals = nal_units(frame).peekable();
+    if nals.peek().is_none() {
+        return Err(error::packet_rejected("an H.265 frame without an Annex B start code and NAL unit"));
+    }
+    if let Some(n) = nal_units(frame).find(|n| n.len() < 2 || n[0] & 0x80 != 0 || (n[0] >> 1) & 0x3f >= 48) {
+        return Err(error::packet_rejected(format!(
+            "an H.265 frame with a NAL unit a stream does not carry (header {:02x?}: too short, forbidden bit, or type 48..63)",
+            &n[..n.len().min(2)]
+        )));
+    }
+    while let Some(nal) = nals.next() {
+        let mut group: [&[u8]; MAX_AGGREGATED] = [&[]; MAX_AGGREGATED];
+        let mut count = 0;
+        let mut size = 2;
+        if size + 2 + nal.len() <= FRAGMENT {
+            group[0] = nal;
+            count = 1;
+            size += 2 + nal.len();
+            while count < MAX_AGGREGATED {
+                match nals.next_if(|n| size + 2 + n.len() <= FRAGMENT) {
+                    Some(n) => {
+                        group[count] = n;
+                        count += 1;
+                        size += 2 + n.len();
+                    }
+                    None => break,
+                }
+            }
+        }
+        let last = nals.peek().is_none();
+        if count >= 2 {
+            // The aggregation packet's LayerId and TID: the lowest of its units (§4.4.2).
+            let layer = group[..count].iter().map(|n| ((n[0] as u16 & 1) << 5) | (n[1] as u16 >> 3)).min().unwrap_or(0);
+            let tid = group[..count].iter().map(|n| n[1] & 0x07).min().unwrap_or(1);
+            let header = [(48 << 1) | (layer >> 5) as u8, (((layer & 0x1f) as u8) << 3) | tid];
+            let mut sizes = [[0u8; 2]; MAX_AGGREGATED];
+            let mut parts: [&[u8]; 1 + 2 * MAX_AGGREGATED] = [&[]; 1 + 2 * MAX_AGGREGATED];
+            parts[0] = &header;
+            for (k, n) in group[..count].iter().enumerate() {
+                sizes[k] = (n.len() as u16).to_be_bytes();
+            }
+            for (k, n) in group[..count].iter().enumerate() {
+                parts[1 + 2 * k] = &sizes[k];
+                parts[2 + 2 * k] = n;
+            }
+            send(&parts[..1 + 2 * count], last)?;
+        } else if nal.len() <= FRAGMENT {
+            send(&[nal], last)?;
+        } else {
+            let header = [(nal[0] & 0x81) | (49 << 1), nal[1]];
+            let kind = (nal[0] >> 1) & 0x3f;
+            let chunks = nal[2..].chunks(FRAGMENT - 3);
+            let n = chunks.len();
+            for (k, chunk) in chunks.enumerate() {
+                let start = if k == 0 { 0x80 } else { 0 };
+                let end = if k + 1 == n { 0x40 } else { 0 };
+                let fu = [start | end | kind];
+                send(&[&header, &fu, chunk], last && k + 1 == n)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Whether a VP9 frame is a key frame, from its uncompressed header (VP9 §6.2): frame

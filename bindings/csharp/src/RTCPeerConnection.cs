@@ -8,7 +8,7 @@ using System.Threading.Tasks;
 namespace WebRtcSession
 {
     public enum MediaKind : uint { Audio = 0, Video = 1 }
-    public enum Codec : uint { PCMU = 0, PCMA = 1, G722 = 2, Opus = 3, VP8 = 4, VP9 = 5, H264 = 6, AV1 = 7 }
+    public enum Codec : uint { PCMU = 0, PCMA = 1, G722 = 2, Opus = 3, VP8 = 4, VP9 = 5, H264 = 6, AV1 = 7, H265 = 8 }
     public enum Direction : uint { SendRecv = 0, SendOnly = 1, RecvOnly = 2 }
     public enum SdpType : uint { Offer = 0, Answer = 1, Rollback = 2 }
     public enum ConnectionState : uint { New = 0, Connecting = 1, Connected = 2, Disconnected = 3, Failed = 4, Closed = 5 }

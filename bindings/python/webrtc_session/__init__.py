@@ -45,6 +45,7 @@ class Codec(enum.IntEnum):
     VP9 = 5
     H264 = 6
     AV1 = 7
+    H265 = 8
 
 
 class Direction(enum.IntEnum):

@@ -751,6 +751,10 @@ enum wrs_stat
    * duplicates, and packets of sources past the per-session limit (32).
    */
   WRS_STAT_FRAME_PACKETS_LATE = 46,
+  /**
+   * Packets the pacer could not send when their turn came (`wrs_config_set_pacer`).
+   */
+  WRS_STAT_PACED_PACKETS_DROPPED = 47,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -1267,6 +1271,15 @@ wrs_result wrs_config_set_bandwidth_estimate(wrs_config *cfg,
                                              uint64_t start_bps,
                                              uint64_t min_bps,
                                              uint64_t max_bps);
+
+/**
+ * Paces `wrs_session_send_frame`: when `on`, a frame's packets are queued and leave at
+ * `bitrate_bps` (0: two and a half times the bandwidth estimate) instead of in one burst, so
+ * a large keyframe does not overflow a queue on the path. The call returns once the frame is
+ * queued (WRS_RESULT_LIMIT_REACHED when the 8 MB queue cannot take it); a packet that cannot
+ * be sent when its turn comes is counted in WRS_STAT_PACED_PACKETS_DROPPED. Off by default.
+ */
+wrs_result wrs_config_set_pacer(wrs_config *cfg, bool on, uint64_t bitrate_bps);
 
 /**
  * The jitter buffers of frame delivery: how long the packet after a gap waits for the

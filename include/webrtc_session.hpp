@@ -100,6 +100,8 @@ class config {
     config &nack(bool on) { check(wrs_config_set_nack(get(), on)); return *this; }
     config &nack_history(uint32_t packets, uint32_t max_age_ms) { check(wrs_config_set_nack_history(get(), packets, max_age_ms)); return *this; }
     config &transport_cc(bool on) { check(wrs_config_set_transport_cc(get(), on)); return *this; }
+    /// Pace send_frame at `bitrate_bps` (0: 2.5 x the bandwidth estimate).
+    config &pacer(uint64_t bitrate_bps) { check(wrs_config_set_pacer(get(), true, bitrate_bps)); return *this; }
     /// Frame delivery's jitter buffers: wait for a missing packet, video waits for a keyframe.
     config &jitter_buffer(uint32_t latency_ms, bool keyframe_after_loss = true) {
         check(wrs_config_set_jitter_buffer(get(), latency_ms, keyframe_after_loss));

@@ -262,3 +262,40 @@ fn the_host_chooses_which_negotiated_codec_it_sends() {
     assert_eq!(b.frames[0].data, f, "sent as H.264 and received as H.264");
     assert!(b.rtp.iter().all(|p| p[1] & 0x7f == h264), "every packet carries the chosen payload type");
 }
+
+#[test]
+fn the_pacer_spreads_a_keyframe_over_time_at_its_rate() {
+    use webrtc_session::session::PacerConfig;
+    const RATE: u64 = 1_000_000;
+    let mut a = peer(|c| c.pacer = Some(PacerConfig { bitrate_bps: RATE }));
+    let mut b = peer(|_| {});
+    let relay = Relay::new(a.s.local_address(), b.s.local_address(), Policy::default(), 80);
+    negotiate_track(&mut a, &mut b, MediaKind::Video, Codec::Vp8);
+    b.s.receive_frames(true);
+    assert!(run_until(&mut a, &mut b, &relay, Duration::from_secs(30), connected));
+    let mut rng = Rng(3);
+    let f = frame(Codec::Vp8, 0, true, 60_000, &mut rng);
+    let t0 = std::time::Instant::now();
+    a.s.send_frame(a.track, &f, 0).unwrap();
+    let (waiting, bytes) = a.s.pacer_backlog();
+    let elapsed = t0.elapsed();
+    // What left already is bounded by the rate (plus the 5 ms burst credit): never faster,
+    // however the machine is loaded.
+    let packets = f.len().div_ceil(1199);
+    let allowed = ((elapsed.as_secs_f64() + 0.005) * RATE as f64 / 8.0 / 1200.0).ceil() as usize + 1;
+    assert!(packets - waiting <= allowed, "{} of {packets} left within {elapsed:?}", packets - waiting);
+    assert!(bytes > 0);
+    assert!(run_until(&mut a, &mut b, &relay, Duration::from_secs(5), |_, b| !b.frames.is_empty()), "the frame arrived");
+    let took = t0.elapsed();
+    assert_eq!(b.frames[0].data, f);
+    // 60 KB at 1 Mbit/s: 0.48 s at least (a lower bound, whatever the load).
+    assert!(took >= Duration::from_millis(440), "the keyframe arrived after {took:?}");
+    assert_eq!(a.s.pacer_backlog(), (0, 0));
+    eprintln!("pacer: a 60 KB keyframe ({packets} packets) at 1 Mbit/s took {took:?}");
+    // Too much at once is refused whole, not dropped later.
+    let huge = frame(Codec::Vp8, 1, false, 4 << 20, &mut rng);
+    let first = a.s.send_frame(a.track, &huge, 3000);
+    let second = a.s.send_frame(a.track, &huge, 6000);
+    let third = a.s.send_frame(a.track, &huge, 9000);
+    assert!(first.is_ok() && (second.is_err() || third.is_err()), "{second:?} {third:?}");
+}

@@ -293,6 +293,24 @@ pub extern "C" fn wrs_config_set_bandwidth_estimate(cfg: *mut wrs_config, start_
     })
 }
 
+/// Paces `wrs_session_send_frame`: when `on`, a frame's packets are queued and leave at
+/// `bitrate_bps` (0: two and a half times the bandwidth estimate) instead of in one burst, so
+/// a large keyframe does not overflow a queue on the path. The call returns once the frame is
+/// queued (WRS_RESULT_LIMIT_REACHED when the 8 MB queue cannot take it); a packet that cannot
+/// be sent when its turn comes is counted in WRS_STAT_PACED_PACKETS_DROPPED. Off by default.
+#[no_mangle]
+pub extern "C" fn wrs_config_set_pacer(cfg: *mut wrs_config, on: bool, bitrate_bps: u64) -> wrs_result {
+    guard(|| {
+        if on && bitrate_bps != 0 && bitrate_bps < 100_000 {
+            return Err(FfiError::new(wrs_result::InvalidArgument, format!("a pacing rate of {bitrate_bps} bit/s is below 100,000 (0 follows the bandwidth estimate)")));
+        }
+        with_config(cfg, |c| {
+            c.pacer = on.then_some(crate::session::PacerConfig { bitrate_bps });
+            Ok(())
+        })
+    })
+}
+
 /// The jitter buffers of frame delivery: how long the packet after a gap waits for the
 /// missing one (a retransmission) before the incomplete frame is given up (1..=5000 ms,
 /// default 150; make it longer than the round-trip time for NACK to help), and whether video

@@ -762,6 +762,7 @@ pub extern "C" fn wrs_session_stat(s: *mut wrs_session, which: u32, out: *mut u6
             }
             41 => h.callbacks.poll.get().map_or(0, |q| q.dropped.load(Relaxed)),
             42 => st.frames_received.load(Relaxed),
+            47 => st.paced_packets_dropped.load(Relaxed),
             43..=46 => {
                 let c = h.session.frame_counters(None);
                 match which {

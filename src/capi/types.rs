@@ -217,6 +217,8 @@ pub enum wrs_stat {
     /// Packets that reached a jitter buffer after their frame was handed over or given up,
     /// duplicates, and packets of sources past the per-session limit (32).
     FramePacketsLate = 46,
+    /// Packets the pacer could not send when their turn came (`wrs_config_set_pacer`).
+    PacedPacketsDropped = 47,
 }
 
 fn bad(what: &str, v: u32) -> FfiError {

@@ -6,6 +6,7 @@ mod data;
 mod events;
 mod feedback;
 mod frames;
+mod pacer;
 mod negotiate;
 mod stats;
 
@@ -13,6 +14,7 @@ pub use data::{DataChannelInfo, DataCounters, MAX_LABEL_LEN};
 pub use events::{Event, EventHandler};
 pub use feedback::{ReceivedSource, RtcpConfig, TrackRtcp};
 pub use frames::{FrameView, MAX_SOURCES as MAX_FRAME_SOURCES};
+pub use pacer::{PacerConfig, MAX_QUEUED_BYTES as MAX_PACER_BYTES};
 pub use crate::rtp::jitter::{FrameCounters, JitterConfig};
 pub use crate::sctp::{ChannelOptions, ChannelState, Reliability};
 
@@ -113,6 +115,8 @@ pub struct SessionConfig {
     pub rtcp: RtcpConfig,
     /// The jitter buffers of frame delivery (`receive_frames`).
     pub jitter: JitterConfig,
+    /// Pace `send_frame`'s packets (off by default).
+    pub pacer: Option<PacerConfig>,
 }
 
 impl Default for SessionConfig {
@@ -125,6 +129,7 @@ impl Default for SessionConfig {
             max_bundle: false,
             rtcp: RtcpConfig::default(),
             jitter: JitterConfig::default(),
+            pacer: None,
         }
     }
 }
@@ -159,6 +164,8 @@ pub struct Stats {
     pub frames_received: AtomicU64,
     /// Packets not given a jitter buffer: their source would exceed `MAX_FRAME_SOURCES`.
     pub frame_packets_dropped: AtomicU64,
+    /// Packets the pacer could not send when their turn came (the session closed, ...).
+    pub paced_packets_dropped: AtomicU64,
 }
 
 /// The send side of a track as the fast path sees it.
@@ -319,6 +326,7 @@ pub struct Session {
     /// Frame delivery (`receive_frames`) and its jitter buffers.
     frames_on: AtomicBool,
     frames: frames::FrameReceiver,
+    pacer: Option<pacer::Pacer>,
     closed: AtomicBool,
     /// This session's number in log messages.
     log_id: u32,
@@ -328,6 +336,7 @@ pub struct Session {
 
 impl Session {
     pub fn new(config: SessionConfig) -> Result<Arc<Self>> {
+        let pacer_config = config.pacer;
         crate::logging::init_from_env();
         runtime::check_running()?;
         let log_id = NEXT_LOG_ID.fetch_add(1, Ordering::Relaxed);
@@ -380,6 +389,7 @@ impl Session {
             send_log: OnceCell::new(),
             frames_on: AtomicBool::new(false),
             frames: Default::default(),
+            pacer: pacer_config.map(pacer::Pacer::new),
             closed: AtomicBool::new(false),
             log_id,
             me: once_cell::sync::OnceCell::new(),
@@ -401,6 +411,14 @@ impl Session {
         } else {
             Ok(())
         }
+    }
+
+    /// NotConnected until SRTP keys exist.
+    fn check_media_ready(&self) -> Result<()> {
+        if self.srtp_tx.lock().is_none() {
+            return Err(media_not_ready());
+        }
+        Ok(())
     }
 
     // ---- tracks and descriptions ----------------------------------------------------------
@@ -843,7 +861,15 @@ impl Session {
             Self::sendable(&routes, track)?.send_codec().map(|(_, c)| c)
         };
         let codec = codec.ok_or_else(|| error::invalid_state(format!("track {track} has no negotiated codec")))?;
-        crate::rtp::packetize::packetize(codec, frame, |parts, last| self.send_payload(track, parts, timestamp, last && codec.kind() == MediaKind::Video))
+        let video = codec.kind() == MediaKind::Video;
+        if let Some(p) = &self.pacer {
+            // Checked now, so a frame that cannot be sent is refused rather than dropped later.
+            self.check_media_ready()?;
+            return self.pace_frame(p, track, frame.len(), timestamp, |push| {
+                crate::rtp::packetize::packetize(codec, frame, |parts, last| push(parts, last && video))
+            });
+        }
+        crate::rtp::packetize::packetize(codec, frame, |parts, last| self.send_payload(track, parts, timestamp, last && video))
     }
 
     /// Protects `buf[..len]` in place and sends it.

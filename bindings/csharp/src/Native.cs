@@ -83,6 +83,7 @@ namespace WebRtcSession
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_on_rtp(SessionHandle s, RtpCallback cb, IntPtr userData);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_set_send_codec(SessionHandle s, uint track, byte payloadType);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_on_frame(SessionHandle s, FrameCallback cb, IntPtr userData);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_config_set_pacer(ConfigHandle cfg, [MarshalAs(UnmanagedType.I1)] bool on, ulong bitrateBps);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_config_set_jitter_buffer(ConfigHandle cfg, uint latencyMs, [MarshalAs(UnmanagedType.I1)] bool keyframeAfterLoss);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_on_rtcp(SessionHandle s, RtcpCallback cb, IntPtr userData);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern int wrs_session_on_ice_candidate(SessionHandle s, CandidateCallback cb, IntPtr userData);

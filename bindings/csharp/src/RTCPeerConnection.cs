@@ -64,6 +64,10 @@ namespace WebRtcSession
         public BundlePolicy BundlePolicy = BundlePolicy.Balanced;
         /// <summary>Remote candidates accepted per session (0: the library's default, 100).</summary>
         public uint MaxRemoteCandidates;
+        /// <summary>Frame delivery's jitter buffer wait for a missing packet (0: the default, 150 ms).</summary>
+        public uint JitterBufferMs;
+        /// <summary>Pace SendFrame/SendVideo at this rate in bit/s (null: no pacing; 0: 2.5 x the bandwidth estimate).</summary>
+        public ulong? PacerBitrate;
 
         internal ConfigHandle Build()
         {
@@ -86,6 +90,8 @@ namespace WebRtcSession
                 Native.Check(Native.wrs_config_set_dtls_role(h, (uint)DtlsRole));
                 Native.Check(Native.wrs_config_set_bundle_policy(h, (uint)BundlePolicy));
                 if (MaxRemoteCandidates != 0) Native.Check(Native.wrs_config_set_max_remote_candidates(h, MaxRemoteCandidates));
+                if (JitterBufferMs != 0) Native.Check(Native.wrs_config_set_jitter_buffer(h, JitterBufferMs, true));
+                if (PacerBitrate.HasValue) Native.Check(Native.wrs_config_set_pacer(h, true, PacerBitrate.Value));
                 return h;
             }
             catch

@@ -378,8 +378,12 @@ static class Tests
     /// OnRtpPacketReceived(IPEndPoint, SDPMediaTypesEnum, RTPPacket).
     static void SipsorceryShapes()
     {
-        using (var alice = new RTCPeerConnection(Loopback()))
-        using (var bob = new RTCPeerConnection(Loopback()))
+        var paced = Loopback();
+        paced.PacerBitrate = 2000000; // SendVideo's packets leave paced
+        var jitter = Loopback();
+        jitter.JitterBufferMs = 100;
+        using (var alice = new RTCPeerConnection(paced))
+        using (var bob = new RTCPeerConnection(jitter))
         {
             int received = 0, badPacket = 0;
             System.Net.IPEndPoint from = null;

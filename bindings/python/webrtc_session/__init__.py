@@ -156,6 +156,7 @@ class Stat(enum.IntEnum):
     FRAMES_MALFORMED = 44
     FRAME_PACKETS_LOST = 45
     FRAME_PACKETS_LATE = 46
+    PACED_PACKETS_DROPPED = 47
 
 
 class WebRTCError(Exception):
@@ -337,6 +338,8 @@ class Config:
     :param jitter_buffer: ``(latency_ms, keyframe_after_loss)`` of frame delivery (default
         ``(150, True)``): how long the packet after a gap waits for a retransmission, and
         whether video after a loss waits for a keyframe.
+    :param pacer: pace :meth:`Track.send_frame` at this many bits per second (0: two and a
+        half times the bandwidth estimate; ``None``, the default: no pacing).
     """
 
     def __init__(
@@ -358,6 +361,7 @@ class Config:
         nack_history: Optional[tuple[int, int]] = None,
         bandwidth: Optional[tuple[int, int, int]] = None,
         jitter_buffer: Optional[tuple[int, bool]] = None,
+        pacer: Optional[int] = None,
     ):
         self._handle = ctypes.c_void_p()
         _check(lib.wrs_config_new(ctypes.byref(self._handle)))
@@ -389,6 +393,8 @@ class Config:
                 _check(lib.wrs_config_set_nack_history(self._handle, nack_history[0], nack_history[1]))
             if bandwidth is not None:
                 _check(lib.wrs_config_set_bandwidth_estimate(self._handle, *bandwidth))
+            if pacer is not None:
+                _check(lib.wrs_config_set_pacer(self._handle, True, pacer))
             if jitter_buffer is not None:
                 _check(lib.wrs_config_set_jitter_buffer(self._handle, jitter_buffer[0], jitter_buffer[1]))
         except BaseException:

@@ -132,6 +132,7 @@ _SIGNATURES = {
     "wrs_config_set_transport_cc": (_R, [c_config_p, ctypes.c_bool]),
     "wrs_config_set_nack_history": (_R, [c_config_p, ctypes.c_uint32, ctypes.c_uint32]),
     "wrs_config_set_bandwidth_estimate": (_R, [c_config_p, ctypes.c_uint64, ctypes.c_uint64, ctypes.c_uint64]),
+    "wrs_config_set_pacer": (_R, [c_config_p, ctypes.c_bool, ctypes.c_uint64]),
     "wrs_config_set_jitter_buffer": (_R, [c_config_p, ctypes.c_uint32, ctypes.c_bool]),
     "wrs_config_set_max_remote_candidates": (_R, [c_config_p, ctypes.c_uint32]),
     "wrs_config_set_ice_timeouts": (_R, [c_config_p, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_uint32]),

@@ -299,3 +299,33 @@ fn the_pacer_spreads_a_keyframe_over_time_at_its_rate() {
     let third = a.s.send_frame(a.track, &huge, 9000);
     assert!(first.is_ok() && (second.is_err() || third.is_err()), "{second:?} {third:?}");
 }
+
+#[test]
+fn an_h264_offer_of_packetization_mode_0_is_answered_and_sent_as_single_nal_units() {
+    use common::native::negotiate_track_with;
+    let mut a = peer(|_| {});
+    let mut b = peer(|_| {});
+    let relay = Relay::new(a.s.local_address(), b.s.local_address(), Policy::default(), 90);
+    // A peer (a SIP gateway, say) that offers mode 0 only.
+    negotiate_track_with(&mut a, &mut b, MediaKind::Video, Codec::H264, |o| o.replace("packetization-mode=1", "packetization-mode=0"));
+    let answer = b.s.local_description().unwrap();
+    assert!(answer.contains("packetization-mode=0") && !answer.contains("packetization-mode=1"), "{answer}");
+    a.s.receive_frames(true);
+    assert!(run_until(&mut a, &mut b, &relay, Duration::from_secs(30), connected));
+    // SPS, PPS and a small IDR: three packets, one NAL unit each (no STAP-A).
+    let stream = [0, 0, 0, 1, 0x67, 0x42, 0xe0, 0x1f, 0, 0, 0, 1, 0x68, 0xce, 0x3c, 0x80, 0, 0, 0, 1, 0x65, 0x88, 0x84, 0x21];
+    b.s.send_frame(b.track, &stream, 3000).unwrap();
+    assert!(run_until(&mut a, &mut b, &relay, Duration::from_secs(3), |a, _| !a.frames.is_empty()));
+    assert_eq!(a.rtp.len(), 3);
+    let types: Vec<u8> = a.rtp.iter().map(|p| {
+        let h = webrtc_session::rtp::RtpHeader::parse(p).unwrap();
+        h.payload()[0] & 0x1f
+    }).collect();
+    assert_eq!(types, vec![7, 8, 5], "single NAL units");
+    assert_eq!(a.frames[0].data, stream);
+    // A NAL unit over a packet cannot go in mode 0: refused with the reason.
+    let mut big = vec![0, 0, 0, 1, 0x65];
+    big.extend(std::iter::repeat(0x11).take(3000));
+    let e = b.s.send_frame(b.track, &big, 6000).unwrap_err();
+    assert!(e.message().contains("packetization mode 0"), "{}", e.message());
+}

@@ -102,8 +102,11 @@ impl Codec {
                 let asymmetry = fmtp_param(offered, "level-asymmetry-allowed") == Some("1");
                 let offered_level = u8::from_str_radix(&plid[4..], 16).unwrap_or(OURS);
                 let level = if asymmetry { OURS } else { OURS.min(offered_level) };
+                // The offer's packetization mode (it must match, RFC 6184 §8.2.2): 1 where
+                // offered, else 0 (single NAL units only).
+                let mode = h264_packetization_mode(offered).min(1);
                 Some(format!(
-                    "{}packetization-mode=1;profile-level-id={}{level:02x}",
+                    "{}packetization-mode={mode};profile-level-id={}{level:02x}",
                     if asymmetry { "level-asymmetry-allowed=1;" } else { "" },
                     plid[..4].to_ascii_lowercase()
                 ))
@@ -144,9 +147,8 @@ impl Codec {
             Codec::H264 => {
                 // Same packetization mode and the same profile_idc (constrained baseline and
                 // baseline interoperate at the levels WebRTC uses).
-                let mode = fmtp_param(fmtp, "packetization-mode").unwrap_or("0");
                 let profile = fmtp_param(fmtp, "profile-level-id").unwrap_or("42001f");
-                mode == "1" && profile.len() == 6 && profile[..2].eq_ignore_ascii_case("42")
+                h264_packetization_mode(fmtp) <= 1 && profile.len() == 6 && profile[..2].eq_ignore_ascii_case("42")
             }
             Codec::Vp9 => fmtp_param(fmtp, "profile-id").unwrap_or("0") == "0",
             Codec::Av1 => fmtp_param(fmtp, "profile").unwrap_or("0") == "0",
@@ -159,6 +161,12 @@ impl Codec {
             _ => channels.unwrap_or(1) == 1,
         }
     }
+}
+
+/// An H.264 format's packetization mode (RFC 6184 §8.1: absent means 0; 2 is interleaved,
+/// which this library does not speak). Unparseable counts as 2.
+pub fn h264_packetization_mode(fmtp: Option<&str>) -> u8 {
+    fmtp_param(fmtp, "packetization-mode").map_or(0, |m| m.parse().unwrap_or(2))
 }
 
 /// The value of `key` in an fmtp parameter list `a=1;b=2`.
@@ -251,7 +259,11 @@ mod tests {
         let h = Codec::H264;
         assert!(h.matches("H264", 90000, None, Some("level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f")));
         assert!(h.matches("h264", 90000, None, Some("packetization-mode=1;profile-level-id=42001f")));
-        assert!(!h.matches("H264", 90000, None, Some("packetization-mode=0;profile-level-id=42e01f")));
+        // Mode 0 (single NAL units) is answered in kind; mode 2 (interleaved) is not spoken.
+        assert!(h.matches("H264", 90000, None, Some("packetization-mode=0;profile-level-id=42e01f")));
+        assert!(h.matches("H264", 90000, None, Some("profile-level-id=42e01f")), "absent means mode 0");
+        assert!(!h.matches("H264", 90000, None, Some("packetization-mode=2;profile-level-id=42e01f")));
+        assert_eq!(h.answer_fmtp(Some("profile-level-id=42e01f")).as_deref(), Some("packetization-mode=0;profile-level-id=42e01f"));
         assert!(!h.matches("H264", 90000, None, Some("packetization-mode=1;profile-level-id=64001f")));
         assert!(!Codec::Vp9.matches("VP9", 90000, None, Some("profile-id=2")));
         assert!(Codec::Opus.matches("opus", 48000, Some(2), None));

@@ -5,6 +5,6 @@ pub mod codecs;
 pub mod local;
 pub mod remote;
 
-pub use codecs::{Codec, Direction, MediaKind, NegotiatedCodec};
+pub use codecs::{h264_packetization_mode, Codec, Direction, MediaKind, NegotiatedCodec};
 pub use local::{LocalDescription, LocalMedia, SectionKind};
 pub use remote::{DataParams, MediaType, RemoteDescription, RemoteMedia, Setup};

@@ -22,7 +22,13 @@ pub const MAX_FRAME: usize = 4 << 20;
 
 /// Calls `send(parts, last)` for each packet of `frame`: `parts` laid end to end is the
 /// packet's payload. Stops at the first error.
-pub fn packetize(codec: Codec, frame: &[u8], mut send: impl FnMut(&[&[u8]], bool) -> Result<()>) -> Result<()> {
+pub fn packetize(codec: Codec, frame: &[u8], send: impl FnMut(&[&[u8]], bool) -> Result<()>) -> Result<()> {
+    packetize_with(codec, false, frame, send)
+}
+
+/// `packetize`, where `single_nal_units` restricts H.264 to packetization mode 0: each NAL
+/// unit alone (one larger than a packet is refused: encode with smaller slices).
+pub fn packetize_with(codec: Codec, single_nal_units: bool, frame: &[u8], mut send: impl FnMut(&[&[u8]], bool) -> Result<()>) -> Result<()> {
     if frame.is_empty() {
         return Err(error::packet_rejected("an empty frame"));
     }
@@ -40,7 +46,7 @@ pub fn packetize(codec: Codec, frame: &[u8], mut send: impl FnMut(&[&[u8]], bool
             }
             Ok(())
         }
-        Codec::H264 => h264(frame, send),
+        Codec::H264 => h264(frame, single_nal_units, send),
         Codec::Vp9 => {
             let inter = !vp9_keyframe(frame)?;
             let chunks = frame.chunks(FRAGMENT - 1);
@@ -362,7 +368,7 @@ fn nal_units(stream: &[u8]) -> impl Iterator<Item = &[u8]> {
     })
 }
 
-fn h264(frame: &[u8], mut send: impl FnMut(&[&[u8]], bool) -> Result<()>) -> Result<()> {
+fn h264(frame: &[u8], single_nal_units: bool, mut send: impl FnMut(&[&[u8]], bool) -> Result<()>) -> Result<()> {
     let mut nals = nal_units(frame).peekable();
     if nals.peek().is_none() {
         return Err(error::packet_rejected("an H.264 frame without an Annex B start code and NAL unit"));
@@ -375,6 +381,18 @@ fn h264(frame: &[u8], mut send: impl FnMut(&[&[u8]], bool) -> Result<()>) -> Res
             n[0] & 0x1f,
             if n[0] & 0x80 != 0 { " and its forbidden bit set" } else { "" }
         )));
+    }
+    if single_nal_units {
+        if let Some(n) = nal_units(frame).find(|n| n.len() > FRAGMENT) {
+            return Err(error::packet_rejected(format!(
+                "packetization mode 0 (negotiated) cannot carry a NAL unit of {} bytes (at most {FRAGMENT}): encode with smaller slices",
+                n.len()
+            )));
+        }
+        while let Some(nal) = nals.next() {
+            send(&[nal], nals.peek().is_none())?;
+        }
+        return Ok(());
     }
     while let Some(nal) = nals.next() {
         // Aggregate a run of small units that fit one packet together.
@@ -468,6 +486,22 @@ mod tests {
         assert!(packetize(Codec::H264, &[1, 2, 3, 4], |_, _| Ok(())).is_err(), "no start code");
         assert!(packetize(Codec::H264, &[0, 0, 0, 1, 0x7c, 0x18, 0x45], |_, _| Ok(())).is_err(), "a NAL of type 28 (FU-A)");
         assert!(packetize(Codec::H264, &[0, 0, 1, 0xe5, 1], |_, _| Ok(())).is_err(), "the forbidden bit");
+    }
+
+    #[test]
+    fn h264_mode_0_sends_single_nal_units_only() {
+        let stream = [0, 0, 0, 1, 0x67, 0x42, 0, 0, 0, 1, 0x68, 0xce, 0, 0, 0, 1, 0x65, 0x88, 0x84];
+        let mut packets = Vec::new();
+        packetize_with(Codec::H264, true, &stream, |parts, last| {
+            packets.push((parts.concat(), last));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(packets, vec![(vec![0x67, 0x42], false), (vec![0x68, 0xce], false), (vec![0x65, 0x88, 0x84], true)]);
+        let mut big = vec![0, 0, 1, 0x65];
+        big.extend(std::iter::repeat(0x11).take(2000));
+        let e = packetize_with(Codec::H264, true, &big, |_, _| Ok(())).unwrap_err();
+        assert!(e.message().contains("packetization mode 0"), "{}", e.message());
     }
 
     #[test]

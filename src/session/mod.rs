@@ -188,8 +188,9 @@ struct SendTrack {
     payload_types: Vec<u8>,
     mid: String,
     mid_extension_id: Option<u8>,
-    /// The negotiated codecs by payload type, in the negotiation's order.
-    codecs: Vec<(u8, Codec)>,
+    /// The negotiated codecs by payload type, in the negotiation's order, and whether each is
+    /// H.264 in packetization mode 0 (single NAL units only).
+    codecs: Vec<(u8, Codec, bool)>,
     /// Which of them `send_media` and `send_frame` send (`set_send_codec`; the first by
     /// default), kept across renegotiations while still negotiated.
     send_index: std::sync::atomic::AtomicUsize,
@@ -202,6 +203,10 @@ struct SendTrack {
 impl SendTrack {
     /// The payload type and codec `send_media` and `send_frame` send.
     fn send_codec(&self) -> Option<(u8, Codec)> {
+        self.send_format().map(|(pt, c, _)| (pt, c))
+    }
+
+    fn send_format(&self) -> Option<(u8, Codec, bool)> {
         self.codecs.get(self.send_index.load(Ordering::Relaxed)).or(self.codecs.first()).copied()
     }
 
@@ -664,7 +669,17 @@ impl Session {
                         let i = chosen.and_then(|(pt, _)| negotiated.and_then(|n| n.codecs.iter().position(|c| c.payload_type == pt)));
                         std::sync::atomic::AtomicUsize::new(i.unwrap_or(0))
                     },
-                    codecs: negotiated.map(|n| n.codecs.iter().map(|c| (c.payload_type, c.codec)).collect()).unwrap_or_default(),
+                    codecs: negotiated
+                        .map(|n| {
+                            n.codecs
+                                .iter()
+                                .map(|c| {
+                                    let single = c.codec == Codec::H264 && crate::negotiation::h264_packetization_mode(c.fmtp.as_deref()) == 0;
+                                    (c.payload_type, c.codec, single)
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default(),
                     twcc,
                     sequence: AtomicU16::new(seq),
                 }),
@@ -856,20 +871,20 @@ impl Session {
     /// codec, an audio frame over one packet); as `send_media`.
     pub fn send_frame(&self, track: u32, frame: &[u8], timestamp: u32) -> Result<()> {
         self.check_open()?;
-        let codec = {
+        let format = {
             let routes = self.routes.read();
-            Self::sendable(&routes, track)?.send_codec().map(|(_, c)| c)
+            Self::sendable(&routes, track)?.send_format()
         };
-        let codec = codec.ok_or_else(|| error::invalid_state(format!("track {track} has no negotiated codec")))?;
+        let (_, codec, single_nal_units) = format.ok_or_else(|| error::invalid_state(format!("track {track} has no negotiated codec")))?;
         let video = codec.kind() == MediaKind::Video;
         if let Some(p) = &self.pacer {
             // Checked now, so a frame that cannot be sent is refused rather than dropped later.
             self.check_media_ready()?;
             return self.pace_frame(p, track, frame.len(), timestamp, |push| {
-                crate::rtp::packetize::packetize(codec, frame, |parts, last| push(parts, last && video))
+                crate::rtp::packetize::packetize_with(codec, single_nal_units, frame, |parts, last| push(parts, last && video))
             });
         }
-        crate::rtp::packetize::packetize(codec, frame, |parts, last| self.send_payload(track, parts, timestamp, last && video))
+        crate::rtp::packetize::packetize_with(codec, single_nal_units, frame, |parts, last| self.send_payload(track, parts, timestamp, last && video))
     }
 
     /// Protects `buf[..len]` in place and sends it.
@@ -1441,10 +1456,10 @@ impl Session {
         if t.codecs.is_empty() {
             return Err(error::invalid_state(format!("track {track} has no negotiated codec yet")));
         }
-        let i = t.codecs.iter().position(|(pt, _)| *pt == payload_type).ok_or_else(|| {
+        let i = t.codecs.iter().position(|(pt, _, _)| *pt == payload_type).ok_or_else(|| {
             error::invalid_argument(format!(
                 "payload type {payload_type} is not negotiated on track {track} (negotiated: {:?})",
-                t.codecs.iter().map(|(pt, _)| *pt).collect::<Vec<_>>()
+                t.codecs.iter().map(|(pt, _, _)| *pt).collect::<Vec<_>>()
             ))
         })?;
         t.send_index.store(i, Ordering::Relaxed);

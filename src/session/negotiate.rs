@@ -768,7 +768,16 @@ fn answer_section(
 ) -> Option<NegotiatedMedia> {
     let mut codecs: Vec<NegotiatedCodec> = Vec::new();
     for ours in &t.codecs {
-        let found = rm.codecs.iter().find(|rc| ours.matches(&rc.name, rc.clock_rate, rc.channels, rc.fmtp.as_deref()));
+        // The first matching format, but for H.264 one with packetization mode 1 (STAP-A and
+        // FU-A) before mode 0 (single NAL units only) when the offer has both.
+        let mut matching = rm.codecs.iter().filter(|rc| ours.matches(&rc.name, rc.clock_rate, rc.channels, rc.fmtp.as_deref()));
+        let found = match ours {
+            Codec::H264 => {
+                let all: Vec<_> = matching.collect();
+                all.iter().find(|rc| crate::negotiation::h264_packetization_mode(rc.fmtp.as_deref()) == 1).or(all.first()).copied()
+            }
+            _ => matching.next(),
+        };
         if let Some(rc) = found {
             codecs.push(NegotiatedCodec {
                 codec: *ours,

@@ -51,6 +51,10 @@ static GLOBAL: Counting = Counting;
 /// The receiving thread's own allocation count at the first and at the latest packet.
 static RECEIVER_FIRST: AtomicU64 = AtomicU64::new(u64::MAX);
 static RECEIVER_LATEST: AtomicU64 = AtomicU64::new(0);
+/// The same for whole frames handed over (frame delivery on), and how many.
+static FRAME_FIRST: AtomicU64 = AtomicU64::new(u64::MAX);
+static FRAME_LATEST: AtomicU64 = AtomicU64::new(0);
+static FRAMES: AtomicU64 = AtomicU64::new(0);
 
 struct Peer(Arc<Session>, AtomicU64);
 impl EventHandler for Peer {
@@ -64,6 +68,12 @@ impl EventHandler for Peer {
                 let _ = RECEIVER_FIRST.compare_exchange(u64::MAX, n, Ordering::Relaxed, Ordering::Relaxed);
                 RECEIVER_LATEST.store(n, Ordering::Relaxed);
                 self.1.fetch_add(1, Ordering::Relaxed);
+            }
+            Event::Frame { .. } => {
+                let n = mine();
+                let _ = FRAME_FIRST.compare_exchange(u64::MAX, n, Ordering::Relaxed, Ordering::Relaxed);
+                FRAME_LATEST.store(n, Ordering::Relaxed);
+                FRAMES.fetch_add(1, Ordering::Relaxed);
             }
             _ => {}
         }
@@ -165,14 +175,21 @@ fn main() {
         video_allocs as f64 / N as f64
     );
     // Whole VP8 frames through the packetizer: 30 KB frames (26 packets each).
-    let frame = vec![7u8; 30_000];
+    let mut frame = vec![7u8; 30_000];
+    frame[0] = 0x10; // a VP8 key frame, so the receiver hands every one over
+
     let frames = N / 26;
+    // b hands the frames over whole: its jitter buffer's pool warms up with the history.
+    b.receive_frames(true);
     // Warm-up: the history's slots grow once to these larger packets.
     for i in 0..30u32 {
         a.send_frame(ta, &frame, i * 3000).unwrap();
         std::thread::sleep(Duration::from_millis(2));
     }
     let sent_before = a.stats.rtp_packets_sent.load(Ordering::Relaxed);
+    std::thread::sleep(Duration::from_millis(50));
+    FRAME_FIRST.store(u64::MAX, Ordering::Relaxed);
+    let frames_before = FRAMES.load(Ordering::Relaxed);
     let start = mine();
     for i in 0..frames {
         a.send_frame(ta, &frame, i as u32 * 3000).unwrap();
@@ -183,6 +200,16 @@ fn main() {
     println!(
         "bench allocs_per_send_frame_packet {:.2} allocations/packet (send_frame of 30 KB VP8 frames: {packets} packets)",
         frame_allocs as f64 / packets.max(1) as f64
+    );
+    let end = Instant::now() + Duration::from_secs(10);
+    while FRAMES.load(Ordering::Relaxed) < frames_before + frames && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let got = FRAMES.load(Ordering::Relaxed) - frames_before;
+    let receive_allocs = FRAME_LATEST.load(Ordering::Relaxed).saturating_sub(FRAME_FIRST.load(Ordering::Relaxed));
+    println!(
+        "bench allocs_per_received_frame_packet {:.2} allocations/packet (jitter buffer and depacketizer on the receiving thread, 30 KB VP8 frames: {got} of {frames} frames)",
+        receive_allocs as f64 / (got.saturating_sub(1) * 26).max(1) as f64
     );
     b.close();
     a.close();

@@ -318,8 +318,9 @@ fn h265<'a>(payloads: impl Iterator<Item = &'a [u8]>, out: &mut Vec<u8>) -> Resu
         out.extend_from_slice(n);
     };
     for p in payloads {
-        if p.len() < 3 {
-            return Err(bad("an H.265 payload shorter than a NAL unit header and a byte"));
+        // A NAL unit may be its header alone (end of sequence, end of bitstream).
+        if p.len() < 2 {
+            return Err(bad("an H.265 payload shorter than a NAL unit header"));
         }
         let kind = (p[0] >> 1) & 0x3f;
         if in_fu.is_some() && kind != 49 {
@@ -342,7 +343,7 @@ fn h265<'a>(payloads: impl Iterator<Item = &'a [u8]>, out: &mut Vec<u8>) -> Resu
                 }
             }
             49 => {
-                let fu = p[2];
+                let fu = *p.get(2).ok_or_else(|| bad("an H.265 fragmentation unit without its FU header"))?;
                 let (start, end, t) = (fu & 0x80 != 0, fu & 0x40 != 0, fu & 0x3f);
                 if start {
                     if in_fu.is_some() {
@@ -659,5 +660,8 @@ mod tests {
         let trail = [0x02u8, 0x01, 0x80]; // TRAIL_R, first slice segment
         assert_eq!(join(Codec::H265, &[trail.to_vec()]).unwrap().1, false);
         assert!(packetize(Codec::H265, &[0, 0, 1, 0x62, 0x01, 0x05], |_, _| Ok(())).is_err(), "a type-49 NAL in the stream");
+        // An end-of-sequence NAL unit is its header alone (the fuzz target's find).
+        assert_eq!(join(Codec::H265, &packets(Codec::H265, &[0, 0, 1, 0x48, 0x01])).unwrap().0, vec![0, 0, 0, 1, 0x48, 0x01]);
+        assert!(join(Codec::H265, &[vec![0x62, 0x01]]).is_err(), "an FU without its header");
     }
 }

@@ -243,6 +243,26 @@ fn vp9<'a>(payloads: impl Iterator<Item = &'a [u8]>, out: &mut Vec<u8>) -> Resul
     Ok(keyframe)
 }
 
+/// The NAL units of an aggregation packet's body (H.264 STAP-A, H.265 AP): each behind its
+/// 2-byte size, at least `min` bytes (a NAL unit header), none past the end, at least one.
+fn aggregated(mut rest: &[u8], min: usize, what: &str, mut each: impl FnMut(&[u8])) -> Result<()> {
+    if rest.is_empty() {
+        return Err(bad(format!("an empty {what}")));
+    }
+    while !rest.is_empty() {
+        let [h, l, tail @ ..] = rest else {
+            return Err(bad(format!("an {what} truncated inside a NAL unit size")));
+        };
+        let size = u16::from_be_bytes([*h, *l]) as usize;
+        if size < min || size > tail.len() {
+            return Err(bad(format!("an {what} NAL unit of {size} bytes where {} remain", tail.len())));
+        }
+        each(&tail[..size]);
+        rest = &tail[size..];
+    }
+    Ok(())
+}
+
 fn h264<'a>(payloads: impl Iterator<Item = &'a [u8]>, out: &mut Vec<u8>) -> Result<bool> {
     let mut keyframe = false;
     let mut in_fu: Option<u8> = None;
@@ -259,23 +279,7 @@ fn h264<'a>(payloads: impl Iterator<Item = &'a [u8]>, out: &mut Vec<u8>) -> Resu
         }
         match kind {
             1..=23 => nal(out, p, &mut keyframe),
-            24 => {
-                let mut rest = &p[1..];
-                if rest.is_empty() {
-                    return Err(bad("an empty H.264 STAP-A"));
-                }
-                while !rest.is_empty() {
-                    let [h, l, tail @ ..] = rest else {
-                        return Err(bad("an H.264 STAP-A truncated inside a NAL unit size"));
-                    };
-                    let size = u16::from_be_bytes([*h, *l]) as usize;
-                    if size == 0 || size > tail.len() {
-                        return Err(bad(format!("an H.264 STAP-A NAL unit of {size} bytes where {} remain", tail.len())));
-                    }
-                    nal(out, &tail[..size], &mut keyframe);
-                    rest = &tail[size..];
-                }
-            }
+            24 => aggregated(&p[1..], 1, "H.264 STAP-A", |n| nal(out, n, &mut keyframe))?,
             28 => {
                 let fu = *p.get(1).ok_or_else(|| bad("an H.264 FU-A without its FU header"))?;
                 let (start, end, t) = (fu & 0x80 != 0, fu & 0x40 != 0, fu & 0x1f);
@@ -328,20 +332,7 @@ fn h265<'a>(payloads: impl Iterator<Item = &'a [u8]>, out: &mut Vec<u8>) -> Resu
         }
         match kind {
             0..=47 => nal(out, p, &mut keyframe),
-            48 => {
-                let mut rest = &p[2..];
-                while !rest.is_empty() {
-                    let [h, l, tail @ ..] = rest else {
-                        return Err(bad("an H.265 aggregation packet truncated inside a NAL unit size"));
-                    };
-                    let size = u16::from_be_bytes([*h, *l]) as usize;
-                    if size < 2 || size > tail.len() {
-                        return Err(bad(format!("an H.265 aggregated NAL unit of {size} bytes where {} remain", tail.len())));
-                    }
-                    nal(out, &tail[..size], &mut keyframe);
-                    rest = &tail[size..];
-                }
-            }
+            48 => aggregated(&p[2..], 2, "H.265 aggregation packet", |n| nal(out, n, &mut keyframe))?,
             49 => {
                 let fu = *p.get(2).ok_or_else(|| bad("an H.265 fragmentation unit without its FU header"))?;
                 let (start, end, t) = (fu & 0x80 != 0, fu & 0x40 != 0, fu & 0x3f);

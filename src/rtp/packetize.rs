@@ -67,7 +67,7 @@ pub fn packetize_with(codec: Codec, single_nal_units: bool, frame: &[u8], mut se
 /// An H.265 access unit from Annex B (RFC 7798, one RTP stream, no DONL): small neighbours
 /// in aggregation packets (type 48), a NAL unit that fits alone, larger ones in
 /// fragmentation units (type 49).
-fn h265(frame: &[u8], mut send: impl FnMut(&[&[u8]], bool) -> Result<()>) -> Result<()> {
+fn h265(frame: &[u8], send: impl FnMut(&[&[u8]], bool) -> Result<()>) -> Result<()> {
     let mut nals = nal_units(frame).peekable();
     if nals.peek().is_none() {
         return Err(error::packet_rejected("an H.265 frame without an Annex B start code and NAL unit"));
@@ -78,58 +78,7 @@ fn h265(frame: &[u8], mut send: impl FnMut(&[&[u8]], bool) -> Result<()>) -> Res
             &n[..n.len().min(2)]
         )));
     }
-    while let Some(nal) = nals.next() {
-        let mut group: [&[u8]; MAX_AGGREGATED] = [&[]; MAX_AGGREGATED];
-        let mut count = 0;
-        let mut size = 2;
-        if size + 2 + nal.len() <= FRAGMENT {
-            group[0] = nal;
-            count = 1;
-            size += 2 + nal.len();
-            while count < MAX_AGGREGATED {
-                match nals.next_if(|n| size + 2 + n.len() <= FRAGMENT) {
-                    Some(n) => {
-                        group[count] = n;
-                        count += 1;
-                        size += 2 + n.len();
-                    }
-                    None => break,
-                }
-            }
-        }
-        let last = nals.peek().is_none();
-        if count >= 2 {
-            // The aggregation packet's LayerId and TID: the lowest of its units (§4.4.2).
-            let layer = group[..count].iter().map(|n| ((n[0] as u16 & 1) << 5) | (n[1] as u16 >> 3)).min().unwrap_or(0);
-            let tid = group[..count].iter().map(|n| n[1] & 0x07).min().unwrap_or(1);
-            let header = [(48 << 1) | (layer >> 5) as u8, (((layer & 0x1f) as u8) << 3) | tid];
-            let mut sizes = [[0u8; 2]; MAX_AGGREGATED];
-            let mut parts: [&[u8]; 1 + 2 * MAX_AGGREGATED] = [&[]; 1 + 2 * MAX_AGGREGATED];
-            parts[0] = &header;
-            for (k, n) in group[..count].iter().enumerate() {
-                sizes[k] = (n.len() as u16).to_be_bytes();
-            }
-            for (k, n) in group[..count].iter().enumerate() {
-                parts[1 + 2 * k] = &sizes[k];
-                parts[2 + 2 * k] = n;
-            }
-            send(&parts[..1 + 2 * count], last)?;
-        } else if nal.len() <= FRAGMENT {
-            send(&[nal], last)?;
-        } else {
-            let header = [(nal[0] & 0x81) | (49 << 1), nal[1]];
-            let kind = (nal[0] >> 1) & 0x3f;
-            let chunks = nal[2..].chunks(FRAGMENT - 3);
-            let n = chunks.len();
-            for (k, chunk) in chunks.enumerate() {
-                let start = if k == 0 { 0x80 } else { 0 };
-                let end = if k + 1 == n { 0x40 } else { 0 };
-                let fu = [start | end | kind];
-                send(&[&header, &fu, chunk], last && k + 1 == n)?;
-            }
-        }
-    }
-    Ok(())
+    nal_packets(nals, &H265_UNITS, send)
 }
 
 /// Whether a VP9 frame is a key frame, from its uncompressed header (VP9 §6.2): frame
@@ -394,11 +343,50 @@ fn h264(frame: &[u8], single_nal_units: bool, mut send: impl FnMut(&[&[u8]], boo
         }
         return Ok(());
     }
+    nal_packets(nals, &H264_UNITS, send)
+}
+
+/// How H.264 (RFC 6184) and H.265 (RFC 7798) carry NAL units: the NAL header's length, and
+/// the headers of an aggregation packet (STAP-A / AP) and of a fragmentation unit (FU-A /
+/// FU, whose own FU header is S, E and the NAL type alike in both).
+struct NalUnits {
+    header_len: usize,
+    aggregation: fn(&[&[u8]]) -> [u8; 2],
+    /// The fragmentation unit's payload header and the NAL type for its FU header.
+    fragment: fn(&[u8]) -> ([u8; 2], u8),
+}
+
+const H264_UNITS: NalUnits = NalUnits {
+    header_len: 1,
+    // STAP-A: the highest NRI of its units.
+    aggregation: |g| [g.iter().map(|n| n[0] & 0x60).max().unwrap_or(0) | 24, 0],
+    // FU-A: the NAL header's F/NRI in the indicator, its type in the FU header.
+    fragment: |n| ([(n[0] & 0xe0) | 28, 0], n[0] & 0x1f),
+};
+
+const H265_UNITS: NalUnits = NalUnits {
+    header_len: 2,
+    // The aggregation packet's LayerId and TID: the lowest of its units (RFC 7798 §4.4.2).
+    aggregation: |g| {
+        let layer = g.iter().map(|n| ((n[0] as u16 & 1) << 5) | (n[1] as u16 >> 3)).min().unwrap_or(0);
+        let tid = g.iter().map(|n| n[1] & 0x07).min().unwrap_or(1);
+        [(48 << 1) | (layer >> 5) as u8, (((layer & 0x1f) as u8) << 3) | tid]
+    },
+    fragment: |n| ([(n[0] & 0x81) | (49 << 1), n[1]], (n[0] >> 1) & 0x3f),
+};
+
+/// Packets for a run of NAL units: small neighbours aggregated (each behind its 2-byte
+/// size), a unit that fits alone, a larger one in fragmentation units; the marker on the last.
+fn nal_packets<'a>(
+    mut nals: std::iter::Peekable<impl Iterator<Item = &'a [u8]>>,
+    f: &NalUnits,
+    mut send: impl FnMut(&[&[u8]], bool) -> Result<()>,
+) -> Result<()> {
     while let Some(nal) = nals.next() {
         // Aggregate a run of small units that fit one packet together.
         let mut group: [&[u8]; MAX_AGGREGATED] = [&[]; MAX_AGGREGATED];
         let mut count = 0;
-        let mut size = 1;
+        let mut size = f.header_len;
         if size + 2 + nal.len() <= FRAGMENT {
             group[0] = nal;
             count = 1;
@@ -416,11 +404,10 @@ fn h264(frame: &[u8], single_nal_units: bool, mut send: impl FnMut(&[&[u8]], boo
         }
         let last = nals.peek().is_none();
         if count >= 2 {
-            let nri = group[..count].iter().map(|n| n[0] & 0x60).max().unwrap_or(0);
-            let header = [nri | 24];
+            let header = (f.aggregation)(&group[..count]);
             let mut sizes = [[0u8; 2]; MAX_AGGREGATED];
             let mut parts: [&[u8]; 1 + 2 * MAX_AGGREGATED] = [&[]; 1 + 2 * MAX_AGGREGATED];
-            parts[0] = &header;
+            parts[0] = &header[..f.header_len];
             for (k, n) in group[..count].iter().enumerate() {
                 sizes[k] = (n.len() as u16).to_be_bytes();
             }
@@ -432,15 +419,15 @@ fn h264(frame: &[u8], single_nal_units: bool, mut send: impl FnMut(&[&[u8]], boo
         } else if nal.len() <= FRAGMENT {
             send(&[nal], last)?;
         } else {
-            // FU-A: the NAL header's F/NRI in the indicator, its type in the FU header.
-            let indicator = [(nal[0] & 0xe0) | 28];
-            let chunks = nal[1..].chunks(FRAGMENT - 2);
+            let (header, kind) = (f.fragment)(nal);
+            let header = &header[..f.header_len];
+            let chunks = nal[f.header_len..].chunks(FRAGMENT - f.header_len - 1);
             let n = chunks.len();
             for (k, chunk) in chunks.enumerate() {
                 let start = if k == 0 { 0x80 } else { 0 };
                 let end = if k + 1 == n { 0x40 } else { 0 };
-                let fu = [start | end | (nal[0] & 0x1f)];
-                send(&[&indicator, &fu, chunk], last && k + 1 == n)?;
+                let fu = [start | end | kind];
+                send(&[header, &fu, chunk], last && k + 1 == n)?;
             }
         }
     }

@@ -164,6 +164,14 @@ pub(crate) struct PollQueue {
     /// The event the host drained last (its pointers live here until the next call).
     current: Mutex<Option<Polled>>,
     pub dropped: AtomicU64,
+    /// When the host's thread reads the session's own socket: an epoll descriptor watching
+    /// the eventfd and the socket (what the host polls), and the receive buffers.
+    host: once_cell::sync::OnceCell<HostReceive>,
+}
+
+struct HostReceive {
+    epoll: OwnedFd,
+    bufs: Mutex<Option<Box<crate::ice::RecvBuffers>>>,
 }
 
 impl PollQueue {
@@ -176,11 +184,53 @@ impl PollQueue {
         }
         // SAFETY: `fd` was just created and is owned by nobody else.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        Ok(PollQueue { fd, queue: Mutex::new(Queue { events: VecDeque::new(), bytes: 0 }), current: Mutex::new(None), dropped: AtomicU64::new(0) })
+        Ok(PollQueue {
+            fd,
+            queue: Mutex::new(Queue { events: VecDeque::new(), bytes: 0 }),
+            current: Mutex::new(None),
+            dropped: AtomicU64::new(0),
+            host: once_cell::sync::OnceCell::new(),
+        })
     }
 
+    /// What the host polls: the epoll descriptor when its thread reads the socket, else the
+    /// eventfd.
     pub fn raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
+        self.host.get().map_or(self.fd.as_raw_fd(), |h| h.epoll.as_raw_fd())
+    }
+
+    /// Watches the eventfd and the session's socket `socket` with one epoll descriptor, which
+    /// becomes what the host polls.
+    fn drive(&self, socket: RawFd) -> FfiResult<()> {
+        let io = |what: &str| FfiError::new(wrs_result::Io, format!("{what}: {}", std::io::Error::last_os_error()));
+        // SAFETY: plain syscall; a non-negative result is a new descriptor owned right away.
+        let e = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        if e < 0 {
+            return Err(io("epoll_create1"));
+        }
+        // SAFETY: `e` was just created and is owned by nobody else.
+        let epoll = unsafe { OwnedFd::from_raw_fd(e) };
+        for fd in [self.fd.as_raw_fd(), socket] {
+            let mut ev = libc::epoll_event { events: libc::EPOLLIN as u32, u64: fd as u64 };
+            // SAFETY: valid descriptors and event.
+            if unsafe { libc::epoll_ctl(epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) } < 0 {
+                return Err(io("epoll_ctl"));
+            }
+        }
+        let _ = self.host.set(HostReceive { epoll, bufs: Mutex::new(None) });
+        Ok(())
+    }
+
+    /// When nothing waits and the host's thread reads the socket: one batch of what arrived,
+    /// handled here (its events land in the queue).
+    fn receive_if_idle(&self, session: &crate::session::Session) {
+        let Some(h) = self.host.get() else { return };
+        if !self.queue.lock().events.is_empty() {
+            return;
+        }
+        let mut bufs = h.bufs.lock();
+        let b = bufs.get_or_insert_with(|| Box::new(crate::ice::RecvBuffers::new()));
+        session.receive_now(b);
     }
 
     /// Queues an event (or drops and counts it past the bounds) and makes the fd readable.
@@ -277,10 +327,18 @@ impl wrs_event {
 
 /// Switches the session to polling mode and writes its event descriptor to `*out_fd`: from
 /// now on no library thread calls the session's callbacks (nor its channels'); every event
-/// waits, in order, for `wrs_session_next_event`, and `*out_fd` (an eventfd, owned by the
-/// session: do not close it, do not use it after `wrs_session_free`) is readable while any
-/// waits. Call it before negotiating so that no event goes to a callback first; calling it
-/// again returns the same descriptor. Errors: WRS_RESULT_IO if no descriptor can be made.
+/// waits, in order, for `wrs_session_next_event`, and `*out_fd` (owned by the session: do not
+/// close it, do not use it after `wrs_session_free`) is readable while any waits.
+///
+/// A session with its own socket (no shared port) also hands that socket to the host's
+/// thread: `*out_fd` is then an epoll descriptor that is readable too while datagrams wait,
+/// and `wrs_session_next_event` reads and handles them (so a packet wakes one thread, not
+/// two; it may then return WRS_EVENT_TYPE_NONE when what arrived was only ICE traffic). Keep
+/// draining while the call lasts: ICE consent checks are answered from there. On a shared
+/// port `*out_fd` is an eventfd and the media receive thread keeps reading.
+///
+/// Call it before negotiating so that no event goes to a callback first; calling it again
+/// returns the same descriptor. Errors: WRS_RESULT_IO if no descriptor can be made.
 #[no_mangle]
 pub extern "C" fn wrs_session_use_polling(s: *mut wrs_session, out_fd: *mut i32) -> wrs_result {
     guard(|| {
@@ -290,6 +348,12 @@ pub extern "C" fn wrs_session_use_polling(s: *mut wrs_session, out_fd: *mut i32)
             Some(q) => q,
             None => {
                 let q = PollQueue::new()?;
+                // The session's own socket moves to the host's thread: an arriving packet
+                // then wakes the host once, as a callback would, not the receive thread and
+                // then the host. A shared port stays with the receive thread.
+                if let Some(socket) = h.session.take_over_receive() {
+                    q.drive(socket)?;
+                }
                 let _ = h.callbacks.poll.set(q);
                 h.callbacks.poll.get().ok_or_else(|| FfiError::new(wrs_result::InvalidState, "the poll queue vanished"))?
             }
@@ -313,6 +377,7 @@ pub extern "C" fn wrs_session_next_event(s: *mut wrs_session, out: *mut wrs_even
             .poll
             .get()
             .ok_or_else(|| FfiError::new(wrs_result::InvalidState, "the session is not in polling mode: call wrs_session_use_polling first"))?;
+        q.receive_if_idle(&h.session);
         q.pop();
         // SAFETY: NULL is rejected above; the host passes a writable wrs_event.
         unsafe { q.fill(&mut *out) };

@@ -178,6 +178,10 @@ fn zeroed_box<T>() -> Box<T> {
     unsafe { Box::new_zeroed().assume_init() }
 }
 
+// SAFETY: the raw pointers in the headers point only into this value's own boxed buffers,
+// which do not move with it; they are used only through `&mut self`, so one thread at a time.
+unsafe impl Send for RecvBuffers {}
+
 impl RecvBuffers {
     pub(crate) fn new() -> Self {
         let mut data: Box<[[u8; RECEIVE_MTU]; RECV_BATCH]> = zeroed_box();
@@ -685,6 +689,26 @@ impl IceTransport {
     /// Whether the session hears `TransportHandler::on_batch_end` (its own socket).
     pub fn signals_batch_end(&self) -> bool {
         self.socket.signals_batch_end()
+    }
+
+    /// Takes this transport's own socket off the media receive thread, for a host that reads
+    /// it from its own thread (`receive_now`; polling mode). Returns the socket's descriptor
+    /// to watch, or None for a shared socket (which stays with the receive thread).
+    pub(crate) fn take_over_receive(&self) -> Option<std::os::fd::RawFd> {
+        if !matches!(self.socket.route, Route::Own(_)) {
+            return None;
+        }
+        let token = self.socket.poll_token.swap(0, Ordering::AcqRel);
+        if token != 0 {
+            poller::unregister(self.socket.udp.as_raw_fd(), token);
+        }
+        Some(self.socket.udp.as_raw_fd())
+    }
+
+    /// Reads and handles one batch of what waits on the socket, on the calling thread (after
+    /// `take_over_receive`); returns at once when nothing waits.
+    pub(crate) fn receive_now(&self, bufs: &mut RecvBuffers) {
+        self.socket.receive_batch(bufs);
     }
 
     pub fn local_address(&self) -> SocketAddr {

@@ -1420,6 +1420,20 @@ impl Session {
     pub fn transport_datagrams_dropped(&self) -> u64 {
         self.ice.datagrams_dropped() as u64
     }
+    /// Polling mode: the host's thread reads this session's own socket (`receive_now`)
+    /// instead of the media receive thread, so an arriving packet wakes one thread, not two.
+    /// Returns the socket's descriptor; None on a shared port.
+    pub(crate) fn take_over_receive(&self) -> Option<std::os::fd::RawFd> {
+        self.ice.take_over_receive()
+    }
+
+    /// Reads and handles one batch of waiting datagrams on the calling thread.
+    pub(crate) fn receive_now(&self, bufs: &mut crate::ice::RecvBuffers) {
+        if !self.closed.load(Ordering::Acquire) {
+            self.ice.receive_now(bufs);
+        }
+    }
+
     pub fn ice_counters(&self) -> &crate::ice::IceCounters {
         self.ice.counters()
     }

@@ -1338,10 +1338,18 @@ wrs_result wrs_set_log_callback(wrs_log_callback cb, void *user_data, uint32_t m
 /**
  * Switches the session to polling mode and writes its event descriptor to `*out_fd`: from
  * now on no library thread calls the session's callbacks (nor its channels'); every event
- * waits, in order, for `wrs_session_next_event`, and `*out_fd` (an eventfd, owned by the
- * session: do not close it, do not use it after `wrs_session_free`) is readable while any
- * waits. Call it before negotiating so that no event goes to a callback first; calling it
- * again returns the same descriptor. Errors: WRS_RESULT_IO if no descriptor can be made.
+ * waits, in order, for `wrs_session_next_event`, and `*out_fd` (owned by the session: do not
+ * close it, do not use it after `wrs_session_free`) is readable while any waits.
+ *
+ * A session with its own socket (no shared port) also hands that socket to the host's
+ * thread: `*out_fd` is then an epoll descriptor that is readable too while datagrams wait,
+ * and `wrs_session_next_event` reads and handles them (so a packet wakes one thread, not
+ * two; it may then return WRS_EVENT_TYPE_NONE when what arrived was only ICE traffic). Keep
+ * draining while the call lasts: ICE consent checks are answered from there. On a shared
+ * port `*out_fd` is an eventfd and the media receive thread keeps reading.
+ *
+ * Call it before negotiating so that no event goes to a callback first; calling it again
+ * returns the same descriptor. Errors: WRS_RESULT_IO if no descriptor can be made.
  */
 wrs_result wrs_session_use_polling(wrs_session *s, int32_t *out_fd);
 
